@@ -1,0 +1,31 @@
+"""tcptrace-viz: make TCP connection teardown visible.
+
+Packets on the wire, the kernel's TCP states and each system call's result, on one timeline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["Trace", "__version__", "read_capture"]
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tcptrace_viz.model import Trace
+
+
+def read_capture(path: str | Path) -> Trace:
+    """Load a capture folder (trace.pcapng + trace.json) or any pcap/pcapng file as a Trace."""
+    from tcptrace_viz.store import read_capture as _read
+
+    return _read(path)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Trace":
+        from tcptrace_viz.model import Trace
+
+        return Trace
+    raise AttributeError(name)

@@ -1,0 +1,46 @@
+"""One-line, plain-text descriptions of packets, state changes and syscalls.
+
+These strings are shared by every renderer (text ladder, tables, Markdown, Mermaid, HTML) so a
+segment reads the same everywhere.  They are plain text: renderers escape them for their format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def describe_packet(row: Any) -> str:
+    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``."""
+    parts = [f"[{row.flags}]"]
+    if row.len:
+        parts.append(f"seq {row.rel_seq}:{row.rel_seq + row.len}")
+    else:
+        parts.append(f"seq {row.rel_seq}")
+    if "." in row.flags:
+        parts.append(f"ack {row.rel_ack}")
+    parts.append(f"win {row.win}")
+    parts.append(f"len {row.len}")
+    return " ".join(parts)
+
+
+def describe_state(row: Any) -> str:
+    """``ESTABLISHED -> CLOSE_WAIT`` plus the reason and a note when not traced."""
+    text = f"{row.old} -> {row.new}" if row.old else str(row.new)
+    if row.reason:
+        text += f" ({row.reason})"
+    if row.source and row.source != "tracepoint":
+        text += f" [{row.source}]"
+    return text
+
+
+def describe_syscall(row: Any) -> str:
+    """``send(b'123') = 3``, ``send(b'456') -> EPIPE``, ``write(...) killed by SIGPIPE``."""
+    text = f"{row.call}({row.args})"
+    if row.signal:
+        return f"{text} killed by {row.signal}" if not row.ret and not row.errno else (
+            f"{text} -> {row.errno or row.ret}, {row.signal}")
+    if row.errno:
+        return f"{text} -> {row.errno}"
+    if row.ret != "":
+        return f"{text} = {row.ret}"
+    return text

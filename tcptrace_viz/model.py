@@ -1,0 +1,232 @@
+"""The Trace: the one data contract between capture, reading, analysis and rendering.
+
+A Trace is three pandas DataFrames on one clock plus a metadata dict:
+
+- ``packets``: one row per TCP segment, each segment exactly once.
+- ``states``: kernel TCP state changes (traced, read from the socket table, sampled or inferred).
+- ``syscalls``: what each system call of a scenario returned.
+
+All times are integer nanoseconds since the Unix epoch (``ts_ns``, CLOCK_REALTIME) plus ``t``,
+seconds since the trace's first event, for display.  ``Trace.timeline()`` merges the three into
+the single ordered table that reports show and ladders draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+# --- TCP header flags (RFC 9293 s3.1, RFC 3168) -------------------------------------------------
+TH_FIN: Final = 0x01  # no more data from sender
+TH_SYN: Final = 0x02  # synchronise sequence numbers
+TH_RST: Final = 0x04  # reset the connection
+TH_PSH: Final = 0x08  # push: deliver to the application now
+TH_ACK: Final = 0x10  # acknowledgment field is significant
+TH_URG: Final = 0x20  # urgent pointer field is significant
+TH_ECE: Final = 0x40  # ECN echo
+TH_CWR: Final = 0x80  # congestion window reduced
+
+# tcpdump's order and letters; ACK is the trailing dot ("P." = PSH+ACK).
+_FLAG_LETTERS: Final = ((TH_FIN, "F"), (TH_SYN, "S"), (TH_RST, "R"), (TH_PSH, "P"),
+                        (TH_ACK, "."), (TH_URG, "U"), (TH_ECE, "E"), (TH_CWR, "W"))
+
+
+def tcp_flags_to_str(bits: int) -> str:
+    """Return tcpdump's letters for TCP flag bits: ``0x18`` -> ``"P."``, ``0`` -> ``"none"``."""
+    text = "".join(letter for bit, letter in _FLAG_LETTERS if bits & bit)
+    return text or "none"
+
+
+# --- TCP states, numbered as in include/net/tcp_states.h ----------------------------------------
+TCP_STATES: Final[dict[int, str]] = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+    6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
+    12: "NEW_SYN_RECV",
+}
+
+#: Where a state change came from.
+STATE_SOURCES: Final = ("tracepoint", "socket-table", "sampled", "inferred")
+
+# --- Column schemas -------------------------------------------------------------------------------
+PACKET_COLUMNS: Final[dict[str, str]] = {
+    "ts_ns": "int64",  # capture timestamp, ns since the epoch
+    "t": "float64",  # seconds since the trace's first event
+    "frame": "int64",  # 1-based frame number in the capture file
+    "conn": "int64",  # connection index (both directions of a 4-tuple), 0-based
+    "src": "object",  # source address, text
+    "sport": "int64",
+    "dst": "object",
+    "dport": "int64",
+    "dir": "object",  # "c2s", "s2c" or "" when the roles are unknown
+    "flags": "object",  # tcpdump letters: "S", "S.", ".", "P.", "F.", "R", "R."
+    "seq": "int64",  # raw sequence number
+    "ack": "int64",  # raw acknowledgment number (0 when ACK is not set)
+    "rel_seq": "int64",  # sequence number relative to the sender's ISN
+    "rel_ack": "int64",  # acknowledgment relative to the peer's ISN (0 when ACK is not set)
+    "len": "int64",  # TCP payload length
+    "win": "int64",  # raw window field (unscaled, as tcpdump prints it)
+    "options": "object",  # decoded TCP options, tcpdump style: "mss 65495,sackOK,TS val 1 ecr 0"
+    "payload": "object",  # printable preview of the first payload bytes (untrusted text)
+    "comment": "object",  # pcapng packet comment (untrusted text)
+}
+
+STATE_COLUMNS: Final[dict[str, str]] = {
+    "ts_ns": "int64",
+    "t": "float64",
+    "side": "object",  # "client" or "server" (or "" when the socket is not one of the run's)
+    "local": "object",  # "addr:port" of the socket that changed state
+    "remote": "object",
+    "old": "object",  # TCP state name, e.g. "ESTABLISHED"
+    "new": "object",
+    "source": "object",  # one of STATE_SOURCES
+    "reason": "object",  # e.g. the kernel's RST reason "TCP_ABORT_ON_LINGER", else ""
+}
+
+SYSCALL_COLUMNS: Final[dict[str, str]] = {
+    "ts_ns": "int64",  # when the call started
+    "t": "float64",
+    "side": "object",
+    "call": "object",  # "send", "close", "poll", ...
+    "args": "object",  # short text: "b'123', MSG_NOSIGNAL"
+    "ret": "object",  # text of the return value ("3", "0", "POLLIN|POLLRDHUP"), "" on error
+    "errno": "object",  # errno name ("EPIPE"), "" on success
+    "signal": "object",  # signal that hit the caller ("SIGPIPE"), ""
+    "duration_ns": "int64",
+}
+
+_TEXT_DEFAULT: Final = ""
+
+
+def empty_frame(columns: Mapping[str, str]) -> pd.DataFrame:
+    """Return an empty DataFrame with the given column schema."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Return ``frame`` with exactly the schema's columns, in order and with its dtypes.
+
+    Missing text columns become ``""`` and missing integer columns ``0``, so every producer
+    hands on the same shape.  Extra columns are dropped.
+    """
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for name, dtype in columns.items():
+        if name in frame.columns:
+            values = frame[name].to_numpy()
+        elif dtype == "object":
+            values = np.full(len(frame), _TEXT_DEFAULT, dtype=object)
+        else:
+            values = np.zeros(len(frame), dtype=dtype)
+        if dtype == "object":
+            out[name] = pd.Series(values, dtype=object).fillna(_TEXT_DEFAULT).astype(str)
+            out[name] = out[name].astype(object)
+        else:
+            out[name] = pd.Series(values).astype(dtype)
+    return out
+
+
+def _time_origin(*frames: pd.DataFrame) -> int:
+    starts = [int(frame["ts_ns"].min()) for frame in frames if len(frame)]
+    return min(starts) if starts else 0
+
+
+@dataclasses.dataclass
+class Trace:
+    """Packets, kernel states and syscall results of one capture, on one clock."""
+
+    packets: pd.DataFrame
+    """One row per TCP segment (see ``PACKET_COLUMNS``)."""
+    states: pd.DataFrame
+    """Kernel TCP state changes (see ``STATE_COLUMNS``)."""
+    syscalls: pd.DataFrame
+    """System call results (see ``SYSCALL_COLUMNS``)."""
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Scenario, expectation, verdict, kernel release, sysctls, counters, clocks, version."""
+
+    @classmethod
+    def build(cls, packets: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
+              syscalls: pd.DataFrame | None = None,
+              meta: Mapping[str, Any] | None = None) -> Trace:
+        """Make a Trace from partial frames: conform the schemas, sort by time, fill ``t``."""
+        frames = []
+        for frame, columns in ((packets, PACKET_COLUMNS), (states, STATE_COLUMNS),
+                               (syscalls, SYSCALL_COLUMNS)):
+            if frame is None:
+                frames.append(empty_frame(columns))
+                continue
+            shaped = conform(frame, columns)
+            shaped = shaped.sort_values("ts_ns", kind="stable").reset_index(drop=True)
+            frames.append(shaped)
+        origin = _time_origin(*frames)
+        for frame in frames:
+            frame["t"] = (frame["ts_ns"] - origin).astype("float64") / 1e9
+        return cls(frames[0], frames[1], frames[2], dict(meta or {}))
+
+    @property
+    def origin_ns(self) -> int:
+        """The time of the first event, which ``t`` counts from."""
+        return _time_origin(self.packets, self.states, self.syscalls)
+
+    @property
+    def sides(self) -> list[str]:
+        """The two lifelines, left to right (``meta["sides"]``, default client and server)."""
+        sides = self.meta.get("sides")
+        if isinstance(sides, Sequence) and len(sides) == 2:
+            return [str(side) for side in sides]
+        return ["client", "server"]
+
+    def timeline(self) -> pd.DataFrame:
+        """Merge packets, states and syscalls into one table ordered by time.
+
+        Columns: ``ts_ns, t, kind`` (``packet``/``state``/``syscall``), ``side`` (the sender for
+        packets), ``text`` (a one-line description) and ``row`` (index in the source table).
+        Events at the same nanosecond keep the order packet, state, syscall.
+        """
+        from tcptrace_viz.describe import describe_packet, describe_state, describe_syscall
+
+        parts: list[pd.DataFrame] = []
+        for kind, frame, describe, side_of in (
+            ("packet", self.packets, describe_packet, _packet_sender),
+            ("state", self.states, describe_state, _own_side),
+            ("syscall", self.syscalls, describe_syscall, _own_side),
+        ):
+            if not len(frame):
+                continue
+            parts.append(pd.DataFrame({
+                "ts_ns": frame["ts_ns"].to_numpy(),
+                "kind": kind,
+                "side": [side_of(row, self.sides) for row in frame.itertuples(index=False)],
+                "text": [describe(row) for row in frame.itertuples(index=False)],
+                "row": np.arange(len(frame)),
+            }))
+        if not parts:
+            return pd.DataFrame({"ts_ns": pd.Series(dtype="int64"), "t": pd.Series(dtype="float64"),
+                                 "kind": pd.Series(dtype=object), "side": pd.Series(dtype=object),
+                                 "text": pd.Series(dtype=object), "row": pd.Series(dtype="int64")})
+        merged = pd.concat(parts, ignore_index=True)
+        order = {"packet": 0, "state": 1, "syscall": 2}
+        merged["_kind_order"] = merged["kind"].map(order)
+        merged = merged.sort_values(["ts_ns", "_kind_order", "row"], kind="stable")
+        merged = merged.drop(columns="_kind_order").reset_index(drop=True)
+        merged.insert(1, "t", (merged["ts_ns"] - self.origin_ns).astype("float64") / 1e9)
+        return merged
+
+    def equals(self, other: Trace) -> bool:
+        """True when both traces hold the same packets, states, syscalls and metadata."""
+        return (self.packets.equals(other.packets) and self.states.equals(other.states)
+                and self.syscalls.equals(other.syscalls) and self.meta == other.meta)
+
+
+def _packet_sender(row: Any, sides: list[str]) -> str:
+    if row.dir == "c2s":
+        return sides[0]
+    if row.dir == "s2c":
+        return sides[1]
+    return f"{row.src}:{row.sport}"
+
+
+def _own_side(row: Any, sides: list[str]) -> str:
+    return str(row.side)

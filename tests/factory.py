@@ -1,0 +1,112 @@
+"""Build realistic Traces in one call, so most tests need neither root nor a capture.
+
+``make_trace()`` returns the ``close-then-write`` story as Linux tells it: handshake, the
+client's close() (FIN), the server's first send() = 3 (PSH), the client's RST, the server's
+second send() -> EPIPE.  Keyword arguments replace pieces for other stories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from tcptrace_viz.model import Trace
+
+T0 = 1_764_000_000_000_000_000  # 2025-11-24, a fixed origin so tests are reproducible
+CLIENT = ("127.0.0.1", 40000)
+SERVER = ("127.0.0.1", 5555)
+ISN_C = 1000
+ISN_S = 5000
+
+
+def pkt(us: float, sender: str, flags: str, seq: int, ack: int, length: int = 0,
+        win: int = 512, payload: str = "", comment: str = "", options: str = "") -> dict[str, Any]:
+    """One packet row; ``seq``/``ack`` are relative, ``sender`` is "client" or "server"."""
+    client_sends = sender == "client"
+    src, dst = (CLIENT, SERVER) if client_sends else (SERVER, CLIENT)
+    isn_self, isn_peer = (ISN_C, ISN_S) if client_sends else (ISN_S, ISN_C)
+    has_ack = "." in flags
+    return {
+        "ts_ns": T0 + int(us * 1000), "conn": 0, "src": src[0], "sport": src[1],
+        "dst": dst[0], "dport": dst[1], "dir": "c2s" if client_sends else "s2c",
+        "flags": flags, "seq": isn_self + seq, "ack": isn_peer + ack if has_ack else 0,
+        "rel_seq": seq, "rel_ack": ack if has_ack else 0, "len": length, "win": win,
+        "options": options, "payload": payload, "comment": comment,
+    }
+
+
+def state(us: float, side: str, old: str, new: str, source: str = "tracepoint",
+          reason: str = "") -> dict[str, Any]:
+    """One state-change row."""
+    local, remote = (CLIENT, SERVER) if side == "client" else (SERVER, CLIENT)
+    return {"ts_ns": T0 + int(us * 1000), "side": side, "local": f"{local[0]}:{local[1]}",
+            "remote": f"{remote[0]}:{remote[1]}", "old": old, "new": new, "source": source,
+            "reason": reason}
+
+
+def call(us: float, side: str, name: str, args: str = "", ret: str = "", errno: str = "",
+         signal: str = "", duration_us: float = 5) -> dict[str, Any]:
+    """One syscall row."""
+    return {"ts_ns": T0 + int(us * 1000), "side": side, "call": name, "args": args, "ret": ret,
+            "errno": errno, "signal": signal, "duration_ns": int(duration_us * 1000)}
+
+
+def close_then_write_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                     list[dict[str, Any]]]:
+    """Packets, states and syscalls of ``close-then-write`` on Linux."""
+    packets = [
+        pkt(0, "client", "S", 0, 0, options="mss 65495,sackOK,TS val 1 ecr 0,nop,wscale 7"),
+        pkt(10, "server", "S.", 0, 1, options="mss 65495,sackOK,TS val 1 ecr 1,nop,wscale 7"),
+        pkt(20, "client", ".", 1, 1),
+        pkt(100, "client", "F.", 1, 1),
+        pkt(110, "server", ".", 1, 2),
+        pkt(200, "server", "P.", 1, 2, length=3, payload="123"),
+        pkt(210, "client", "R", 2, 0),
+    ]
+    states = [
+        state(-5, "client", "CLOSE", "SYN_SENT"),
+        state(15, "client", "SYN_SENT", "ESTABLISHED"),
+        state(25, "server", "SYN_RECV", "ESTABLISHED"),
+        state(95, "client", "ESTABLISHED", "FIN_WAIT1"),
+        state(105, "server", "ESTABLISHED", "CLOSE_WAIT"),
+        state(115, "client", "FIN_WAIT1", "FIN_WAIT2"),
+        state(205, "client", "FIN_WAIT2", "CLOSE", reason="NO_SOCKET"),
+        state(215, "server", "CLOSE_WAIT", "CLOSE"),
+    ]
+    syscalls = [
+        call(-10, "client", "connect", "127.0.0.1:5555", ret="0", duration_us=30),
+        call(30, "server", "accept", "", ret="fd 5"),
+        call(90, "client", "close", "", ret="0"),
+        call(190, "server", "send", "b'123', MSG_NOSIGNAL", ret="3"),
+        call(300, "server", "send", "b'456', MSG_NOSIGNAL", errno="EPIPE"),
+    ]
+    return packets, states, syscalls
+
+
+def make_trace(packets: list[dict[str, Any]] | None = None,
+               states: list[dict[str, Any]] | None = None,
+               syscalls: list[dict[str, Any]] | None = None,
+               **meta: Any) -> Trace:
+    """A realistic Trace; by default the ``close-then-write`` story."""
+    default_packets, default_states, default_syscalls = close_then_write_rows()
+    base_meta: dict[str, Any] = {
+        "scenario": "close-then-write",
+        "family": "ipv4",
+        "kernel": "6.1.0-test",
+        "sysctls": {"net.ipv4.tcp_fin_timeout": "60"},
+        "tool_version": "0.0.0-test",
+        "endpoints": {"client": f"{CLIENT[0]}:{CLIENT[1]}", "server": f"{SERVER[0]}:{SERVER[1]}"},
+        "sides": ["client", "server"],
+        "verdict": "pass",
+        "expected": ["server send #2 -> EPIPE"],
+        "observed": ["server send #2 -> EPIPE"],
+        "source": "capture",
+    }
+    base_meta.update(meta)
+    return Trace.build(
+        packets=pd.DataFrame(default_packets if packets is None else packets),
+        states=pd.DataFrame(default_states if states is None else states),
+        syscalls=pd.DataFrame(default_syscalls if syscalls is None else syscalls),
+        meta=base_meta,
+    )
