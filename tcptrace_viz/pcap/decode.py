@@ -1,0 +1,319 @@
+"""Vectorised decode of captured frames to one row per TCP segment.
+
+Input is one byte buffer holding many frames plus per-frame arrays (where each frame starts,
+how many bytes were captured, link type, timestamp, frame number, comment).  Every step works
+on whole columns: gather the header bytes of all frames into a matrix, read fields as columns,
+narrow down to the frames that are still TCP.  Nothing here makes a Python object per packet
+except the text columns, which are shared (addresses, flags) or built by one format call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tcptrace_viz.model import tcp_flags_to_str
+from tcptrace_viz.pcap.gather import be16, be32, gather
+from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
+from tcptrace_viz.pcap.options import MAX_OPTION_BYTES, decode_options
+
+IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
+IPPROTO_TCP: Final = 6  # TCP
+IPPROTO_ROUTING: Final = 43  # IPv6 routing header
+IPPROTO_FRAGMENT: Final = 44  # IPv6 fragment header
+IPPROTO_DSTOPTS: Final = 60  # IPv6 destination options header
+_SKIPPABLE_EXTENSIONS: Final = (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS)
+_MAX_EXTENSIONS: Final = 8  # more chained IPv6 extension headers than this: treat as malformed
+
+PAYLOAD_PREVIEW: Final = 32  # bytes of payload shown in the ``payload`` column
+BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memory
+
+#: Columns of the decoded table, in order, with their dtypes.
+DECODED_COLUMNS: Final[dict[str, str]] = {
+    "ts_ns": "int64", "frame": "int64", "src": "object", "sport": "int64", "dst": "object",
+    "dport": "int64", "flags": "object", "flag_bits": "int64", "seq": "int64", "ack": "int64",
+    "len": "int64", "win": "int64", "options": "object", "mss": "int64", "wscale": "int64",
+    "sack_ok": "bool", "tsval": "int64", "tsecr": "int64", "payload": "object",
+    "comment": "object", "ip_version": "int64",
+}
+
+_FLAG_TEXT: Final = np.array([tcp_flags_to_str(bits) for bits in range(256)], dtype=object)
+_PRINTABLE: Final = np.where((np.arange(256) >= 0x20) & (np.arange(256) < 0x7F),
+                             np.arange(256), ord(".")).astype(np.uint8)
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+Obj = npt.NDArray[np.object_]
+
+
+@dataclasses.dataclass
+class Frames:
+    """Many captured frames in one padded buffer (see ``gather.PAD``)."""
+
+    buf: U8
+    """The bytes; each frame is ``buf[start:start + caplen]``."""
+    start: I64
+    """Offset of each frame's first link-layer byte."""
+    caplen: I64
+    """Captured bytes of each frame."""
+    wirelen: I64
+    """Original length on the wire (used when an IP length field says 0, as with TSO)."""
+    linktype: I64
+    """Link type of each frame."""
+    ts_ns: I64
+    """Timestamp of each frame, ns since the epoch."""
+    frame: I64
+    """Frame number of each frame (1-based, counting every record of the file)."""
+    comment: Obj | None = None
+    """Packet comment of each frame, or None when there are none."""
+
+
+@dataclasses.dataclass
+class Decoded:
+    """Result of decoding a batch of frames."""
+
+    columns: dict[str, np.ndarray]  # type: ignore[type-arg]
+    """One array per ``DECODED_COLUMNS`` entry, one element per TCP segment."""
+    malformed: int = 0
+    """Frames skipped because a header length points outside the frame (or a runt)."""
+    first_malformed: int = 0
+    """Frame number of the first such frame (0 when none)."""
+    unsupported: int = 0
+    """Frames skipped because their link type is not supported."""
+
+
+def empty_columns() -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    """Zero-length arrays of every decoded column."""
+    return {name: np.zeros(0, dtype=object if dtype == "object" else dtype)
+            for name, dtype in DECODED_COLUMNS.items()}
+
+
+def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:  # type: ignore[type-arg]
+    """The decoded table, text columns kept as ``object`` dtype like ``model.PACKET_COLUMNS``."""
+    data = {name: pd.Series(columns[name], dtype=dtype, copy=False)
+            for name, dtype in DECODED_COLUMNS.items()}
+    return pd.DataFrame(data, copy=False)
+
+
+def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    """Concatenate decoded batches column by column (one column's copy alive at a time)."""
+    if not parts:
+        return empty_columns()
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    for name in DECODED_COLUMNS:
+        out[name] = np.concatenate([part.pop(name) for part in parts])
+    return out
+
+
+def decode(frames: Frames) -> Decoded:
+    """Decode every TCP segment of ``frames`` (in batches of ``BATCH``)."""
+    total = len(frames.start)
+    parts: list[dict[str, np.ndarray]] = []  # type: ignore[type-arg]
+    result = Decoded(columns={})
+    for low in range(0, total, BATCH):
+        part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
+        parts.append(part.columns)
+        if part.malformed and not result.malformed:
+            result.first_malformed = part.first_malformed
+        result.malformed += part.malformed
+        result.unsupported += part.unsupported
+    result.columns = concat_columns(parts)
+    return result
+
+
+def _decode_batch(frames: Frames, part: slice) -> Decoded:
+    buf = frames.buf
+    start, caplen = frames.start[part], frames.caplen[part]
+    linktype, wirelen = frames.linktype[part], frames.wirelen[part]
+    end = start + caplen
+    n = len(start)
+    l3 = np.zeros(n, dtype=np.int64)
+    version = np.zeros(n, dtype=np.int64)
+    malformed = np.zeros(n, dtype=np.bool_)
+    unsupported = 0
+    for kind in np.unique(linktype).tolist():
+        rows = np.flatnonzero(linktype == kind)
+        if kind not in SUPPORTED_LINKTYPES:
+            unsupported += len(rows)
+            continue
+        l3[rows], version[rows], runt = network_offsets(buf, start[rows], caplen[rows], kind)
+        malformed[rows] |= runt.astype(np.bool_)
+
+    ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed)
+    tcp_rows = np.flatnonzero(ip.is_tcp)
+    l4, ip_payload = ip.l4[tcp_rows], ip.payload_len[tcp_rows]
+    tcp = gather(buf, l4, 20)
+    thl = (tcp[:, 12] >> 4).astype(np.int64) * 4
+    bad_tcp = (thl < 20) | (l4 + thl > end[tcp_rows]) | (ip_payload < thl)
+    malformed[tcp_rows[bad_tcp]] = True
+    good = ~bad_tcp
+    tcp_rows, l4, ip_payload, tcp, thl = (tcp_rows[good], l4[good], ip_payload[good], tcp[good],
+                                          thl[good])
+    frame_numbers = frames.frame[part]
+    first_bad = int(frame_numbers[np.argmax(malformed)]) if malformed.any() else 0
+    columns = _tcp_columns(buf, tcp, l4, thl, ip_payload - thl, end[tcp_rows])
+    columns["ts_ns"] = frames.ts_ns[part][tcp_rows]
+    columns["frame"] = frame_numbers[tcp_rows]
+    columns["ip_version"] = version[tcp_rows]
+    columns["src"], columns["dst"] = ip.addresses(tcp_rows)
+    if frames.comment is None:
+        columns["comment"] = np.full(len(tcp_rows), "", dtype=object)
+    else:
+        columns["comment"] = frames.comment[part][tcp_rows]
+    return Decoded(columns, int(malformed.sum()), first_bad, unsupported)
+
+
+@dataclasses.dataclass
+class _IpLayer:
+    is_tcp: npt.NDArray[np.bool_]
+    l4: I64
+    payload_len: I64
+    v4_src: I64
+    v4_dst: I64
+    v6_src: U8
+    v6_dst: U8
+    v6_rows: I64
+
+    def addresses(self, rows: I64) -> tuple[Obj, Obj]:
+        """Source and destination text of ``rows`` (formatted once per distinct address)."""
+        src = _format_v4(self.v4_src[rows])
+        dst = _format_v4(self.v4_dst[rows])
+        if len(self.v6_rows):
+            where = np.searchsorted(self.v6_rows, rows)
+            where = np.minimum(where, len(self.v6_rows) - 1)
+            hit = self.v6_rows[where] == rows
+            if hit.any():
+                src[hit] = _format_v6(self.v6_src[where[hit]])
+                dst[hit] = _format_v6(self.v6_dst[where[hit]])
+        return src, dst
+
+
+def _format_v4(addrs: I64) -> Obj:
+    unique, inverse = np.unique(addrs, return_inverse=True)
+    text = np.array([str(ipaddress.IPv4Address(int(a))) for a in unique.tolist()], dtype=object)
+    return text[inverse.reshape(-1)] if len(addrs) else np.zeros(0, dtype=object)
+
+
+def _format_v6(addrs: U8) -> Obj:
+    if not len(addrs):
+        return np.zeros(0, dtype=object)
+    unique, inverse = np.unique(np.ascontiguousarray(addrs).view("V16").reshape(-1),
+                                return_inverse=True)
+    text = np.array([str(ipaddress.IPv6Address(bytes(a))) for a in unique.tolist()],
+                    dtype=object)
+    return text[inverse.reshape(-1)]
+
+
+def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64,
+               malformed: npt.NDArray[np.bool_]) -> _IpLayer:
+    """Locate the TCP header of IPv4/IPv6 packets; marks malformed ones in ``malformed``."""
+    n = len(l3)
+    head = gather(buf, l3, 40)
+    nibble = (head[:, 0] >> 4).astype(np.int64)
+    is_v4, is_v6 = version == 4, version == 6
+    short = (is_v4 | is_v6) & ((l3 + np.where(is_v6, 40, 20) > end) | (nibble != version))
+    malformed |= short
+    is_v4 &= ~short
+    is_v6 &= ~short
+
+    ihl = (head[:, 0] & 0x0F).astype(np.int64) * 4
+    total = be16(head, 2)
+    total = np.where(total == 0, wire_ip_len, total)  # TSO/GSO: the kernel left it 0
+    bad_v4 = is_v4 & ((ihl < 20) | (l3 + ihl > end) | (total < ihl))
+    malformed |= bad_v4
+    first_fragment = (be16(head, 6) & 0x1FFF) == 0
+    is_tcp = is_v4 & ~bad_v4 & (head[:, 9] == IPPROTO_TCP) & first_fragment
+    l4 = l3 + ihl
+    payload_len = total - ihl
+
+    v6_rows = np.flatnonzero(is_v6)
+    if len(v6_rows):
+        l4_6, nexthdr, bad_6, later_fragment = _skip_v6_extensions(
+            buf, l3[v6_rows] + 40, end[v6_rows], head[v6_rows, 6].astype(np.int64))
+        plen = be16(head[v6_rows], 4)
+        plen = np.where(plen == 0, wire_ip_len[v6_rows] - 40, plen)  # jumbo/BIG TCP
+        plen = plen - (l4_6 - l3[v6_rows] - 40)
+        bad_6 |= plen < 0
+        malformed[v6_rows] |= bad_6
+        is_tcp[v6_rows] = ~bad_6 & ~later_fragment & (nexthdr == IPPROTO_TCP)
+        l4[v6_rows] = l4_6
+        payload_len[v6_rows] = plen
+    short_tcp = is_tcp & (l4 + 20 > end)
+    malformed |= short_tcp
+    is_tcp &= ~short_tcp
+    return _IpLayer(is_tcp, l4, payload_len, be32(head, 12) * is_v4, be32(head, 16) * is_v4,
+                    head[v6_rows, 8:24], head[v6_rows, 24:40], v6_rows)
+
+
+def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64
+                        ) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Walk hop-by-hop, routing, destination-options and fragment headers, all rows at once.
+
+    Returns the upper-layer header offset and protocol, rows whose headers run outside the
+    frame (or chain too long), and rows that are non-first fragments.
+    """
+    pos, nexthdr = pos.copy(), nexthdr.copy()
+    bad = np.zeros(len(pos), dtype=np.bool_)
+    later_fragment = np.zeros(len(pos), dtype=np.bool_)
+    for _ in range(_MAX_EXTENSIONS):
+        is_ext = np.isin(nexthdr, _SKIPPABLE_EXTENSIONS)
+        is_frag = nexthdr == IPPROTO_FRAGMENT
+        walking = (is_ext | is_frag) & ~bad & ~later_fragment
+        if not walking.any():
+            return pos, nexthdr, bad, later_fragment
+        rows = np.flatnonzero(walking)
+        ext = gather(buf, pos[rows], 8)
+        outside = pos[rows] + 8 > end[rows]
+        bad[rows[outside]] = True
+        frag = is_frag[rows]
+        later_fragment[rows[frag & ~outside]] = (be16(ext[frag & ~outside], 2) >> 3) != 0
+        size = np.where(frag, 8, (ext[:, 1].astype(np.int64) + 1) * 8)
+        nexthdr[rows] = ext[:, 0]
+        pos[rows] += size
+    still = np.isin(nexthdr, (*_SKIPPABLE_EXTENSIONS, IPPROTO_FRAGMENT)) & ~later_fragment
+    return pos, nexthdr, bad | still, later_fragment
+
+
+def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, length: I64,
+                 end: I64) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    """Every TCP-derived column for segments whose header ``tcp`` (20 bytes) starts at ``l4``."""
+    m = len(l4)
+    flag_bits = tcp[:, 13].astype(np.int64)
+    ack = be32(tcp, 8)
+    columns: dict[str, np.ndarray] = {  # type: ignore[type-arg]
+        "sport": be16(tcp, 0), "dport": be16(tcp, 2), "seq": be32(tcp, 4),
+        "ack": np.where(flag_bits & 0x10, ack, 0), "flags": _FLAG_TEXT[flag_bits],
+        "flag_bits": flag_bits, "len": length, "win": be16(tcp, 14),
+    }
+    with_options = np.flatnonzero(thl > 20)
+    optmat = gather(buf, l4[with_options] + 20, MAX_OPTION_BYTES)
+    decoded = decode_options(optmat, thl[with_options] - 20)
+    for name, values, fill in (("options", decoded.text, ""), ("mss", decoded.mss, -1),
+                               ("wscale", decoded.wscale, -1), ("sack_ok", decoded.sack_ok, False),
+                               ("tsval", decoded.tsval, -1), ("tsecr", decoded.tsecr, -1)):
+        column = np.full(m, fill, dtype=values.dtype)
+        column[with_options] = values
+        columns[name] = column
+    columns["payload"] = _payload_preview(buf, l4 + thl, np.minimum(length, end - l4 - thl))
+    return columns
+
+
+def _payload_preview(buf: U8, at: I64, available: I64) -> Obj:
+    """Printable text of up to ``PAYLOAD_PREVIEW`` payload bytes ('.' for the rest)."""
+    out = np.full(len(at), "", dtype=object)
+    rows = np.flatnonzero(available > 0)
+    if not len(rows):
+        return out
+    raw = gather(buf, at[rows], PAYLOAD_PREVIEW)
+    text = _PRINTABLE[raw]
+    text[np.arange(PAYLOAD_PREVIEW)[None, :] >= available[rows, None]] = 0  # trailing NULs drop
+    out[rows] = np.ascontiguousarray(text).view(f"S{PAYLOAD_PREVIEW}").reshape(-1).astype(
+        f"U{PAYLOAD_PREVIEW}").astype(object)
+    return out
