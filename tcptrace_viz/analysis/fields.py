@@ -1,0 +1,65 @@
+"""Read packet fields the same way whatever produced the frame.
+
+A decoded capture carries ``flag_bits``; a Trace's packets table only has tcpdump's letters.
+Every analysis step goes through these helpers so both kinds of frame work.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tcptrace_viz.model import TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG
+
+Int64Array = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_BIT_OF_LETTER: Final[dict[str, int]] = {
+    "F": TH_FIN, "S": TH_SYN, "R": TH_RST, "P": TH_PSH, ".": TH_ACK, "U": TH_URG, "E": TH_ECE,
+    "W": TH_CWR,
+}
+
+
+def letters_to_bits(letters: str) -> int:
+    """Flag bits for tcpdump's letters: ``"F."`` -> ``TH_FIN | TH_ACK``; unknown letters count 0."""
+    bits = 0
+    for letter in letters:
+        bits |= _BIT_OF_LETTER.get(letter, 0)
+    return bits
+
+
+def flag_bits(packets: pd.DataFrame) -> Int64Array:
+    """The TCP flag bits of every row, from ``flag_bits`` when present, else from ``flags``."""
+    if "flag_bits" in packets.columns:
+        return packets["flag_bits"].to_numpy(dtype=np.int64)
+    # A capture has a handful of distinct flag strings: parse each once, not once per row.
+    codes, uniques = pd.factorize(packets["flags"].to_numpy(dtype=object))
+    table = np.array([letters_to_bits(str(letters)) for letters in uniques] + [0], dtype=np.int64)
+    return table[codes]  # code -1 (missing) picks the trailing 0
+
+
+def endpoint(addr: str, port: int) -> str:
+    """``addr:port``, with IPv6 addresses in brackets so the port stays unambiguous."""
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def time_order(packets: pd.DataFrame) -> Int64Array:
+    """Row positions sorted by capture time, then frame number, then position (stable)."""
+    n = len(packets)
+    position = np.arange(n, dtype=np.int64)
+    frame = (packets["frame"].to_numpy(dtype=np.int64) if "frame" in packets.columns
+             else position)
+    order = np.lexsort((position, frame, packets["ts_ns"].to_numpy(dtype=np.int64)))
+    return order.astype(np.int64)
+
+
+def first_in_group(groups: Int64Array, n_groups: int) -> Int64Array:
+    """Index of each group's first row (rows already in time order); -1 for empty groups."""
+    first = np.full(n_groups, -1, dtype=np.int64)
+    # np.unique's return_index is documented to give each value's first occurrence.
+    present, index = np.unique(groups, return_index=True)
+    first[present] = index
+    return first

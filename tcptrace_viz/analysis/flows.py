@@ -1,0 +1,96 @@
+"""Split packets into connections and tell the client from the server.
+
+Works on arrays already in time order (see ``fields.time_order``), entirely vectorised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tcptrace_viz.analysis.fields import BoolArray, Int64Array, first_in_group
+from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+
+
+def _endpoint_codes(src: npt.NDArray[np.object_], sport: Int64Array,
+                    dst: npt.NDArray[np.object_], dport: Int64Array) -> tuple[Int64Array,
+                                                                              Int64Array]:
+    """Small integer ids for the ``(addr, port)`` endpoints of each row's source and destination."""
+    n = len(src)
+    addr_codes, _ = pd.factorize(np.concatenate([src, dst]))
+    ports = np.concatenate([sport, dport])
+    port_span = int(ports.max()) + 1 if n else 1
+    codes, _ = pd.factorize(addr_codes.astype(np.int64) * port_span + ports)
+    codes = codes.astype(np.int64)
+    return codes[:n], codes[n:]
+
+
+def _shift_in_group(values: BoolArray, groups: Int64Array) -> BoolArray:
+    """Each row's value of the previous row of the same group (False for a group's first row)."""
+    shifted = pd.Series(values).groupby(groups).shift(1, fill_value=False)
+    return shifted.to_numpy(dtype=bool)
+
+
+def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
+                      dst: npt.NDArray[np.object_], dport: Int64Array,
+                      bits: Int64Array) -> tuple[Int64Array, BoolArray]:
+    """Connection index and client-to-server flag for every row (rows in time order).
+
+    Both directions of a 4-tuple share a connection.  A SYN without ACK starts a new connection
+    on the same 4-tuple once the previous one has fully closed (FIN both ways) or been reset.
+    Connections are numbered in order of their first packet.
+    """
+    n = len(src)
+    ep_src, ep_dst = _endpoint_codes(src, sport, dst, dport)
+    n_endpoints = int(max(ep_src.max(), ep_dst.max())) + 1
+    lo, hi = np.minimum(ep_src, ep_dst), np.maximum(ep_src, ep_dst)
+    tuple_codes, _ = pd.factorize(lo * n_endpoints + hi)
+    tuple_id = tuple_codes.astype(np.int64)
+    from_lo = ep_src == lo
+
+    syn = (bits & TH_SYN) != 0
+    ack = (bits & TH_ACK) != 0
+    fin = (bits & TH_FIN) != 0
+    rst = (bits & TH_RST) != 0
+    opening = syn & ~ack
+
+    # An opening SYN starts a "segment" of the 4-tuple's history.  It opens a new connection
+    # when the segment before it ended closed; otherwise it is a retransmission or the
+    # peer's half of a simultaneous open.
+    segment = pd.Series(opening.astype(np.int64)).groupby(tuple_id).cumsum().to_numpy()
+    seg_codes, _ = pd.factorize(tuple_id * (n + 1) + segment)
+    seg_id = seg_codes.astype(np.int64)
+    n_seg = int(seg_id.max()) + 1
+
+    def seg_any(mask: BoolArray) -> BoolArray:
+        return np.bincount(seg_id, weights=mask.astype(np.float64), minlength=n_seg) > 0
+
+    seg_closed = seg_any(rst) | (seg_any(fin & from_lo) & seg_any(fin & ~from_lo))
+    after_close = _shift_in_group(seg_closed[seg_id], tuple_id)
+    first_of_tuple = ~pd.Series(tuple_id).duplicated().to_numpy(dtype=bool)
+    starts = first_of_tuple | (opening & after_close)
+    local = pd.Series(starts.astype(np.int64)).groupby(tuple_id).cumsum().to_numpy()
+    conn_codes, _ = pd.factorize(tuple_id * (n + 1) + local)
+    conn = conn_codes.astype(np.int64)
+
+    client = _client_endpoints(conn, ep_src=ep_src, ep_dst=ep_dst, sport=sport, dport=dport,
+                               syn=syn, ack=ack)
+    return conn, ep_src == client[conn]
+
+
+def _client_endpoints(conn: Int64Array, *, ep_src: Int64Array, ep_dst: Int64Array,
+                      sport: Int64Array, dport: Int64Array, syn: BoolArray,
+                      ack: BoolArray) -> Int64Array:
+    """The client's endpoint id per connection: the SYN sender, else the SYN-ACK's target,
+    else the endpoint with the higher port (ties: whoever spoke first)."""
+    n_conn = int(conn.max()) + 1
+    rows = np.arange(len(conn), dtype=np.int64)
+    first = first_in_group(conn, n_conn)
+    higher_port_is_dst = dport[first] > sport[first]
+    client = np.where(higher_port_is_dst, ep_dst[first], ep_src[first])
+    for mask, side in ((syn & ack, ep_dst), (syn & ~ack, ep_src)):  # weakest evidence first
+        first_hit = first_in_group(conn[mask], n_conn)
+        found = first_hit >= 0
+        client[found] = side[rows[mask][first_hit[found]]]
+    return client.astype(np.int64)
