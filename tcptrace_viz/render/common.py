@@ -1,0 +1,71 @@
+"""Small text helpers shared by the renderers: cleaning untrusted text, legends, verdicts."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Final
+
+FLAG_LEGEND: Final = ("Flags: S = SYN (open), F = FIN (I am done sending), R = RST (reset: "
+                      "connection aborted), P = PSH (data), . = ACK; seq/ack count bytes from 0 "
+                      "for each side.")
+"""One sentence for a reader who has never seen tcpdump output."""
+
+STATE_LEGEND: Final = ("[STATE] = the kernel's TCP state for that socket, as traced; [STATE?] = "
+                       "guessed (sampled, or inferred from the packets).")
+
+_WIN_RE: Final = re.compile(r" win \d+")
+
+
+def printable(text: object) -> str:
+    """``text`` as one line safe for a terminal: control characters (ANSI escapes, newlines,
+    bidi overrides) become ``?``."""
+    out = []
+    for ch in str(text):
+        category = unicodedata.category(ch)
+        if ch == "\t":
+            out.append(" ")
+        elif category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co"):
+            out.append("?")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def truncate(text: str, width: int, ellipsis: str = "...") -> str:
+    """Cut ``text`` to ``width`` characters, ending with ``ellipsis`` when cut."""
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    return text[: width - len(ellipsis)] + ellipsis
+
+
+def without_window(label: str) -> str:
+    """A packet label without its ``win N`` part (for narrow text ladders)."""
+    return _WIN_RE.sub("", label)
+
+
+def verdict_word(meta: dict[str, Any]) -> str:
+    """``PASS``, ``FAIL`` or ``""`` when the trace has no expectation."""
+    verdict = str(meta.get("verdict") or "").strip().lower()
+    return {"pass": "PASS", "fail": "FAIL"}.get(verdict, verdict.upper())
+
+
+def as_list(value: object) -> list[str]:
+    """A meta value that should be a list of strings, tolerating a single string or absence."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def sysctl_items(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """``meta["sysctls"]`` as sorted (name, value) pairs."""
+    sysctls = meta.get("sysctls")
+    if not isinstance(sysctls, dict):
+        return []
+    return sorted((str(k), str(v)) for k, v in sysctls.items())

@@ -1,0 +1,304 @@
+"""The ladder (sequence) diagram as a matplotlib Figure, exported as SVG or PNG.
+
+Two lifelines, client on the left and server on the right, time running down.  Each packet is
+an arrow from sender to receiver labelled like tcpdump; resets are red and heavy and carry the
+kernel's reason when it is known.  Along each lifeline a coloured band shows the socket's
+kernel TCP state (solid when traced, hatched when sampled or inferred); syscalls are markers
+with their result (errors in red).  Long idle gaps are compressed and marked.
+
+This module imports matplotlib (slow); the registry loads it only for SVG, PNG and HTML.  It
+draws on a bare ``Figure`` with the Agg canvas: no pyplot, no display, no global state.  All text
+from a capture is data: every text call passes ``parse_math=False`` and ``usetex=False`` so a
+``$x$`` in a payload renders literally, and the SVG writer escapes it (tested).
+
+SVG elements carry ids for the HTML report's hover links: ``tv-p3`` (arrow of packet row 3) and
+``tv-p3-label``, ``tv-s0`` (state band of state row 0) and ``tv-s0-label``, ``tv-c4``
+(syscall row 4) and ``tv-c4-label``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
+
+from tcptrace_viz.render.common import printable
+from tcptrace_viz.render.layout import Event, Ladder
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# --- geometry (x in axes fraction, y in ladder rows, sizes in inches) ---------------------------
+FIG_WIDTH: Final = 11.0
+ROW_INCHES: Final = 0.30
+HEADER_INCHES: Final = 1.05
+FOOTER_INCHES: Final = 1.25
+X_TIME: Final = 0.005
+X_LANE: Final = (0.33, 0.71)
+BAND_HALF: Final = 0.007
+SLANT: Final = 0.35
+"""Rows an arrow drops between sender and receiver: both loopback copies share a timestamp, so
+this small slant only shows the direction of time."""
+DPI_PNG: Final = 110
+
+# --- colours ------------------------------------------------------------------------------------
+STATE_COLOURS: Final[dict[str, str]] = {
+    "SYN_SENT": "#a6cee3", "SYN_RECV": "#a6cee3", "NEW_SYN_RECV": "#a6cee3",
+    "LISTEN": "#b2df8a", "ESTABLISHED": "#33a02c", "FIN_WAIT1": "#ff7f00",
+    "FIN_WAIT2": "#fdbf6f", "CLOSE_WAIT": "#6a3d9a", "LAST_ACK": "#cab2d6",
+    "CLOSING": "#b15928", "TIME_WAIT": "#1f78b4", "CLOSE": "#bdbdbd",
+}
+UNKNOWN_STATE_COLOUR: Final = "#e0e0e0"
+ARROW_COLOURS: Final[dict[str, str]] = {
+    "rst": "#d62728", "fin": "#b35806", "syn": "#1b7837", "data": "#2166ac", "ack": "#4d4d4d",
+}
+ERROR_COLOUR: Final = "#c00000"
+TEXT_COLOUR: Final = "#1a1a1a"
+MUTED_COLOUR: Final = "#6b6b6b"
+
+_TEXT_SAFE: Final[dict[str, Any]] = {"parse_math": False, "usetex": False}
+"""Capture text is data: no mathtext, no TeX."""
+
+RC: Final[dict[str, Any]] = {
+    "svg.fonttype": "none",  # real <text> elements: small, selectable, searchable
+    "svg.hashsalt": "tcptrace-viz",  # stable ids between runs
+    "svg.id": "tcptrace-ladder",
+    "font.family": "DejaVu Sans",
+    "text.usetex": False,
+    "text.parse_math": False,
+    "hatch.linewidth": 0.8,
+}
+
+
+def arrow_kind(event: Event) -> str:
+    """``rst``, ``fin``, ``syn``, ``data`` or ``ack``: what an arrow's colour says."""
+    flags = event.label.split("]", 1)[0]
+    if event.rst:
+        return "rst"
+    if "F" in flags:
+        return "fin"
+    if "S" in flags:
+        return "syn"
+    if " len 0" not in event.label:
+        return "data"
+    return "ack"
+
+
+def ladder_svg(ladder: Ladder, meta: dict[str, Any] | None = None) -> str:
+    """Draw ``ladder`` and return SVG text (deterministic: fixed hash salt, no date)."""
+    with mpl.rc_context(cast("Any", RC)):
+        fig = ladder_figure(ladder, meta)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "tcptrace-viz"})
+    return buf.getvalue()
+
+
+def ladder_png(ladder: Ladder, meta: dict[str, Any] | None = None, dpi: int = DPI_PNG) -> bytes:
+    """Draw ``ladder`` and return PNG bytes."""
+    with mpl.rc_context(cast("Any", RC)):
+        fig = ladder_figure(ladder, meta)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "tcptrace-viz"})
+    return buf.getvalue()
+
+
+def ladder_figure(ladder: Ladder, meta: dict[str, Any] | None = None) -> Figure:
+    """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``."""
+    rows = max(ladder.height, 2.0)
+    height = HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES
+    fig = Figure(figsize=(FIG_WIDTH, height), facecolor="white")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, FOOTER_INCHES / height, 1.0, rows * ROW_INCHES / height))
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(rows, 0.0)
+    ax.set_axis_off()
+    _header(fig, ladder, height)
+    _lifelines(ax, ladder, rows)
+    _bands(ax, ladder)
+    for event in ladder.events:
+        if event.kind == "packet":
+            _packet(ax, event)
+        elif event.kind == "state":
+            _state_label(ax, event)
+        elif event.kind == "syscall":
+            _syscall(ax, event)
+        else:
+            _marker(ax, event)
+    _legend(fig, ladder, height)
+    return fig
+
+
+def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -> Any:
+    """Every text on the diagram goes through here: capture text is never parsed as math."""
+    return target.text(x, y, printable(text), **_TEXT_SAFE, **kwargs)
+
+
+def _header(fig: Figure, ladder: Ladder, height: float) -> None:
+    top = 1.0 - 0.12 / height
+    _text(fig, 0.01, top, ladder.title, fontsize=13, fontweight="bold", va="top",
+          color=TEXT_COLOUR)
+    sub = "Time runs down. Each arrow is one TCP segment; coloured bars are the kernel's TCP state."
+    if ladder.note:
+        sub = f"{ladder.note}. {sub}"
+    _text(fig, 0.01, top - 0.30 / height, sub, fontsize=8.5, va="top", color=MUTED_COLOUR)
+    y_names = 1.0 - (HEADER_INCHES - 0.12) / height
+    for lane, lifeline in enumerate(ladder.lifelines):
+        _text(fig, X_LANE[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
+              ha="center", va="bottom", color=TEXT_COLOUR)
+        if lifeline.address:
+            _text(fig, X_LANE[lane], y_names - 0.02 / height, lifeline.address, fontsize=8.5,
+                  ha="center", va="top", family="DejaVu Sans Mono", color=MUTED_COLOUR)
+    _text(fig, X_TIME, y_names - 0.02 / height, "t (s)", fontsize=8, va="top",
+          color=MUTED_COLOUR)
+
+
+def _lifelines(ax: Axes, ladder: Ladder, rows: float) -> None:
+    breaks = [e for e in ladder.events if e.kind in ("gap", "elided")]
+    for lane in (0, 1):
+        x = X_LANE[lane]
+        start = 0.0
+        for brk in breaks:
+            ax.plot([x, x], [start, brk.y - 0.55], color="#9a9a9a", lw=1.0, zorder=1)
+            ax.plot([x, x], [brk.y - 0.55, brk.y + 0.55], color="#9a9a9a", lw=1.0, ls=":",
+                    zorder=1)
+            # the break symbol: two short parallel slashes across the line
+            for dy in (-0.12, 0.12):
+                ax.plot([x - 0.012, x + 0.012], [brk.y + dy + 0.12, brk.y + dy - 0.12],
+                        color="#555555", lw=1.2, zorder=4)
+            start = brk.y + 0.55
+        ax.plot([x, x], [start, rows], color="#9a9a9a", lw=1.0, zorder=1)
+
+
+def _bands(ax: Axes, ladder: Ladder) -> None:
+    for band in ladder.bands:
+        colour = STATE_COLOURS.get(band.state, UNKNOWN_STATE_COLOUR)
+        rect = Rectangle((X_LANE[band.lane] - BAND_HALF, band.y0), 2 * BAND_HALF,
+                         band.y1 - band.y0, facecolor=colour if band.observed else "white",
+                         edgecolor=colour, lw=0.8, hatch=None if band.observed else "////",
+                         zorder=2)
+        rect.set_gid(f"tv-{band.ref}")
+        ax.add_patch(rect)
+
+
+def _outer(lane: int) -> tuple[float, str]:
+    """x and alignment of text written beside a lifeline, on its outer side."""
+    if lane == 0:
+        return X_LANE[0] - BAND_HALF - 0.012, "right"
+    return X_LANE[1] + BAND_HALF + 0.012, "left"
+
+
+def _time(ax: Axes, event: Event) -> None:
+    _text(ax, X_TIME, event.y, f"{event.t:.6f}", fontsize=7.5, va="center",
+          family="DejaVu Sans Mono", color=MUTED_COLOUR)
+
+
+def _packet(ax: Axes, event: Event) -> None:
+    kind = arrow_kind(event)
+    colour = ARROW_COLOURS[kind]
+    src = event.lane
+    dst = 1 - src
+    sign = 1 if src == 0 else -1
+    start = (X_LANE[src] + sign * BAND_HALF, event.y)
+    end = (X_LANE[dst] - sign * BAND_HALF, event.y + SLANT)
+    rst = kind == "rst"
+    arrow = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14 if rst else 11,
+                            color=colour, lw=2.6 if rst else 1.3, zorder=5,
+                            shrinkA=0, shrinkB=0)
+    arrow.set_gid(f"tv-{event.ref}")
+    ax.add_patch(arrow)
+    mid_x = (X_LANE[0] + X_LANE[1]) / 2
+    label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, event.label, fontsize=8.5,
+                  ha="center", va="bottom", family="DejaVu Sans Mono", color=colour,
+                  fontweight="bold" if rst else "normal", zorder=6,
+                  bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                        "alpha": 0.85})
+    label.set_gid(f"tv-{event.ref}-label")
+    _time(ax, event)
+    if rst and event.reason:
+        x, ha = _outer(src)
+        reason = _text(ax, x, event.y, f"reset reason: {event.reason}", fontsize=8,
+                       ha=ha, va="center", color=colour, fontweight="bold")
+        reason.set_gid(f"tv-{event.ref}-reason")
+
+
+def _state_label(ax: Axes, event: Event) -> None:
+    x, ha = _outer(event.lane)
+    colour = STATE_COLOURS.get(event.state, UNKNOWN_STATE_COLOUR)
+    text = event.state if event.observed else f"{event.state} (inferred)"
+    label = _text(ax, x, event.y, text, fontsize=8, ha=ha, va="center", color=TEXT_COLOUR,
+                  fontweight="bold",
+                  bbox={"boxstyle": "round,pad=0.2", "fc": colour, "ec": colour,
+                        "alpha": 0.35 if event.observed else 0.15,
+                        "ls": "-" if event.observed else "--"})
+    label.set_gid(f"tv-{event.ref}-label")
+    _time(ax, event)
+
+
+def _syscall(ax: Axes, event: Event) -> None:
+    colour = ERROR_COLOUR if event.error else TEXT_COLOUR
+    x_line = X_LANE[event.lane]
+    dot = ax.plot([x_line], [event.y], marker="D", ms=6, color=colour, mec="white", mew=0.8,
+                  zorder=7)[0]
+    dot.set_gid(f"tv-{event.ref}")
+    x, ha = _outer(event.lane)
+    label = _text(ax, x, event.y, event.label, fontsize=8.5, ha=ha, va="center",
+                  family="DejaVu Sans Mono", color=colour,
+                  fontweight="bold" if event.error else "normal")
+    label.set_gid(f"tv-{event.ref}-label")
+    _time(ax, event)
+
+
+def _marker(ax: Axes, event: Event) -> None:
+    mid_x = (X_LANE[0] + X_LANE[1]) / 2
+    text = f"… {event.label} …"
+    _text(ax, mid_x, event.y, text, fontsize=8.5, ha="center", va="center", style="italic",
+          color=MUTED_COLOUR,
+          bbox={"boxstyle": "round,pad=0.3", "fc": "#f4f4f4", "ec": "#c8c8c8", "lw": 0.6})
+
+
+def _legend(fig: Figure, ladder: Ladder, height: float) -> None:
+    """Three legend rows under the diagram: arrows, states, syscalls; then how to read labels."""
+    rows: list[tuple[list[Any], list[str]]] = []
+    if ladder.has_wire:
+        kinds = (("syn", "SYN (open)"), ("data", "data (PSH)"), ("ack", "ACK only"),
+                 ("fin", "FIN (done sending)"), ("rst", "RST (reset)"))
+        rows.append(([Line2D([], [], color=ARROW_COLOURS[k], lw=2.6 if k == "rst" else 1.3)
+                      for k, _ in kinds], [text for _, text in kinds]))
+    states: list[str] = []
+    for band in ladder.bands:
+        if band.state not in states:
+            states.append(band.state)
+    if states:
+        handles: list[Any] = [Patch(facecolor=STATE_COLOURS.get(s, UNKNOWN_STATE_COLOUR))
+                              for s in states]
+        labels = [printable(s) for s in states]
+        if any(not band.observed for band in ladder.bands):
+            handles.append(Patch(facecolor="white", edgecolor="#777777", hatch="////"))
+            labels.append("hatched: state inferred, not traced")
+        rows.append((handles, labels))
+    if ladder.of_kind("syscall"):
+        rows.append(([Line2D([], [], marker="D", ls="", color=TEXT_COLOUR),
+                      Line2D([], [], marker="D", ls="", color=ERROR_COLOUR)],
+                     ["syscall and its result", "syscall failed"]))
+    top = FOOTER_INCHES - 0.08
+    for handles, labels in rows:
+        fig.legend(handles, labels, loc="upper center", ncol=len(handles),
+                   bbox_to_anchor=(0.5, top / height), fontsize=8, frameon=False,
+                   handlelength=1.8, columnspacing=1.4, borderaxespad=0.0,
+                   prop={"size": 8})
+        top -= 0.24
+    if ladder.has_wire:
+        _text(fig, 0.5, (top - 0.06) / height,
+              "Labels read like tcpdump: [flags] seq first:next-byte ack next-expected "
+              "win window len payload-bytes;  S=SYN F=FIN R=RST P=PSH .=ACK; seq/ack count "
+              "from 0 for each side.", fontsize=7.5, ha="center", va="top",
+              color=MUTED_COLOUR)
+    if ladder.packets_drawn < ladder.packets_total:
+        _text(fig, 0.5, (top - 0.26) / height,
+              f"{ladder.packets_drawn} of {ladder.packets_total} packets drawn.",
+              fontsize=7.5, ha="center", va="top", color=MUTED_COLOUR)

@@ -1,0 +1,21 @@
+"""Placeholder: not written yet."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from tcptrace_viz.errors import BadInputError
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
+
+
+class MermaidDiagram:
+    """Not available yet."""
+
+    fmt: Final = "mermaid"
+    binary: Final = False
+
+    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+        """Not available yet."""
+        raise BadInputError("format mermaid is not available yet.")
