@@ -1,0 +1,103 @@
+"""One connection's packets as plain arrays in time order, for the per-connection analyses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
+from tcptrace_viz.analysis.fields import BoolArray, Int64Array, endpoint, flag_bits, time_order
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+
+
+def ensure_annotated(packets: pd.DataFrame) -> pd.DataFrame:
+    """``packets`` as is when it already has ``conn``/``dir``/``rel_*``, else annotated."""
+    if all(column in packets.columns for column in ANNOTATION_COLUMNS):
+        return packets
+    return annotate_packets(packets)
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    """The packets of one connection, in time order, as arrays."""
+
+    conn: int
+    """Connection index."""
+    client: str
+    """The client's ``addr:port``."""
+    server: str
+    """The server's ``addr:port``."""
+    ts: Int64Array
+    """Capture time, ns."""
+    frame: Int64Array
+    """Frame number in the capture."""
+    from_client: BoolArray
+    """True for client-to-server segments."""
+    bits: Int64Array
+    """TCP flag bits."""
+    rel_seq: Int64Array
+    rel_ack: Int64Array
+    length: Int64Array
+    """Payload length."""
+    win: Int64Array
+    """Raw window field."""
+    syn: BoolArray = dataclasses.field(init=False)
+    """SYN set (likewise ``ack``, ``fin``, ``rst``)."""
+    ack: BoolArray = dataclasses.field(init=False)
+    fin: BoolArray = dataclasses.field(init=False)
+    rst: BoolArray = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        for name, bit in (("syn", TH_SYN), ("ack", TH_ACK), ("fin", TH_FIN), ("rst", TH_RST)):
+            object.__setattr__(self, name, (self.bits & bit) != 0)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def opening_syn(self) -> BoolArray:
+        """The client's SYN (SYN without ACK)."""
+        return self.syn & ~self.ack & self.from_client
+
+    @property
+    def has_handshake(self) -> bool:
+        """True when the capture holds the client's SYN."""
+        return bool(self.opening_syn.any())
+
+    def seq_end(self, i: int) -> int:
+        """The acknowledgment number that covers segment ``i`` (SYN and FIN count one each)."""
+        return int(self.rel_seq[i] + self.length[i] + ((self.bits[i] & TH_SYN) != 0)
+                   + ((self.bits[i] & TH_FIN) != 0))
+
+    def side(self, i: int) -> str:
+        """Who sent segment ``i``: ``"client"`` or ``"server"``."""
+        return "client" if self.from_client[i] else "server"
+
+
+def conversation(packets: pd.DataFrame, conn: int) -> Conversation:
+    """The packets of connection ``conn``; raises BadInputError when there is no such one."""
+    packets = ensure_annotated(packets)
+    rows = packets[packets["conn"].to_numpy() == conn]
+    if not len(rows):
+        count = int(packets["conn"].max()) + 1 if len(packets) else 0
+        raise BadInputError(f"There is no connection {conn}: the capture holds {count} "
+                            f"connection{'s' if count != 1 else ''} (numbered from 0).")
+    rows = rows.iloc[time_order(rows)]
+    from_client = rows["dir"].to_numpy(dtype=object) != "s2c"
+    first = rows.iloc[0]
+    here = endpoint(str(first["src"]), int(first["sport"]))
+    there = endpoint(str(first["dst"]), int(first["dport"]))
+    client, server = (here, there) if from_client[0] else (there, here)
+    return Conversation(
+        conn=conn, client=client, server=server,
+        ts=rows["ts_ns"].to_numpy(dtype=np.int64),
+        frame=(rows["frame"].to_numpy(dtype=np.int64) if "frame" in rows.columns
+               else np.arange(1, len(rows) + 1, dtype=np.int64)),
+        from_client=from_client.astype(bool), bits=flag_bits(rows),
+        rel_seq=rows["rel_seq"].to_numpy(dtype=np.int64),
+        rel_ack=rows["rel_ack"].to_numpy(dtype=np.int64),
+        length=rows["len"].to_numpy(dtype=np.int64),
+        win=rows["win"].to_numpy(dtype=np.int64))
