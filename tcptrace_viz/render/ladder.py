@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 FIG_WIDTH: Final = 11.0
 ROW_INCHES: Final = 0.30
 HEADER_INCHES: Final = 1.05
-FOOTER_INCHES: Final = 1.25
+LEGEND_ROW_INCHES: Final = 0.24
 X_TIME: Final = 0.005
 X_LANE: Final = (0.33, 0.71)
 BAND_HALF: Final = 0.007
@@ -110,10 +110,11 @@ def ladder_png(ladder: Ladder, meta: dict[str, Any] | None = None, dpi: int = DP
 def ladder_figure(ladder: Ladder, meta: dict[str, Any] | None = None) -> Figure:
     """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``."""
     rows = max(ladder.height, 2.0)
-    height = HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES
+    footer = _footer_inches(ladder)
+    height = HEADER_INCHES + rows * ROW_INCHES + footer
     fig = Figure(figsize=(FIG_WIDTH, height), facecolor="white")
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.0, FOOTER_INCHES / height, 1.0, rows * ROW_INCHES / height))
+    ax = fig.add_axes((0.0, footer / height, 1.0, rows * ROW_INCHES / height))
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(rows, 0.0)
     ax.set_axis_off()
@@ -129,8 +130,17 @@ def ladder_figure(ladder: Ladder, meta: dict[str, Any] | None = None) -> Figure:
             _syscall(ax, event)
         else:
             _marker(ax, event)
-    _legend(fig, ladder, height)
+    _legend(fig, ladder, height, footer)
     return fig
+
+
+def _legend_rows(ladder: Ladder) -> int:
+    return int(ladder.has_wire) + int(bool(ladder.bands)) + int(bool(ladder.of_kind("syscall")))
+
+
+def _footer_inches(ladder: Ladder) -> float:
+    """Room under the lifelines for the legend rows and the how-to-read line."""
+    return 0.2 + LEGEND_ROW_INCHES * _legend_rows(ladder) + 0.25 + 0.25 * int(ladder.has_wire)
 
 
 def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -> Any:
@@ -142,7 +152,14 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
     top = 1.0 - 0.12 / height
     _text(fig, 0.01, top, ladder.title, fontsize=13, fontweight="bold", va="top",
           color=TEXT_COLOUR)
-    sub = "Time runs down. Each arrow is one TCP segment; coloured bars are the kernel's TCP state."
+    parts = ["Time runs down."]
+    if ladder.has_wire:
+        parts.append("Each arrow is one TCP segment.")
+    else:
+        parts.append("No packets: nothing crossed the network; the diamonds are system calls.")
+    if ladder.bands:
+        parts.append("Coloured bars show each socket's kernel TCP state.")
+    sub = " ".join(parts)
     if ladder.note:
         sub = f"{ladder.note}. {sub}"
     _text(fig, 0.01, top - 0.30 / height, sub, fontsize=8.5, va="top", color=MUTED_COLOUR)
@@ -158,20 +175,18 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
 
 
 def _lifelines(ax: Axes, ladder: Ladder, rows: float) -> None:
+    """Grey lifelines, interrupted by a break symbol (//) at each compressed gap or elision."""
     breaks = [e for e in ladder.events if e.kind in ("gap", "elided")]
     for lane in (0, 1):
         x = X_LANE[lane]
-        start = 0.0
+        ax.plot([x, x], [0.0, rows], color="#9a9a9a", lw=1.0, zorder=1)
         for brk in breaks:
-            ax.plot([x, x], [start, brk.y - 0.55], color="#9a9a9a", lw=1.0, zorder=1)
-            ax.plot([x, x], [brk.y - 0.55, brk.y + 0.55], color="#9a9a9a", lw=1.0, ls=":",
-                    zorder=1)
-            # the break symbol: two short parallel slashes across the line
-            for dy in (-0.12, 0.12):
-                ax.plot([x - 0.012, x + 0.012], [brk.y + dy + 0.12, brk.y + dy - 0.12],
-                        color="#555555", lw=1.2, zorder=4)
-            start = brk.y + 0.55
-        ax.plot([x, x], [start, rows], color="#9a9a9a", lw=1.0, zorder=1)
+            # a white cut through the line and its state band, edged by two slashes
+            ax.add_patch(Rectangle((x - 0.02, brk.y - 0.18), 0.04, 0.36, facecolor="white",
+                                   edgecolor="none", zorder=3))
+            for dy in (-0.18, 0.18):
+                ax.plot([x - 0.016, x + 0.016], [brk.y + dy + 0.1, brk.y + dy - 0.1],
+                        color="#555555", lw=1.3, zorder=4)
 
 
 def _bands(ax: Axes, ladder: Ladder) -> None:
@@ -261,7 +276,7 @@ def _marker(ax: Axes, event: Event) -> None:
           bbox={"boxstyle": "round,pad=0.3", "fc": "#f4f4f4", "ec": "#c8c8c8", "lw": 0.6})
 
 
-def _legend(fig: Figure, ladder: Ladder, height: float) -> None:
+def _legend(fig: Figure, ladder: Ladder, height: float, footer: float) -> None:
     """Three legend rows under the diagram: arrows, states, syscalls; then how to read labels."""
     rows: list[tuple[list[Any], list[str]]] = []
     if ladder.has_wire:
@@ -285,13 +300,13 @@ def _legend(fig: Figure, ladder: Ladder, height: float) -> None:
         rows.append(([Line2D([], [], marker="D", ls="", color=TEXT_COLOUR),
                       Line2D([], [], marker="D", ls="", color=ERROR_COLOUR)],
                      ["syscall and its result", "syscall failed"]))
-    top = FOOTER_INCHES - 0.08
+    top = footer - 0.12
     for handles, labels in rows:
         fig.legend(handles, labels, loc="upper center", ncol=len(handles),
                    bbox_to_anchor=(0.5, top / height), fontsize=8, frameon=False,
                    handlelength=1.8, columnspacing=1.4, borderaxespad=0.0,
                    prop={"size": 8})
-        top -= 0.24
+        top -= LEGEND_ROW_INCHES
     if ladder.has_wire:
         _text(fig, 0.5, (top - 0.06) / height,
               "Labels read like tcpdump: [flags] seq first:next-byte ack next-expected "

@@ -42,9 +42,9 @@ BREAK_MIN_NS: Final = 200_000_000
 """A pause shorter than this (0.2 s) is never broken."""
 BREAK_MEDIAN_FACTOR: Final = 8
 """... nor one shorter than this many times the median pause between events."""
-MAX_EVENTS: Final = 160
+MAX_EVENTS: Final = 120
 """Above this many events, only the first and last ``KEEP_EACH_END`` packets/syscalls are drawn."""
-KEEP_EACH_END: Final = 60
+KEEP_EACH_END: Final = 40
 RESET_REASON_WINDOW_NS: Final = 50_000_000
 """A state row's reason belongs to an RST sent within this time (50 ms)."""
 SPAN_MARGIN_NS: Final = 50_000_000
@@ -161,8 +161,8 @@ class Selection:
         """Which connection is shown, when there is a choice."""
         if self.connection is None or len(self.connections) < 2:
             return ""
-        return (f"connection {self.connection} of {len(self.connections)} "
-                f"(0-{max(self.connections)}); choose another with --connection")
+        return (f"Connection {self.connection} of {len(self.connections)} shown "
+                f"(choose another with --connection N)")
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[Any]:

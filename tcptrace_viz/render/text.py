@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 WIDTH: Final = 100
 """No line is wider than this."""
+MAX_EVENTS: Final = 70
+"""A terminal shows fewer events than the diagram before eliding the middle."""
+KEEP_EACH_END: Final = 25
 _MIN_ARROW: Final = 26
 _MAX_SIDE: Final = 30
 
@@ -45,7 +48,9 @@ class TextLadder:
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
         """The ASCII ladder, legend and verdict as one string ending in a newline."""
-        return ladder_text(build_ladder(trace, connection), trace.meta)
+        ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
+                              keep_each_end=KEEP_EACH_END)
+        return ladder_text(ladder, trace.meta)
 
 
 def _packet_label(event: Event) -> str:
@@ -81,11 +86,13 @@ def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> 
     time_w = max([len(f"{e.t:.6f}") for e in events] + [len("t (s)")])
     left_need = max([len(_side_text(e)) for e in events if e.lane == 0] + [0])
     label_need = max([len(_packet_label(e)) for e in events if e.kind == "packet"] + [0])
+    right_need = max([len(_side_text(e)) for e in events if e.lane == 1]
+                     + [len(ladder.lifelines[1].label)])
     left_w = min(max(left_need, len(ladder.lifelines[0].label)), _MAX_SIDE)
-    arrow_w = max(label_need + 8, _MIN_ARROW)
     # time, space, left text, " |", arrow, "| ", right text
     fixed = time_w + 1 + left_w + 2 + 2
-    arrow_w = min(arrow_w, width - fixed - 12)
+    arrow_w = max(label_need + 8, _MIN_ARROW)
+    arrow_w = min(arrow_w, max(width - fixed - right_need, label_need + 4), width - fixed - 12)
     right_w = width - fixed - arrow_w
 
     def line(time: str, left: str, middle: str, right: str, bar: str = "|") -> str:
