@@ -1,0 +1,34 @@
+"""Per-segment flags for retransmissions and zero windows, shared by connections and findings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tcptrace_viz.analysis.fields import BoolArray, flag_bits
+from tcptrace_viz.model import TH_FIN, TH_RST, TH_SYN
+
+
+def retransmitted(packets: pd.DataFrame) -> BoolArray:
+    """True for a segment that repeats an earlier one: same connection, direction, relative
+    sequence number, length and SYN/FIN flags, carrying data or SYN/FIN.
+
+    ``packets`` must be annotated and in time order.  Pure ACKs never count (duplicate ACKs
+    are not retransmissions).
+    """
+    bits = flag_bits(packets)
+    length = packets["len"].to_numpy(dtype=np.int64)
+    carries = (length > 0) | ((bits & (TH_SYN | TH_FIN)) != 0)
+    key = pd.DataFrame({"conn": packets["conn"].to_numpy(), "dir": packets["dir"].to_numpy(),
+                        "seq": packets["rel_seq"].to_numpy(), "len": length,
+                        "sf": bits & (TH_SYN | TH_FIN)})
+    repeated = key.duplicated().to_numpy(dtype=bool)
+    return np.asarray(repeated & carries, dtype=bool)
+
+
+def zero_window(packets: pd.DataFrame) -> BoolArray:
+    """True for a segment advertising a zero receive window (RSTs carry 0 by convention and
+    do not count)."""
+    bits = flag_bits(packets)
+    closed = packets["win"].to_numpy(dtype=np.int64) == 0
+    return np.asarray(closed & ((bits & TH_RST) == 0), dtype=bool)
