@@ -77,7 +77,7 @@ class Frames:
 class Decoded:
     """Result of decoding a batch of frames."""
 
-    columns: dict[str, np.ndarray]  # type: ignore[type-arg]
+    columns: dict[str, np.ndarray]
     """One array per ``DECODED_COLUMNS`` entry, one element per TCP segment."""
     malformed: int = 0
     """Frames skipped because a header length points outside the frame (or a runt)."""
@@ -87,20 +87,20 @@ class Decoded:
     """Frames skipped because their link type is not supported."""
 
 
-def empty_columns() -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+def empty_columns() -> dict[str, np.ndarray]:
     """Zero-length arrays of every decoded column."""
     return {name: np.zeros(0, dtype=object if dtype == "object" else dtype)
             for name, dtype in DECODED_COLUMNS.items()}
 
 
-def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:  # type: ignore[type-arg]
+def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """The decoded table, text columns kept as ``object`` dtype like ``model.PACKET_COLUMNS``."""
     data = {name: pd.Series(columns[name], dtype=dtype, copy=False)
             for name, dtype in DECODED_COLUMNS.items()}
     return pd.DataFrame(data, copy=False)
 
 
-def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate decoded batches column by column (one column's copy alive at a time)."""
     if not parts:
         return empty_columns()
@@ -115,7 +115,7 @@ def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def decode(frames: Frames) -> Decoded:
     """Decode every TCP segment of ``frames`` (in batches of ``BATCH``)."""
     total = len(frames.start)
-    parts: list[dict[str, np.ndarray]] = []  # type: ignore[type-arg]
+    parts: list[dict[str, np.ndarray]] = []
     result = Decoded(columns={})
     for low in range(0, total, BATCH):
         part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
@@ -146,7 +146,7 @@ def _decode_batch(frames: Frames, part: slice) -> Decoded:
         l3[rows], version[rows], runt = network_offsets(buf, start[rows], caplen[rows], kind)
         malformed[rows] |= runt.astype(np.bool_)
 
-    ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed)
+    ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed=malformed)
     tcp_rows = np.flatnonzero(ip.is_tcp)
     l4, ip_payload = ip.l4[tcp_rows], ip.payload_len[tcp_rows]
     tcp = gather(buf, l4, 20)
@@ -158,7 +158,7 @@ def _decode_batch(frames: Frames, part: slice) -> Decoded:
                                           thl[good])
     frame_numbers = frames.frame[part]
     first_bad = int(frame_numbers[np.argmax(malformed)]) if malformed.any() else 0
-    columns = _tcp_columns(buf, tcp, l4, thl, ip_payload - thl, end[tcp_rows])
+    columns = _tcp_columns(buf, tcp, l4, thl, length=ip_payload - thl, end=end[tcp_rows])
     columns["ts_ns"] = frames.ts_ns[part][tcp_rows]
     columns["frame"] = frame_numbers[tcp_rows]
     columns["ip_version"] = version[tcp_rows]
@@ -211,10 +211,9 @@ def _format_v6(addrs: U8) -> Obj:
     return text[inverse.reshape(-1)]
 
 
-def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64,
+def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
                malformed: npt.NDArray[np.bool_]) -> _IpLayer:
     """Locate the TCP header of IPv4/IPv6 packets; marks malformed ones in ``malformed``."""
-    n = len(l3)
     head = gather(buf, l3, 40)
     nibble = (head[:, 0] >> 4).astype(np.int64)
     is_v4, is_v6 = version == 4, version == 6
@@ -268,12 +267,12 @@ def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64
         walking = (is_ext | is_frag) & ~bad & ~later_fragment
         if not walking.any():
             return pos, nexthdr, bad, later_fragment
-        rows = np.flatnonzero(walking)
+        outside = walking & (pos + 8 > end)
+        bad |= outside
+        rows = np.flatnonzero(walking & ~outside)
         ext = gather(buf, pos[rows], 8)
-        outside = pos[rows] + 8 > end[rows]
-        bad[rows[outside]] = True
         frag = is_frag[rows]
-        later_fragment[rows[frag & ~outside]] = (be16(ext[frag & ~outside], 2) >> 3) != 0
+        later_fragment[rows[frag]] = (be16(ext[frag], 2) >> 3) != 0
         size = np.where(frag, 8, (ext[:, 1].astype(np.int64) + 1) * 8)
         nexthdr[rows] = ext[:, 0]
         pos[rows] += size
@@ -281,13 +280,13 @@ def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64
     return pos, nexthdr, bad | still, later_fragment
 
 
-def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, length: I64,
-                 end: I64) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
+                 end: I64) -> dict[str, np.ndarray]:
     """Every TCP-derived column for segments whose header ``tcp`` (20 bytes) starts at ``l4``."""
     m = len(l4)
     flag_bits = tcp[:, 13].astype(np.int64)
     ack = be32(tcp, 8)
-    columns: dict[str, np.ndarray] = {  # type: ignore[type-arg]
+    columns: dict[str, np.ndarray] = {
         "sport": be16(tcp, 0), "dport": be16(tcp, 2), "seq": be32(tcp, 4),
         "ack": np.where(flag_bits & 0x10, ack, 0), "flags": _FLAG_TEXT[flag_bits],
         "flag_bits": flag_bits, "len": length, "win": be16(tcp, 14),

@@ -23,7 +23,8 @@ def gather(buf: U8, starts: I64, width: int) -> U8:
     if width <= 0 or not len(starts):
         return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
     index = starts[:, None] + np.arange(width, dtype=np.int64)
-    return buf[index]
+    out: U8 = buf[index]
+    return out
 
 
 def be16(mat: U8, col: int) -> I64:

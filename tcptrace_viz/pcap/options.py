@@ -80,7 +80,7 @@ def _token_piece(token: int) -> tuple[str, int]:
 def _token_values(mat: U8, pos: I64, token: int) -> list[I64]:
     """The numbers a token prints, read at ``pos`` (its kind byte) in each row of ``mat``."""
     kind, length = token >> 8, token & 0xFF
-    text, count = _token_piece(token)
+    _text, count = _token_piece(token)
     if not count:
         return []
     window = gather(mat.reshape(-1), pos + np.arange(len(mat), dtype=np.int64) * mat.shape[1],

@@ -1,12 +1,36 @@
-"""Read pcap and pcapng files (placeholder until the streaming reader lands)."""
+"""read_pcap: stream a pcap or pcapng file through the record walkers and the decoder.
+
+The file is read in windows of ``CHUNK`` bytes into one reusable buffer; each window's complete
+records are decoded at once and the incomplete tail is moved to the front for the next read.
+Memory therefore grows with the decoded table, not with the file, whatever a length field in
+the (untrusted) file claims: every length is checked against a fixed ceiling before it is used.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from collections.abc import Callable
+from typing import Final, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.pcap.decode import Frames, concat_columns, decode, to_dataframe
+from tcptrace_viz.pcap.formats import PCAP_HEADER_LEN, detect_format, parse_pcap_header
+from tcptrace_viz.pcap.gather import PAD
+from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, linktype_name
+from tcptrace_viz.pcap.pcapfile import PcapParser
+from tcptrace_viz.pcap.pcapng import PcapngParser
+from tcptrace_viz.pcap.step import ParseStep
+
+CHUNK: Final = 8 << 20  # bytes read per window
+_SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP and BSD/OpenBSD loopback")
+
+U8 = npt.NDArray[np.uint8]
 
 
 @dataclasses.dataclass
@@ -14,15 +38,142 @@ class PcapReadResult:
     """What ``read_pcap`` found in a file."""
 
     packets: pd.DataFrame
+    """One row per TCP segment (columns: ``decode.DECODED_COLUMNS``)."""
     partial: bool
+    """True when the file is damaged after a good start: ``packets`` holds what came before."""
     problem: str
+    """"" or one sentence naming the file, the problem and where (record or byte offset)."""
     frames_total: int
+    """Records read, TCP or not."""
     linktypes: list[int]
+    """Link types of the file's interfaces."""
     file_format: str
+    """"pcap" or "pcapng"."""
     comments: list[str]
+    """Section header (file) comments."""
+    skipped: int = 0
+    """Frames skipped as malformed (runts, header lengths outside the frame) or of an
+    unsupported link type; ``problem`` says which when there was no damage."""
+
+
+class _Parser(Protocol):
+    def parse(self, buf: U8, pos: int, end: int, base: int, eof: bool) -> ParseStep: ...
+
+
+@dataclasses.dataclass
+class _Totals:
+    frames: int = 0
+    malformed: int = 0
+    first_malformed: int = 0
+    unsupported: int = 0
+    parts: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+
+    def add(self, buf: U8, step: ParseStep) -> None:
+        self.frames += len(step.frame)
+        if not len(step.frame):
+            return
+        decoded = decode(Frames(buf=buf, start=step.start, caplen=step.caplen,
+                                wirelen=step.wirelen, linktype=step.linktype, ts_ns=step.ts_ns,
+                                frame=step.frame, comment=step.comment))
+        if decoded.malformed and not self.malformed:
+            self.first_malformed = decoded.first_malformed
+        self.malformed += decoded.malformed
+        self.unsupported += decoded.unsupported
+        self.parts.append(decoded.columns)
 
 
 def read_pcap(path: str | os.PathLike[str],
               progress: Callable[[int, int], None] | None = None) -> PcapReadResult:
-    """Read a pcap or pcapng file (not implemented yet)."""
-    raise NotImplementedError(os.fspath(path))
+    """Read every TCP segment of a pcap or pcapng file.
+
+    ``progress(bytes_done, bytes_total)`` is called after each window of the file.  Raises
+    ``BadInputError`` (one sentence) when nothing usable can be read; damage after a good start
+    gives ``partial=True`` with the packets before it.
+    """
+    name = os.fspath(path)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below, after the format is known)
+    except OSError as error:
+        raise BadInputError(f"{name} cannot be opened: {error.strerror or error}.") from None
+    with stream:
+        try:
+            size = os.fstat(stream.fileno()).st_size
+            head = stream.read(PCAP_HEADER_LEN)
+        except OSError as error:
+            raise BadInputError(f"{name} cannot be read: {error.strerror or error}.") from None
+        file_format = detect_format(head, name)
+        parser: PcapParser | PcapngParser
+        if file_format == "pcap":
+            header = parse_pcap_header(head, name)
+            if header.linktype not in SUPPORTED_LINKTYPES:
+                raise BadInputError(
+                    f"{name} holds frames of {linktype_name(header.linktype)}, which "
+                    f"tcptrace-viz cannot decode (it reads {_SUPPORTED_TEXT}).")
+            parser = PcapParser(header)
+            totals, problem = _stream(stream, parser, head, pos=PCAP_HEADER_LEN, size=size,
+                                     progress=progress)
+            linktypes, comments = [header.linktype], []
+        else:
+            parser = PcapngParser()
+            totals, problem = _stream(stream, parser, head, pos=0, size=size,
+                                     progress=progress)
+            linktypes, comments = parser.linktypes(), parser.comments
+    return _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
+
+
+def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int, size: int,
+            progress: Callable[[int, int], None] | None) -> tuple[_Totals, str]:
+    """Feed the file window by window to ``parser``; return the totals and any damage."""
+    buf = np.empty(CHUNK + PAD, dtype=np.uint8)
+    buf[:len(head)] = np.frombuffer(head, dtype=np.uint8)
+    filled, base, need, eof = len(head), 0, 0, False
+    totals = _Totals()
+    while True:
+        target = pos + max(CHUNK, need)
+        if target + PAD > len(buf):
+            grown = np.empty(target + PAD, dtype=np.uint8)
+            grown[:filled] = buf[:filled]
+            buf = grown
+        while not eof and filled < target:
+            got = stream.readinto(buf.data[filled:target])
+            eof = not got
+            filled += got or 0
+        buf[filled:filled + PAD] = 0
+        step = parser.parse(buf, pos, filled, base, eof)
+        totals.add(buf, step)
+        if progress is not None:
+            progress(base + step.stop, size)
+        if step.problem:
+            return totals, step.problem
+        if eof and step.stop >= filled:
+            return totals, ""
+        if step.stop == pos and step.need <= filled - pos and eof:
+            return totals, f"the data at byte offset {base + pos} cannot be parsed"
+        remaining = filled - step.stop
+        buf[:remaining] = buf[step.stop:filled]
+        base, filled, pos, need = base + step.stop, remaining, 0, step.need
+
+
+def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
+            linktypes: list[int], comments: list[str]) -> PcapReadResult:
+    if problem and not totals.frames:
+        raise BadInputError(f"{name}: {problem}.")
+    if totals.frames and totals.unsupported == totals.frames:
+        kinds = ", ".join(linktype_name(kind) for kind in linktypes
+                          if kind not in SUPPORTED_LINKTYPES)
+        raise BadInputError(f"{name} holds only frames of {kinds}, which tcptrace-viz cannot "
+                            f"decode (it reads {_SUPPORTED_TEXT}).")
+    sentence = f"{name}: {problem}." if problem else ""
+    if not sentence and totals.malformed:
+        sentence = (f"{name}: {totals.malformed} of {totals.frames} frames were skipped because "
+                    "they are too short for their headers or a header length points outside "
+                    f"the frame (the first is frame {totals.first_malformed}).")
+    elif not sentence and totals.unsupported:
+        sentence = (f"{name}: {totals.unsupported} of {totals.frames} frames were skipped "
+                    f"because their interface's link type is not supported (it reads "
+                    f"{_SUPPORTED_TEXT}).")
+    return PcapReadResult(
+        packets=to_dataframe(concat_columns(totals.parts)), partial=bool(problem),
+        problem=sentence, frames_total=totals.frames, linktypes=linktypes,
+        file_format=file_format, comments=list(comments),
+        skipped=totals.malformed + totals.unsupported)

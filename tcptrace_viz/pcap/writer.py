@@ -10,6 +10,7 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from tcptrace_viz import __version__
 from tcptrace_viz.pcap.linktypes import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ def _text_option(code: int, text: str) -> bytes:
 
 def section_header(section_comment: str = "") -> bytes:
     """An SHB naming this tool as the writer (``shb_userappl``)."""
-    from tcptrace_viz import __version__
-
     body = struct.pack("=IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + _options(
         _text_option(OPT_COMMENT, section_comment),
         _text_option(SHB_USERAPPL, f"tcptrace-viz {__version__}"))
@@ -85,7 +84,8 @@ def enhanced_packet(frame: bytes, ts_ns: int, comment: str = "") -> bytes:
     return _block(BLOCK_EPB, body)
 
 
-def write_pcapng(stream: BinaryIO, frames: Sequence[bytes],
+def write_pcapng(  # noqa: PLR0917 (the project's agreed signature)
+        stream: BinaryIO, frames: Sequence[bytes],
                  ts_ns: Sequence[int] | npt.NDArray[np.int64],
                  comments: Sequence[str] | None = None, linktype: int = LINKTYPE_ETHERNET,
                  if_name: str = "lo", section_comment: str = "") -> None:
