@@ -1,0 +1,178 @@
+"""Kernel TCP state changes and RST reasons from tracefs, in a private tracing instance.
+
+The run creates its own tracefs instance (``instances/tcptrace-viz.<pid>.<n>``), so it neither
+disturbs nor sees another tracer's settings, enables ``sock:inet_sock_set_state``,
+``tcp:tcp_send_reset`` and ``tcp:tcp_receive_reset`` there and removes the instance afterwards.
+Instances left by a run that died (its pid is gone) are swept at the next start.
+
+Clock: the instance uses the ``tai`` trace clock, which differs from CLOCK_REALTIME (the packets'
+clock) by a whole number of seconds, so the two line up exactly.  The text trace has microsecond
+resolution: an event raised in process context (the socket's own call, e.g. close() entering
+FIN_WAIT1) is placed at the start of its microsecond, one raised in softirq context (an arriving
+segment, a timer) at its end, so a state change sorts between the packets that caused it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import dataclasses
+import itertools
+import os
+import re
+import time
+
+TRACEFS_MOUNTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+INSTANCE_PREFIX = "tcptrace-viz."
+EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset")
+BUFFER_KB = 4096
+IPPROTO_TCP = 6
+
+_LINE = re.compile(
+    r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?P<flags>\S{4,5})\s+"
+    r"(?P<sec>\d+)\.(?P<usec>\d{6}): (?P<event>\w+): (?P<body>.*)$")
+_FIELD = re.compile(r"(\w+)=(\S*)")
+_counter = itertools.count()
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelEvent:
+    """One tracepoint hit, its fields as text."""
+
+    ts_ns: int
+    """CLOCK_REALTIME ns (already aligned with the packets)."""
+    event: str
+    fields: dict[str, str]
+    softirq: bool
+    """Raised while processing a packet or timer (softirq), not in a process's own call."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TracerResult:
+    """What the tracer saw and how reliable it was."""
+
+    events: list[KernelEvent]
+    overruns: int
+    """Events lost because the ring buffer was full (0 means none were lost)."""
+    clock: str
+
+
+def tracefs_root() -> str | None:
+    """Where tracefs is mounted, mounting it at /sys/kernel/tracing if needed; None if absent."""
+    for root in TRACEFS_MOUNTS:
+        if os.path.isdir(os.path.join(root, "instances")):
+            return root
+    root = TRACEFS_MOUNTS[0]
+    if os.geteuid() != 0 or not os.path.isdir(root):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.mount(b"tracefs", root.encode(), b"tracefs", 0, None) != 0:
+        return None
+    return root if os.path.isdir(os.path.join(root, "instances")) else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_instances(root: str) -> list[str]:
+    """Remove instances left by runs whose process is gone; return their names."""
+    removed = []
+    instances = os.path.join(root, "instances")
+    for name in os.listdir(instances):
+        if not name.startswith(INSTANCE_PREFIX):
+            continue
+        pid_text = name[len(INSTANCE_PREFIX):].split(".")[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(instances, name))
+                removed.append(name)
+    return removed
+
+
+def tai_offset_ns() -> int:
+    """CLOCK_TAI minus CLOCK_REALTIME, a whole number of seconds (leap seconds)."""
+    difference = time.clock_gettime_ns(time.CLOCK_TAI) - time.time_ns()
+    return round(difference / 1e9) * 1_000_000_000
+
+
+class KernelTracer:
+    """A private tracefs instance recording TCP state changes and resets."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.name = f"{INSTANCE_PREFIX}{os.getpid()}.{next(_counter)}"
+        self.path = os.path.join(root, "instances", self.name)
+        self.clock = "tai"
+        self._offset_ns = 0
+
+    def _write(self, relative: str, text: str) -> None:
+        with open(os.path.join(self.path, relative), "w", encoding="ascii") as handle:
+            handle.write(text)
+
+    def start(self) -> None:
+        """Create the instance and start recording."""
+        os.mkdir(self.path)
+        try:
+            self._write("buffer_size_kb", str(BUFFER_KB))
+            with open(os.path.join(self.path, "trace_clock"), encoding="ascii") as handle:
+                clocks = handle.read()
+            if "tai" not in clocks.split() and "[tai]" not in clocks:
+                self.clock = "mono"
+            self._write("trace_clock", self.clock)
+            self._offset_ns = (tai_offset_ns() if self.clock == "tai"
+                               else time.clock_gettime_ns(time.CLOCK_MONOTONIC) - time.time_ns())
+            self._write("events/sock/inet_sock_set_state/filter", f"protocol == {IPPROTO_TCP}")
+            for event in EVENTS:
+                self._write(f"events/{event}/enable", "1")
+            self._write("tracing_on", "1")
+        except OSError:
+            self.close()
+            raise
+
+    def stop(self) -> TracerResult:
+        """Stop recording and return every event plus the overrun count."""
+        self._write("tracing_on", "0")
+        with open(os.path.join(self.path, "trace"), encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        events = [event for line in text.splitlines() if (event := self._parse(line))]
+        return TracerResult(events, self._overruns(), self.clock)
+
+    def _parse(self, line: str) -> KernelEvent | None:
+        match = _LINE.match(line)
+        if match is None:
+            return None
+        softirq = match["flags"][2] in ("s", "H")  # the context column: softirq
+        stamp = int(match["sec"]) * 1_000_000_000 + int(match["usec"]) * 1000
+        stamp += 999 if softirq else 0
+        return KernelEvent(stamp - self._offset_ns, match["event"],
+                           dict(_FIELD.findall(match["body"])), softirq)
+
+    def _overruns(self) -> int:
+        total = 0
+        per_cpu = os.path.join(self.path, "per_cpu")
+        for cpu in os.listdir(per_cpu):
+            with open(os.path.join(per_cpu, cpu, "stats"), encoding="ascii") as handle:
+                for line in handle:
+                    key, _, value = line.partition(":")
+                    if key.strip() in ("overrun", "dropped events"):
+                        total += int(value.strip() or 0)
+        return total
+
+    def close(self) -> None:
+        """Remove the instance (idempotent)."""
+        if not os.path.isdir(self.path):
+            return
+        with contextlib.suppress(OSError):
+            self._write("tracing_on", "0")
+        for event in EVENTS:
+            with contextlib.suppress(OSError):
+                self._write(f"events/{event}/enable", "0")
+        os.rmdir(self.path)

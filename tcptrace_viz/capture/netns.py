@@ -1,0 +1,153 @@
+"""A private network namespace with only a loopback interface, set up for clean captures.
+
+The calling process moves itself into a fresh, anonymous network namespace (``unshare``), so the
+only packets on its ``lo`` are the scenario's.  The namespace has no name and no mount: it
+disappears with the last process in it, whatever way that process ends.
+
+Inside, ``lo`` is brought up with a 1500-byte MTU and segmentation offloads off, so every TCP
+segment crosses the wire as its own frame (as on a real link) and the frame count can be checked
+against the kernel's own segment counters.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import ipaddress
+import os
+import socket
+import struct
+
+from tcptrace_viz.errors import PrivilegeError
+
+CLONE_NEWNET = 0x40000000  # new network namespace
+CLONE_NEWUSER = 0x10000000  # new user namespace (lets a non-root user own the network namespace)
+
+SIOCGIFFLAGS = 0x8913  # get interface flags
+SIOCSIFFLAGS = 0x8914  # set interface flags
+SIOCSIFMTU = 0x8922  # set interface MTU
+SIOCSIFADDR = 0x8916  # add an address (IPv6: struct in6_ifreq)
+SIOCETHTOOL = 0x8946  # ethtool commands
+IFF_UP = 0x1
+
+ETHTOOL_STSO = 0x0000001F  # set TCP segmentation offload
+ETHTOOL_SGSO = 0x00000024  # set generic segmentation offload
+ETHTOOL_SSG = 0x00000005  # set scatter-gather (TSO depends on it)
+
+LOOPBACK_MTU = 1500  # a real link's MTU: segments of 1448 bytes, not 64 KiB
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def enter_private_netns() -> str:
+    """Move the calling process into a new network namespace; return how it was done.
+
+    Root gets a plain network namespace.  Other users get a user namespace too, where they are
+    root for this namespace only.  Must be called before the process starts threads.
+    """
+    if os.geteuid() == 0:
+        try:
+            _unshare(CLONE_NEWNET)
+        except OSError as exc:
+            raise PrivilegeError(
+                f"cannot create a network namespace ({exc.strerror}); run as root on a kernel "
+                "with network namespaces, or in a container started with --privileged") from exc
+        return "netns"
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        _unshare(CLONE_NEWUSER | CLONE_NEWNET)
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+    except OSError as exc:
+        raise PrivilegeError(
+            f"cannot create a user and network namespace ({exc.strerror}); run as root, or "
+            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+        ) from exc
+    return "userns+netns"
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(text)
+
+
+def _ifreq(name: str, payload: bytes) -> bytes:
+    return struct.pack("16s", name.encode()) + payload.ljust(24, b"\0")
+
+
+def setup_loopback(mtu: int = LOOPBACK_MTU) -> None:
+    """Bring ``lo`` up with ``mtu`` and without segmentation offloads."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        flags = struct.unpack_from("H", fcntl.ioctl(sock, SIOCGIFFLAGS, _ifreq("lo", b"")), 16)[0]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, _ifreq("lo", struct.pack("H", flags | IFF_UP)))
+        fcntl.ioctl(sock, SIOCSIFMTU, _ifreq("lo", struct.pack("i", mtu)))
+        for command in (ETHTOOL_STSO, ETHTOOL_SGSO):
+            _ethtool_set(sock, command, 0)
+
+
+def _ethtool_set(sock: socket.socket, command: int, value: int) -> None:
+    # struct ethtool_value {u32 cmd; u32 data;}; ifr_data points at it.
+    buffer = ctypes.create_string_buffer(struct.pack("II", command, value))
+    pointer = struct.pack("P", ctypes.addressof(buffer))
+    try:
+        fcntl.ioctl(sock, SIOCETHTOOL, _ifreq("lo", pointer))
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+
+
+def add_ipv6_address(address: str) -> None:
+    """Add ``address``/128 to ``lo`` (loopback addresses skip duplicate address detection)."""
+    packed = ipaddress.IPv6Address(address).packed
+    ifindex = socket.if_nametoindex("lo")
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        # struct in6_ifreq {struct in6_addr addr; u32 prefixlen; int ifindex;}
+        fcntl.ioctl(sock, SIOCSIFADDR, packed + struct.pack("Ii", 128, ifindex))
+
+
+def run_addresses(family: int, pid: int) -> tuple[str, str]:
+    """Client and server addresses unique to this run.
+
+    The kernel's tracepoints are global, not per namespace.  Two runs at the same time each use
+    their own loopback address, derived from the pid of the process that owns the namespace,
+    so each keeps only its own sockets' events.
+    """
+    if family == socket.AF_INET:
+        address = f"127.{(pid >> 16) & 0xFF}.{(pid >> 8) & 0xFF}.{pid & 0xFF}"
+        if address == "127.0.0.0":
+            address = "127.0.0.1"
+        return address, address
+    address = f"fd00:7463:7476::{pid & 0xFFFF:x}:{(pid >> 16) & 0xFFFF:x}"
+    return address, address
+
+
+def set_loopback_up(up: bool) -> None:
+    """Bring ``lo`` up or down (``simultaneous-close`` holds both FINs back this way)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        flags = struct.unpack_from("H", fcntl.ioctl(sock, SIOCGIFFLAGS, _ifreq("lo", b"")), 16)[0]
+        flags = flags | IFF_UP if up else flags & ~IFF_UP
+        fcntl.ioctl(sock, SIOCSIFFLAGS, _ifreq("lo", struct.pack("H", flags)))
+
+
+def keep_ipv6_addresses_on_down() -> None:
+    """Keep ``lo``'s IPv6 addresses while it is down (they are deleted by default)."""
+    path = "/proc/sys/net/ipv6/conf/lo/keep_addr_on_down"
+    if os.path.exists(path):
+        _write(path, "1")
+
+
+def tcp_counters() -> dict[str, int]:
+    """The namespace's TCP MIB counters (``/proc/net/snmp``): OutSegs, InSegs, RetransSegs..."""
+    with open("/proc/net/snmp", encoding="ascii") as handle:
+        lines = [line.split() for line in handle if line.startswith("Tcp:")]
+    names, values = lines[0][1:], lines[1][1:]
+    return {name: int(value) for name, value in zip(names, values, strict=True)}

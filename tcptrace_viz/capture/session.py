@@ -1,0 +1,268 @@
+"""One capture run: a scenario in its own namespace, sniffed, traced and logged, into a Trace.
+
+The calling process keeps the parts that outlive a namespace (the tracefs instance, the result)
+and forks a worker that moves into a fresh network namespace, starts the sniffer and runs the
+scenario's steps.  The worker sends its raw results back through a pipe and exits; its namespace
+goes with it.  Whatever ends the run (success, error, Ctrl-C, SIGTERM), the worker is killed and
+reaped and the tracefs instance removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pickle
+import platform
+import select
+import signal
+import socket
+import time
+import traceback
+from typing import Any
+
+from tcptrace_viz import __version__
+from tcptrace_viz.capture import netns
+from tcptrace_viz.capture.kstate import KernelTracer, sweep_stale_instances, tracefs_root
+from tcptrace_viz.capture.kstates import apply_time_wait, states_from_events, states_from_samples
+from tcptrace_viz.capture.sockettable import family_name, read_socket_table
+from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
+from tcptrace_viz.model import Trace
+from tcptrace_viz.scenarios import get
+from tcptrace_viz.scenarios.context import ScenarioContext, die_with_parent
+from tcptrace_viz.scenarios.expectation import judge
+from tcptrace_viz.store import normalise_meta
+
+SYSCTLS = (
+    "net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_orphan_retries", "net/ipv4/tcp_rfc1337",
+    "net/ipv4/tcp_abort_on_overflow", "net/ipv4/tcp_timestamps", "net/ipv4/tcp_sack",
+    "net/ipv4/tcp_window_scaling", "net/ipv4/tcp_rmem", "net/ipv4/tcp_wmem",
+    "net/ipv4/tcp_max_tw_buckets",
+)
+WORKER_TIMEOUT_S = 120.0
+
+
+@dataclasses.dataclass
+class CaptureResult:
+    """A finished run: the Trace plus the raw frames for the pcapng file."""
+
+    trace: Trace
+    frames: list[bytes]
+    frame_ts_ns: list[int]
+
+
+def read_sysctls() -> dict[str, str]:
+    """The TCP settings that change how a close behaves, as the kernel reports them."""
+    values = {}
+    for name in SYSCTLS:
+        try:
+            with open(f"/proc/sys/{name}", encoding="ascii") as handle:
+                values[name.replace("/", ".")] = " ".join(handle.read().split())
+        except OSError:
+            continue
+    return values
+
+
+def _worker(name: str, family: int, writer: int) -> None:  # pragma: no cover - forked child
+    """The forked half: namespace, sniffer, scenario; results pickled into ``writer``."""
+    result: dict[str, Any]
+    try:
+        die_with_parent()
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        mode = netns.enter_private_netns()
+        netns.setup_loopback()
+        netns.keep_ipv6_addresses_on_down()
+        client_host, server_host = netns.run_addresses(family, os.getpid())
+        if family == socket.AF_INET6:
+            netns.add_ipv6_address(server_host)
+        scenario = get(name)
+        context = ScenarioContext(name, family, client_host, server_host)
+        from tcptrace_viz.capture.sniffer import LoopbackSniffer
+
+        before = netns.tcp_counters()
+        sniffer = LoopbackSniffer()
+        sniffer.start()
+        error = ""
+        try:
+            scenario.run(context)
+        except ScenarioError as exc:
+            error = exc.message
+        table = read_socket_table()
+        table_ns = time.time_ns()
+        sniffed = sniffer.stop()
+        after = netns.tcp_counters()
+        end_ns = time.time_ns()
+        context.cleanup()
+        result = {
+            "ok": True, "error": error, "mode": mode, "hosts": sorted({client_host, server_host}),
+            "server_port": context.server_port, "frames": sniffed.frames,
+            "ts_ns": sniffed.ts_ns, "kernel_packets": sniffed.kernel_packets,
+            "kernel_drops": sniffed.kernel_drops, "table": table, "table_ns": table_ns,
+            "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
+            "counters": {key: after[key] - before.get(key, 0) for key in after},
+            "meta": context.meta,
+        }
+    except KeyboardInterrupt:
+        os._exit(130)
+    except TcptraceVizError as exc:
+        result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
+    except BaseException as exc:
+        result = {"ok": False, "error_type": "ScenarioError",
+                  "error": f"scenario {name} crashed: {exc!r}",
+                  "traceback": traceback.format_exc()}
+    data = pickle.dumps(result)
+    with os.fdopen(writer, "wb") as stream:
+        stream.write(data)
+    os._exit(0)
+
+
+class _Worker:
+    """The forked worker process, killed and reaped on every way out."""
+
+    def __init__(self, name: str, family: int) -> None:
+        reader, writer = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - child
+            os.close(reader)
+            _worker(name, family, writer)
+        os.close(writer)
+        self.reader = reader
+        self.reaped = False
+
+    def result(self, timeout_s: float) -> dict[str, Any]:
+        chunks = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.reader], [], [], max(remaining, 0))
+            if not ready:
+                raise ScenarioError(f"the capture worker did not finish within {timeout_s:.0f} s")
+            chunk = os.read(self.reader, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
+            raise Interrupted("interrupted")
+        if not chunks:
+            raise ScenarioError("the capture worker died without a result "
+                                f"(wait status {status})")
+        result: dict[str, Any] = pickle.loads(b"".join(chunks))
+        return result
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.reader)
+        if not self.reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.reaped = True
+
+
+def _start_tracer() -> tuple[KernelTracer | None, str]:
+    root = tracefs_root()
+    if root is None:
+        return None, "tracefs is not available (not root, or not mounted and cannot be mounted)"
+    sweep_stale_instances(root)
+    tracer = KernelTracer(root)
+    try:
+        tracer.start()
+    except OSError as exc:
+        return None, f"cannot create a tracefs instance: {exc.strerror}"
+    return tracer, ""
+
+
+def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
+    """Run scenario ``name`` once and return its Trace (with the verdict in ``meta``)."""
+    from tcptrace_viz.capture.sniffer import preload_scapy
+
+    scenario = get(name)
+    preload_scapy()
+    tracer, tracer_problem = _start_tracer()
+    worker: _Worker | None = None
+    try:
+        started_at = time.time_ns()
+        worker = _Worker(name, family)
+        raw = worker.result(WORKER_TIMEOUT_S)
+        traced = tracer.stop() if tracer is not None else None
+    finally:
+        if worker is not None:
+            worker.close()
+        if tracer is not None:
+            tracer.close()
+    if not raw["ok"]:
+        error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
+        raise error_class(raw["error"])
+    return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at)
+
+
+def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_problem: str,
+              started_at: int) -> CaptureResult:
+    import pandas as pd
+
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.capture.comments import packet_comments
+    from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
+
+    scenario = get(name)
+    frames: list[bytes] = raw["frames"]
+    ts_ns: list[int] = raw["ts_ns"]
+    import numpy as np
+
+    decoded = decode_frames(frames, np.asarray(ts_ns, dtype=np.int64), LINKTYPE_ETHERNET)
+    packets = annotate_packets(decoded)
+    hosts = set(raw["hosts"])
+    if traced is not None:
+        state_rows = states_from_events(traced.events, hosts, raw["server_port"], raw["end_ns"])
+        state_source = "tracepoint"
+    else:
+        state_rows = states_from_samples(raw["samples"])
+        state_source = "sampled"
+    apply_time_wait(state_rows, [entry for entry in raw["table"]
+                                 if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
+                    raw["server_port"], raw["table_ns"])
+    records = [dataclasses.asdict(record) for record in raw["records"]]
+    counters = raw["counters"]
+    meta: dict[str, Any] = {
+        "scenario": name, "title": scenario.title, "teaches": scenario.teaches,
+        "steps": scenario.steps, "family": family_name(family), "kernel": platform.release(),
+        "sysctls": read_sysctls(), "tool_version": __version__,
+        "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
+        "sides": list(scenario.sides), "source": "capture", "state_source": state_source,
+        "state_source_note": tracer_problem, "namespace": raw["mode"],
+        "clocks": {"packets": "CLOCK_REALTIME (SO_TIMESTAMPNS)",
+                   "states": (f"tracefs {traced.clock} clock, aligned to CLOCK_REALTIME"
+                              if traced is not None else "TCP_INFO sampled after each call")},
+        "stats": {
+            "frames_kept": len(frames), "tcp_segments": len(packets),
+            "kernel_packets": raw["kernel_packets"], "dropped": raw["kernel_drops"],
+            "kernel_out_segs": counters.get("OutSegs", 0),
+            "kernel_in_segs": counters.get("InSegs", 0),
+            "kernel_retrans_segs": counters.get("RetransSegs", 0),
+            # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
+            "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
+            "tracer_overruns": traced.overruns if traced is not None else 0,
+        },
+        "error": raw["error"],
+    }
+    if len(packets):
+        first = packets.iloc[0]
+        client_first = first["dir"] != "s2c"
+        endpoints = (f"{first['src']}:{first['sport']}", f"{first['dst']}:{first['dport']}")
+        meta["endpoints"] = {"client": endpoints[0 if client_first else 1],
+                             "server": endpoints[1 if client_first else 0]}
+    meta.update(raw["meta"])
+    trace = Trace.build(packets=packets, states=pd.DataFrame(state_rows),
+                        syscalls=pd.DataFrame(records), meta=meta)
+    trace.packets["comment"] = packet_comments(trace)
+    verdict = judge(trace, scenario.outcomes)
+    passed = verdict.passed and not raw["error"]
+    detail = "; ".join(part for part in (raw["error"], verdict.detail) if part)
+    trace.meta.update({"expected": verdict.expected, "observed": verdict.observed,
+                       "verdict": "pass" if passed else "fail", "verdict_detail": detail,
+                       "matched_outcome": verdict.matched})
+    trace.meta = normalise_meta(trace.meta)
+    return CaptureResult(trace, frames, ts_ns)

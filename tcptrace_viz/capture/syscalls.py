@@ -1,0 +1,149 @@
+"""Record what each system call of a scenario returned: value, errno name, signal, timing.
+
+Every scenario step goes through :meth:`SyscallLog.call`, which times the call on the realtime
+clock (the packets' clock), turns an ``OSError`` into its errno name (``EPIPE``, not 32) and
+keeps going: a failing call is an observation, not a crash.  After each call the log samples the
+TCP state of the sockets it watches (``TCP_INFO``), which is the fallback state source when
+tracefs cannot be used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno as errno_module
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tcptrace_viz.model import TCP_STATES
+
+T = TypeVar("T")
+
+POLL_FLAGS: dict[int, str] = {
+    select.POLLIN: "POLLIN", select.POLLPRI: "POLLPRI", select.POLLOUT: "POLLOUT",
+    select.POLLERR: "POLLERR", select.POLLHUP: "POLLHUP", select.POLLNVAL: "POLLNVAL",
+    0x2000: "POLLRDHUP",  # not exported by the select module
+}
+POLLRDHUP = 0x2000
+TCP_INFO_STATE_OFFSET = 0  # struct tcp_info starts with __u8 tcpi_state
+
+
+def poll_flags_to_str(mask: int) -> str:
+    """``0x2001`` -> ``"POLLIN|POLLRDHUP"``; ``0`` -> ``"0"`` (timed out)."""
+    names = [name for bit, name in POLL_FLAGS.items() if mask & bit]
+    return "|".join(names) if names else "0"
+
+
+def errno_name(code: int | None) -> str:
+    """``32`` -> ``"EPIPE"``."""
+    if code is None:
+        return "EUNKNOWN"
+    return errno_module.errorcode.get(code, f"E{code}")
+
+
+def tcp_state_of(sock: socket.socket) -> str:
+    """The kernel's TCP state of ``sock`` right now, from ``TCP_INFO`` (``""`` if closed)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+    except OSError:
+        return ""
+    return TCP_STATES.get(info[TCP_INFO_STATE_OFFSET], "")
+
+
+@dataclasses.dataclass
+class SyscallRecord:
+    """One row of the syscalls table (see ``model.SYSCALL_COLUMNS``)."""
+
+    ts_ns: int
+    side: str
+    call: str
+    args: str
+    ret: str
+    errno: str
+    signal: str
+    duration_ns: int
+
+
+@dataclasses.dataclass
+class SampledState:
+    """A state change noticed by sampling ``TCP_INFO`` after a call."""
+
+    ts_ns: int
+    side: str
+    local: str
+    remote: str
+    old: str
+    new: str
+
+
+def endpoint_text(address: Any) -> str:
+    """``("127.0.0.1", 5555)`` -> ``"127.0.0.1:5555"``; IPv6 in brackets."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address)
+
+
+class SyscallLog:
+    """The syscalls of one run, in call order, plus sampled socket states."""
+
+    def __init__(self) -> None:
+        self.records: list[SyscallRecord] = []
+        self.sampled: list[SampledState] = []
+        self._watched: list[tuple[socket.socket, str, str, str]] = []
+        self._last_state: dict[int, str] = {}
+        self.on_record: Callable[[], None] | None = None
+        """Called after each new record (a forked child streams its records to its parent)."""
+
+    def watch(self, sock: socket.socket, side: str) -> None:
+        """Sample ``sock``'s TCP state after every call from now on."""
+        try:
+            local = endpoint_text(sock.getsockname())
+            remote = endpoint_text(sock.getpeername())
+        except OSError:
+            local, remote = endpoint_text(sock.getsockname()), ""
+        self._watched.append((sock, side, local, remote))
+        self._sample()
+
+    def call(self, side: str, name: str, function: Callable[..., T], *args: Any,
+             shown_args: str | None = None, show: Callable[[T], str] = str) -> T | None:
+        """Run ``function(*args)``, record the outcome and return its result (None on error)."""
+        start = time.time_ns()
+        started = time.perf_counter_ns()
+        result: T | None = None
+        ret, err = "", ""
+        try:
+            result = function(*args)
+            ret = show(result)
+        except OSError as exc:
+            err = errno_name(exc.errno)
+        duration = time.perf_counter_ns() - started
+        text = shown_args if shown_args is not None else ", ".join(repr(arg) for arg in args)
+        self.records.append(SyscallRecord(start, side, name, text, ret, err, "", duration))
+        self._sample()
+        if self.on_record is not None:
+            self.on_record()
+        return result
+
+    def add(self, record: SyscallRecord) -> None:
+        """Add a record made elsewhere (a child process, a signal)."""
+        self.records.append(record)
+
+    def _sample(self) -> None:
+        now = time.time_ns()
+        for sock, side, local, remote in self._watched:
+            if sock.fileno() < 0:
+                continue
+            state = tcp_state_of(sock)
+            previous = self._last_state.get(id(sock), "")
+            if state and state != previous:
+                self.sampled.append(SampledState(now, side, local, remote, previous, state))
+                self._last_state[id(sock)] = state
+
+
+def pack_linger(on: bool, seconds: int) -> bytes:
+    """``struct linger`` for ``SO_LINGER``."""
+    return struct.pack("ii", int(on), seconds)

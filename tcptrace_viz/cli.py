@@ -1,0 +1,379 @@
+"""The command line: parse arguments, show progress, print, write files, choose the exit code.
+
+This is the only module that talks to the user.  Each command is a short list of steps: run or
+read, render, write, print.  Errors are one sentence on stderr and an exit code from
+:class:`tcptrace_viz.errors.ExitCode`; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from tcptrace_viz import __version__
+from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
+
+F = TypeVar("F", bound=Callable[..., Any])
+REPORT_FORMATS = ("html", "svg", "png", "md", "mermaid", "txt")
+SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg", ".png": "png", ".md": "md",
+            ".mmd": "mermaid", ".mermaid": "mermaid", ".txt": "txt"}
+
+
+def _fail(error: TcptraceVizError) -> NoReturn:
+    click.echo(f"tcptrace-viz: {error.message}", err=True)
+    sys.exit(int(error.exit_code))
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("terminated by SIGTERM")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the tool's exceptions, Ctrl-C and SIGTERM into one sentence and an exit code."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    except TcptraceVizError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        _fail(Interrupted("interrupted"))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _scenario_names() -> Sequence[str]:
+    from tcptrace_viz.scenarios import CATALOGUE
+
+    return CATALOGUE
+
+
+class _ScenarioChoice(click.ParamType):
+    """A scenario name, checked lazily (listing them imports the scenario modules)."""
+
+    name = "scenario"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        names = _scenario_names()
+        if value not in names:
+            self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the "
+                      f"{len(names)} scenarios", param, ctx)
+        return str(value)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tcptrace-viz")
+def main() -> None:
+    """Make TCP connection teardown visible: packets on the wire, the kernel's TCP states and
+    each system call's result, on one timeline.
+
+    \b
+    Examples:
+      tcptrace-viz list
+      sudo tcptrace-viz capture --scenario linger0
+      sudo tcptrace-viz capture --all
+      tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
+      tcptrace-viz report trace.pcapng --format md
+
+    \b
+    Exit codes: 0 ok, 1 an expectation failed, 2 usage or bad input,
+    3 missing privilege or kernel feature, 130 interrupted.
+    """
+
+
+@main.command("list")
+def list_command() -> None:
+    """List the close scenarios with a one-line summary each.
+
+    \b
+    Example:
+      tcptrace-viz list
+    """
+    from tcptrace_viz.scenarios import CATALOGUE, get
+
+    width = max(len(name) for name in CATALOGUE)
+    for name in CATALOGUE:
+        click.echo(f"{name:<{width}}  {get(name).title}")
+
+
+def _scenario_options(function: F) -> F:
+    function = click.option("--all", "run_all", is_flag=True,
+                            help="Run every scenario, in catalogue order.")(function)
+    function = click.option("--scenario", "-s", "scenarios", multiple=True,
+                            type=_ScenarioChoice(), metavar="NAME",
+                            help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
+    function = click.option("--ipv6", is_flag=True,
+                            help="Use IPv6 instead of IPv4.")(function)
+    return function
+
+
+def _chosen(scenarios: tuple[str, ...], run_all: bool) -> list[str]:
+    if run_all and scenarios:
+        raise click.UsageError("give either --scenario NAME or --all, not both")
+    if run_all:
+        return list(_scenario_names())
+    if not scenarios:
+        raise click.UsageError("name a scenario with --scenario NAME, or use --all")
+    return list(dict.fromkeys(scenarios))
+
+
+@main.command("capture")
+@_scenario_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("captures"), show_default=True,
+              help="Where capture folders are written.")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports"), show_default=True,
+              help="Where reports (txt, html, svg, png, index.html) are written.")
+def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool, out: Path,
+                    reports: Path) -> None:
+    """Run scenarios for real, each in its own network namespace, and save what happened.
+
+    Needs root (or unprivileged user namespaces, without kernel state tracing). For each
+    scenario: captures/<scenario>/<UTC time>/trace.pcapng and trace.json, reports/<scenario>.txt,
+    .html, .svg and .png, a text ladder and the verdict on stdout.
+
+    \b
+    Examples:
+      sudo tcptrace-viz capture --scenario linger0
+      sudo tcptrace-viz capture -s close-then-write -s shutdown --ipv6
+      sudo tcptrace-viz capture --all --out /tmp/captures --reports /tmp/reports
+    """
+    names = _chosen(scenarios, run_all)
+    with _user_errors():
+        failed = _run_scenarios(names, ipv6, out, reports, save=True)
+    sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
+
+
+@main.command("check")
+@_scenario_options
+def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool) -> None:
+    """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
+
+    Exits 1 when any scenario's outcome differs from what it expects.
+
+    \b
+    Examples:
+      sudo tcptrace-viz check --all
+      sudo tcptrace-viz check --scenario close-then-write --ipv6
+    """
+    names = _chosen(scenarios, run_all or not scenarios)
+    with _user_errors():
+        failed = _run_scenarios(names, ipv6, None, None, save=False)
+    sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
+
+
+def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
+                   save: bool) -> list[str]:
+    """Capture each scenario; print its ladder and verdict; return the names that failed."""
+    import socket
+
+    from tcptrace_viz.capture.session import run_capture
+    from tcptrace_viz.store import pcapng_bytes, remove_partial_folders, save_capture
+
+    family = socket.AF_INET6 if ipv6 else socket.AF_INET
+    failed: list[str] = []
+    index_entries: list[tuple[Trace, str]] = []
+    if out is not None:
+        remove_partial_folders(out)
+    for number, name in enumerate(names, start=1):
+        click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
+        result = run_capture(name, family)
+        trace = result.trace
+        verdict = trace.meta.get("verdict", "")
+        written: list[Path] = []
+        if save and out is not None and reports is not None:
+            pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
+            folder = save_capture(trace, pcapng, out)
+            written.append(folder)
+            written += _write_reports(trace, pcapng, reports, name)
+            index_entries.append((trace, f"{name}.html"))
+        click.echo(_console_summary(trace, written))
+        if verdict != "pass":
+            failed.append(name)
+    if save and reports is not None and len(index_entries) > 1:
+        from tcptrace_viz.render import render_index
+
+        index = reports / "index.html"
+        _write_text(index, render_index(index_entries))
+        click.echo(f"index: {index}")
+    if len(names) > 1:
+        click.echo(f"{len(names) - len(failed)} of {len(names)} scenarios behaved as expected"
+                   + (f"; unexpected: {', '.join(failed)}" if failed else ""))
+    return failed
+
+
+def _write_reports(trace: Trace, pcapng: bytes, reports: Path, name: str) -> list[Path]:
+    from tcptrace_viz.render import render
+
+    reports.mkdir(parents=True, exist_ok=True)
+    trace.meta["pcapng_bytes"] = pcapng
+    try:
+        written = []
+        for fmt, suffix in (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"),
+                            ("png", ".png")):
+            path = reports / f"{name}{suffix}"
+            _write_output(path, render(trace, fmt))
+            written.append(path)
+        return written
+    finally:
+        trace.meta.pop("pcapng_bytes", None)
+
+
+def _write_output(path: Path, content: str | bytes) -> None:
+    if isinstance(content, bytes):
+        _write_bytes(path, content)
+    else:
+        _write_text(path, content)
+
+
+def _write_text(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode("utf-8"))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write atomically: a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise BadInputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _console_summary(trace: Trace, written: list[Path]) -> str:
+    from tcptrace_viz.render import render
+
+    meta = trace.meta
+    ladder = render(trace, "txt")
+    verdict = str(meta.get("verdict", "")).upper() or "?"
+    lines = [str(ladder).rstrip(), "", f"verdict: {verdict}"]
+    lines += [f"  expected  {item}" for item in meta.get("expected", [])]
+    lines += [f"  observed  {item}" for item in meta.get("observed", [])]
+    if meta.get("verdict_detail"):
+        lines.append(f"  why: {meta['verdict_detail']}")
+    stats = meta.get("stats", {})
+    lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
+                 f"{stats.get('dropped', 0)} dropped; the kernel sent "
+                 f"{stats.get('kernel_sent_segs', 0)} and received "
+                 f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
+                 + (f" ({meta['state_source_note']})" if meta.get("state_source_note") else ""))
+    lines += [f"  wrote {path}" for path in written]
+    return "\n".join(lines) + "\n"
+
+
+@main.command("report")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "-f", "fmt", type=click.Choice(REPORT_FORMATS), default=None,
+              help="Output format (default: from -o's suffix, else html).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file (default: reports/<name>.<format>; '-' for stdout).")
+@click.option("--connection", "-c", type=int, default=None,
+              help="Draw only this connection (see the report's connection table).")
+@click.option("--port", "-p", type=int, default=None,
+              help="Draw only the first connection using this TCP port.")
+def report_command(path: Path, fmt: str | None, output: Path | None, connection: int | None,
+                   port: int | None) -> None:
+    """Render a capture folder or any pcap/pcapng file.
+
+    \b
+    Examples:
+      tcptrace-viz report captures/linger0/20261125T120000Z
+      tcptrace-viz report trace.pcapng -o ticket.md
+      tcptrace-viz report trace.pcapng --port 8080 --format txt -o -
+    """
+    with _user_errors():
+        fmt = _report_format(fmt, output)
+        trace = _load_with_progress(path)
+        if port is not None:
+            connection = _connection_for_port(trace, port)
+        if connection is not None and connection not in set(trace.packets["conn"].tolist()):
+            raise BadInputError(f"{path} has no connection {connection}")
+        from tcptrace_viz.render import render
+
+        _attach_pcapng(trace, path)
+        content = render(trace, fmt, connection=connection)
+        if output is not None and str(output) == "-":
+            _echo_content(content)
+            return
+        target = output or Path("reports") / f"{_stem(path)}.{_suffix(fmt)}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_output(target, content)
+        if trace.meta.get("partial"):
+            click.echo(f"tcptrace-viz: partial: {trace.meta.get('problem')}", err=True)
+        click.echo(f"wrote {target}")
+
+
+def _report_format(fmt: str | None, output: Path | None) -> str:
+    if fmt is not None:
+        return fmt
+    if output is not None and str(output) != "-":
+        guessed = SUFFIXES.get(output.suffix.lower())
+        if guessed is None:
+            raise BadInputError(f"cannot tell the format from {output.name!r}; add --format "
+                                f"({', '.join(REPORT_FORMATS)})")
+        return guessed
+    return "html" if output is None else "txt"
+
+
+def _suffix(fmt: str) -> str:
+    return {"mermaid": "mmd"}.get(fmt, fmt)
+
+
+def _stem(path: Path) -> str:
+    if path.is_dir():
+        return path.parent.name if path.parent.name else path.name
+    return path.stem
+
+
+def _load_with_progress(path: Path) -> Trace:
+    from tcptrace_viz.store import read_capture
+
+    if not sys.stderr.isatty():
+        return read_capture(path)
+    with click.progressbar(length=max(path.stat().st_size if path.is_file() else 1, 1),
+                           label=f"reading {path.name}", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(position: int, total: int) -> None:
+            bar.update(max(position - done[0], 0))
+            done[0] = position
+
+        return read_capture(path, progress=progress)
+
+
+def _connection_for_port(trace: Trace, port: int) -> int:
+    packets = trace.packets
+    chosen = packets[(packets["sport"] == port) | (packets["dport"] == port)]
+    if not len(chosen):
+        raise BadInputError(f"no TCP connection uses port {port}")
+    return int(chosen["conn"].iloc[0])
+
+
+def _attach_pcapng(trace: Trace, path: Path) -> None:
+    from tcptrace_viz.store import PCAPNG_NAME
+
+    source = path / PCAPNG_NAME if path.is_dir() else path
+    if source.is_file() and source.stat().st_size <= 50 * 1024 * 1024:
+        trace.meta["pcapng_bytes"] = source.read_bytes()
+
+
+def _echo_content(content: str | bytes) -> None:
+    if isinstance(content, bytes):
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+    else:
+        click.echo(content, nl=not content.endswith("\n"))

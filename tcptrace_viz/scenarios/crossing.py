@@ -1,0 +1,43 @@
+"""Simultaneous close: both FINs cross on the wire."""
+
+from __future__ import annotations
+
+from tcptrace_viz.capture.netns import set_loopback_up
+from tcptrace_viz.scenarios.context import ScenarioContext
+from tcptrace_viz.scenarios.expectation import Outcome
+from tcptrace_viz.scenarios.registry import scenario
+
+
+@scenario(
+    name="simultaneous-close",
+    title="both sides close at the same moment: FINs cross, both go through CLOSING to TIME_WAIT",
+    teaches=(
+        "When both ends close before either FIN arrives, each receives the other's FIN while "
+        "its own is unacknowledged: both go FIN_WAIT1 -> CLOSING -> TIME_WAIT, and both hold "
+        "TIME_WAIT. Loopback delivers a segment before send() returns, so the run holds lo "
+        "down while both sides call close(); the kernel's probe timer then sends both FINs "
+        "in the same instant."
+    ),
+    steps="lo down; C close(); S close(); lo up; both FINs leave together",
+    outcomes=(Outcome(
+        "FINs crossed",
+        present=("c2s F.", "s2c F."),
+        forbidden=("c2s R*", "s2c R*"),
+        states=("client CLOSING", "server CLOSING", "client TIME_WAIT", "server TIME_WAIT"),
+    ),),
+)
+def simultaneous_close(ctx: ScenarioContext) -> None:
+    """Both close while lo is down, so neither FIN can arrive before the other is sent."""
+    client, server = ctx.connected_pair()
+    client_port = client.getsockname()[1]
+    set_loopback_up(False)
+    try:
+        ctx.close("client", client)
+        ctx.close("server", server)
+    finally:
+        set_loopback_up(True)
+    ctx.meta["note"] = "lo was held down while both sides called close()"
+    for what, port_text in (("client", f":{client_port}"), ("server", f":{ctx.server_port}")):
+        ctx.wait_socket_table(
+            lambda entry, suffix=port_text: entry.state == "TIME_WAIT"
+            and entry.local.endswith(suffix), f"the {what}'s TIME_WAIT")

@@ -1,0 +1,66 @@
+"""The scenario registry: a decorator fills it, a duplicate name is refused, lookups copy.
+
+Scenario modules register themselves when imported; :mod:`tcptrace_viz.scenarios` imports the
+built-in ones explicitly, in catalogue order, so nothing is discovered by magic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tcptrace_viz.scenarios.context import ScenarioContext
+    from tcptrace_viz.scenarios.expectation import Outcome
+
+RunFunction = Callable[["ScenarioContext"], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A close scenario: its steps, what it teaches and the outcomes it accepts."""
+
+    name: str
+    """CLI name, as in the catalogue (``close-then-write``)."""
+    title: str
+    """One line for ``tcptrace-viz list``."""
+    teaches: str
+    """What a reader should learn from it (shown in the report)."""
+    steps: str
+    """The steps in catalogue notation (C = client, S = server)."""
+    outcomes: tuple[Outcome, ...]
+    """Acceptable outcomes: the run passes when any one of them matches."""
+    run: RunFunction
+    """The steps themselves, executed inside the capture's network namespace."""
+    wire: bool = True
+    """False for scenarios with no TCP traffic (pipe, socketpair)."""
+    sides: tuple[str, str] = ("client", "server")
+    """The two lifelines of the diagram."""
+
+
+_REGISTRY: dict[str, Scenario] = {}
+
+
+def scenario(*, name: str, title: str, teaches: str, steps: str,
+             outcomes: tuple[Outcome, ...], wire: bool = True,
+             sides: tuple[str, str] = ("client", "server")) -> Callable[[RunFunction], RunFunction]:
+    """Register the decorated function as the steps of scenario ``name``."""
+
+    def register(run: RunFunction) -> RunFunction:
+        if name in _REGISTRY:
+            raise ValueError(f"scenario {name!r} is registered twice")
+        _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides)
+        return run
+
+    return register
+
+
+def names() -> list[str]:
+    """Registered scenario names, in registration (catalogue) order."""
+    return list(_REGISTRY)
+
+
+def get(name: str) -> Scenario:
+    """The scenario called ``name`` (a copy); KeyError when there is none."""
+    return dataclasses.replace(_REGISTRY[name])

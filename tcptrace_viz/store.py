@@ -1,0 +1,154 @@
+"""Capture folders on disk: ``trace.pcapng`` + ``trace.json``, written atomically, read back equal.
+
+A run is written into a hidden temporary folder beside its final place and renamed once both
+files are complete, so a crash or Ctrl-C never leaves a half-written folder that looks complete.
+``read_capture`` loads such a folder, or any pcap/pcapng file a user brings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tcptrace_viz import __version__
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.model import Trace
+
+PCAPNG_NAME = "trace.pcapng"
+JSON_NAME = "trace.json"
+FORMAT_TAG = "tcptrace-viz-trace/1"
+
+
+def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` as it will read back from JSON (tuples become lists, keys become strings)."""
+    normalised: dict[str, Any] = json.loads(json.dumps(meta, default=str))
+    return normalised
+
+
+def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) -> bytes:
+    """The pcapng file of a run: every frame once, with the trace's packet comments."""
+    import io
+
+    from tcptrace_viz.pcap import LINKTYPE_ETHERNET, write_pcapng
+
+    comments = [""] * len(frames)
+    for frame_number, comment in zip(trace.packets["frame"], trace.packets["comment"],
+                                     strict=True):
+        comments[int(frame_number) - 1] = str(comment)
+    stream = io.BytesIO()
+    section = (f"tcptrace-viz {__version__}: scenario {trace.meta.get('scenario', '?')} "
+               f"on Linux {trace.meta.get('kernel', '?')}")
+    write_pcapng(stream, frames, np.asarray(ts_ns, dtype=np.int64), comments,
+                 LINKTYPE_ETHERNET, "lo", section)
+    return stream.getvalue()
+
+
+def _json_document(trace: Trace) -> dict[str, Any]:
+    return {
+        "format": FORMAT_TAG,
+        "meta": trace.meta,
+        "states": trace.states.drop(columns="t").to_dict(orient="records"),
+        "syscalls": trace.syscalls.drop(columns="t").to_dict(orient="records"),
+    }
+
+
+def save_capture(trace: Trace, pcapng: bytes, out_dir: Path) -> Path:
+    """Write ``captures/<scenario>/<UTC timestamp>/`` atomically; return the folder."""
+    scenario = str(trace.meta.get("scenario", "capture"))
+    parent = out_dir / scenario
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    final = parent / stamp
+    suffix = 2
+    while final.exists():
+        final = parent / f"{stamp}-{suffix}"
+        suffix += 1
+    temporary = parent / f".{final.name}.partial-{os.getpid()}"
+    temporary.mkdir()
+    try:
+        (temporary / PCAPNG_NAME).write_bytes(pcapng)
+        document = json.dumps(_json_document(trace), indent=1, default=str)
+        (temporary / JSON_NAME).write_text(document, encoding="utf-8")
+        temporary.rename(final)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return final
+
+
+def remove_partial_folders(out_dir: Path) -> None:
+    """Delete temporary folders left by runs that were killed before they could clean up."""
+    if not out_dir.is_dir():
+        return
+    for scenario_dir in out_dir.iterdir():
+        if not scenario_dir.is_dir():
+            continue
+        for child in scenario_dir.glob(".*.partial-*"):
+            pid_text = child.name.rsplit("-", 1)[-1]
+            if pid_text.isdigit() and not Path(f"/proc/{pid_text}").exists():
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _read_folder(folder: Path) -> Trace:
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.pcap import read_pcap
+
+    json_path, pcap_path = folder / JSON_NAME, folder / PCAPNG_NAME
+    if not json_path.is_file() or not pcap_path.is_file():
+        raise BadInputError(f"{folder} is not a complete capture folder: it needs {JSON_NAME} "
+                            f"and {PCAPNG_NAME}")
+    try:
+        document = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{json_path} cannot be read as JSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
+        raise BadInputError(f"{json_path} is not a tcptrace-viz trace ({FORMAT_TAG})")
+    result = read_pcap(pcap_path)
+    packets = annotate_packets(result.packets)
+    return Trace.build(packets=packets, states=pd.DataFrame(document.get("states") or []),
+                       syscalls=pd.DataFrame(document.get("syscalls") or []),
+                       meta=document.get("meta") or {})
+
+
+def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = None) -> Trace:
+    """A user's pcap/pcapng file as a Trace; states are inferred from the packets."""
+    from tcptrace_viz.analysis import annotate_packets, infer_states
+    from tcptrace_viz.pcap import read_pcap
+
+    result = read_pcap(path, progress=progress)
+    packets = annotate_packets(result.packets)
+    connections = sorted(set(packets["conn"].tolist())) if len(packets) else []
+    inferred = [infer_states(packets, conn) for conn in connections[:MAX_INFERRED_CONNECTIONS]]
+    states = pd.concat(inferred, ignore_index=True) if inferred else None
+    meta = {
+        "scenario": path.name, "title": f"capture file {path.name}", "source": "file",
+        "file": str(path), "file_format": result.file_format, "partial": result.partial,
+        "problem": result.problem, "comments": result.comments, "tool_version": __version__,
+        "state_source": "inferred", "frames_total": result.frames_total,
+        "stats": {"frames": result.frames_total, "tcp_segments": len(packets)},
+    }
+    return Trace.build(packets=packets, states=states, meta=meta)
+
+
+MAX_INFERRED_CONNECTIONS = 2000
+
+
+def read_capture(path: str | os.PathLike[str],
+                 progress: Callable[[int, int], None] | None = None) -> Trace:
+    """Load a capture folder or a pcap/pcapng file as a Trace (BadInputError if unusable)."""
+    target = Path(path)
+    if target.is_dir():
+        return _read_folder(target)
+    if not target.exists():
+        raise BadInputError(f"{target} does not exist")
+    if target.is_file() and target.name == JSON_NAME:
+        return _read_folder(target.parent)
+    return read_pcap_file(target, progress)
