@@ -141,6 +141,31 @@ def simultaneous_close() -> Wire:
     return wire.send("client", ".").send("server", ".", after_us=1)
 
 
+def retransmission() -> Wire:
+    """C's data segment is resent with the same seq and length before S ACKs it."""
+    wire = Wire().handshake()
+    wire.send("client", "P.", 100).send("client", "P.", 100, seq=1, after_us=200_000)
+    wire.send("server", ".")
+    return wire.send("client", "F.").send("server", "F.").send("client", ".")
+
+
+def zero_window() -> Wire:
+    """S's buffer fills: it advertises window 0 twice, then opens it again."""
+    wire = Wire().handshake()
+    wire.send("client", "P.", 1000).send("server", ".", win=0)
+    wire.send("client", ".", seq=1000).send("server", ".", win=0)  # window probe and answer
+    wire.send("server", ".", win=512).send("client", "P.", 10).send("server", ".")
+    return wire
+
+
+def mid_connection() -> Wire:
+    """The capture starts after the handshake: data, then an orderly close by the server."""
+    wire = Wire(client=("10.0.0.1", 51000), server=("10.0.0.2", 443))
+    wire.nxt = {"client": 1, "server": 1}
+    wire.send("server", "P.", 10).send("client", ".").send("server", "F.")
+    return wire.send("client", "F.").send("server", ".")
+
+
 # --- tests of the builder itself ------------------------------------------------------------
 
 def test_wire_numbers_follow_the_conversation() -> None:
