@@ -13,6 +13,7 @@ from test_analysis_wire import (
     close_unread,
     connect_refused,
     linger0,
+    linger0_data_loss,
     mid_connection,
     normal_close,
     retransmission,
@@ -72,6 +73,15 @@ def test_rst_instead_of_fin(story: Callable[[], Wire]) -> None:
     assert set(found) == {"closed-first", "abortive-close"}
     assert found["closed-first"].text.startswith("The client closed first (RST at frame")
     assert "instead of closing it with FIN" in found["abortive-close"].text
+
+
+def test_abortive_close_counts_unread_and_unacknowledged_bytes() -> None:
+    text = by_kind(close_unread())["abortive-close"].text
+    assert "The client had received 100 bytes from the server" in text
+    assert "never acknowledged" not in text
+    text = by_kind(linger0_data_loss())["abortive-close"].text
+    assert "2000 bytes the client had sent were never acknowledged by the server" in text
+    assert "had received" not in text
 
 
 def test_refused_connect() -> None:

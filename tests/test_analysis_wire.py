@@ -124,6 +124,14 @@ def linger0() -> Wire:
     return Wire().handshake().send("client", "R.")
 
 
+def linger0_data_loss() -> Wire:
+    """C sends a burst; S has ACKed only part of it when C's SO_LINGER {1, 0} close() resets."""
+    wire = Wire().handshake()
+    wire.send("client", "P.", 1000).send("server", ".")
+    wire.send("client", "P.", 1000).send("client", "P.", 1000)
+    return wire.send("client", "R.")
+
+
 def close_unread() -> Wire:
     """S sends data C never reads; C's close() sends RST."""
     return Wire().handshake().send("server", "P.", 100).send("client", ".").send("client", "R.")

@@ -81,6 +81,26 @@ def _after_fins(conv: Conversation, explained: set[int]) -> list[Finding]:
     return found
 
 
+def _lost_data(conv: Conversation, rst: int) -> str:
+    """What an abortive close left behind: data the resetting side had received (possibly
+    unread), and data it had sent that the peer never acknowledged."""
+    before = np.arange(len(conv)) < rst
+    mine = conv.from_client == conv.from_client[rst]
+    received = int(conv.length[before & ~mine].sum())
+    sent_ends = [conv.seq_end(int(i)) for i in np.flatnonzero(before & mine & (conv.length > 0))]
+    peer_acks = conv.rel_ack[before & ~mine & conv.ack]
+    unacked = max(sent_ends) - int(peer_acks.max()) if sent_ends and len(peer_acks) else 0
+    side, peer = conv.side(rst), _other(conv.side(rst))
+    notes = []
+    if received:
+        notes.append(f" The {side} had received {_plural(received, 'byte')} from the {peer} "
+                     f"(unread data makes close() send RST).")
+    if unacked > 0:
+        notes.append(f" {_plural(unacked, 'byte')} the {side} had sent were never acknowledged "
+                     f"by the {peer}: the RST threw them away.")
+    return "".join(notes)
+
+
 def _closing(conv: Conversation, facts: pd.Series[Any],
              explained: set[int]) -> list[Finding]:
     """Who closed first and how; RSTs that ended an orderly close."""
@@ -117,7 +137,7 @@ def _closing(conv: Conversation, facts: pd.Series[Any],
                          f"(frame {conv.frame[rst]}): an abortive close, as SO_LINGER {{1, 0}} "
                          f"or close() with unread data causes; data still in flight is "
                          f"discarded and the {_other(by)}'s next send() fails with "
-                         f"ECONNRESET."))
+                         f"ECONNRESET.{_lost_data(conv, rst)}"))
     if first_fin:
         fin = min(first_fin.values())
         for rst in resets:
