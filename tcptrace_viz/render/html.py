@@ -1,21 +1,284 @@
-"""Placeholder: not written yet."""
+"""The HTML report: one self-contained file (inline SVG, CSS and script; nothing external).
+
+It shows, top to bottom: what the scenario teaches and its verdict (expected beside observed),
+the capture's environment, for a user's own capture the connection table and findings in plain
+words, the ladder diagram, and the merged timeline table.  Hovering a table row highlights its
+arrow, band or marker in the diagram and the other way round (``data-ref`` on rows, ``tv-*``
+ids in the SVG, one small inline script allowed by its CSP hash).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import base64
+import dataclasses
+from typing import TYPE_CHECKING, Any, Final
 
-from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
+from tcptrace_viz.render.layout import Ladder, build_ladder, select, timeline
+from tcptrace_viz.render.templating import (
+    content_security_policy,
+    environment,
+    static_text,
+    trusted_svg,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.layout import Selection
+
+TABLE_MAX: Final = 5000
+"""Timeline rows shown at most (the pcapng holds the rest)."""
+PAYLOAD_PREVIEW: Final = 48
+SCRIPT_FILE: Final = "report.js"
+STATE_SOURCE_TEXT: Final[dict[str, str]] = {
+    "tracepoint": "traced in the kernel (sock:inet_sock_set_state tracepoint)",
+    "socket-table": "read from the namespace's socket table",
+    "sampled": "sampled with TCP_INFO polling (tracefs was unavailable; short-lived states "
+               "may be missed)",
+    "inferred": "inferred from the packets (no kernel trace: these are educated guesses)",
+}
+
+GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
+    ("SYN", "opens a connection (the first two segments of the three-way handshake)"),
+    ("ACK (.)", "acknowledges bytes: 'ack N' means 'I have everything before byte N'"),
+    ("PSH (P)", "carries data the receiver should hand to the application now"),
+    ("FIN (F)", "'I will send no more data'; the other side may still send"),
+    ("RST (R)", "abort: the connection is gone; data still queued is thrown away"),
+    ("ESTABLISHED", "the connection is open in both directions"),
+    ("FIN_WAIT1 / FIN_WAIT2", "we sent FIN (waiting for its ACK / for the peer's FIN)"),
+    ("CLOSE_WAIT", "the peer sent FIN; our application has not closed yet"),
+    ("LAST_ACK", "we closed after the peer; waiting for the ACK of our FIN"),
+    ("CLOSING", "both sides sent FIN at the same time"),
+    ("TIME_WAIT", "the active closer waits (2 x MSL) so stray segments die out"),
+    ("CLOSE", "the socket is gone; a segment arriving for it is answered with RST"),
+)
 
 
 class HtmlReport:
-    """Not available yet."""
+    """The ``html`` format."""
 
     fmt: Final = "html"
     binary: Final = False
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
-        """Not available yet."""
-        raise BadInputError("format html is not available yet.")
+        """The self-contained HTML report."""
+        return report_html(trace, connection)
+
+
+def report_html(trace: Trace, connection: int | None = None) -> str:
+    """Render the report of ``trace`` (or of one of its connections)."""
+    from tcptrace_viz.render.ladder import ladder_svg  # noqa: PLC0415 (slow import)
+
+    selection = select(trace, connection)
+    ladder = build_ladder(trace, connection)
+    script = static_text(SCRIPT_FILE)
+    meta = trace.meta
+    context: dict[str, Any] = {
+        "csp": content_security_policy(script),
+        "script": script,
+        "css": static_text("report.css"),
+        "heading": heading(meta),
+        "h1": str(meta.get("scenario") or meta.get("file") or "TCP trace"),
+        "subtitle": str(meta.get("title") or ""),
+        "teaches": str(meta.get("teaches") or ""),
+        "steps": str(meta.get("steps") or ""),
+        "verdict": verdict_word(meta),
+        "verdict_detail": str(meta.get("verdict_detail") or ""),
+        "expected": as_list(meta.get("expected")),
+        "observed": as_list(meta.get("observed")),
+        "data_loss": _data_loss(meta),
+        "facts": _facts(meta),
+        "sysctls": sysctl_items(meta),
+        "warnings": _warnings(meta, ladder),
+        "download": _download(meta),
+        "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
+        "svg": trusted_svg(ladder_svg(ladder, meta)),
+        "ladder": ladder,
+        "rows": _timeline_rows(selection),
+        "table_max": TABLE_MAX,
+        "glossary": GLOSSARY,
+    }
+    return environment().get_template("report.html.j2").render(context)
+
+
+def heading(meta: dict[str, Any]) -> str:
+    """The page title: the scenario, or the user's capture file."""
+    if meta.get("scenario"):
+        return f"tcptrace-viz: {meta['scenario']}"
+    if meta.get("file"):
+        return f"tcptrace-viz: {meta['file']}"
+    return "tcptrace-viz report"
+
+
+def _data_loss(meta: dict[str, Any]) -> dict[str, int] | None:
+    accepted, delivered = meta.get("bytes_accepted"), meta.get("bytes_delivered")
+    if not isinstance(accepted, int) or not isinstance(delivered, int):
+        return None
+    return {"accepted": accepted, "delivered": delivered, "lost": accepted - delivered}
+
+
+def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Label/value pairs about where and how the trace was made (absent ones left out)."""
+    facts: list[tuple[str, str]] = []
+    if meta.get("file"):
+        facts.append(("capture file", str(meta["file"])))
+    for key, label in (("kernel", "kernel"), ("family", "address family"),
+                       ("captured_at", "captured at (UTC)"), ("tool_version", "tcptrace-viz")):
+        if meta.get(key):
+            facts.append((label, str(meta[key])))
+    endpoints = meta.get("endpoints")
+    if isinstance(endpoints, dict) and endpoints:
+        facts.append(("endpoints", ", ".join(f"{k} {v}" for k, v in endpoints.items())))
+    source = str(meta.get("state_source") or "")
+    if source:
+        facts.append(("TCP states", STATE_SOURCE_TEXT.get(source, source)))
+    stats = meta.get("stats")
+    if isinstance(stats, dict) and stats:
+        facts.append(("capture counters", ", ".join(f"{k} {v}" for k, v in stats.items())))
+    return facts
+
+
+def _warnings(meta: dict[str, Any], ladder: Ladder) -> list[str]:
+    """Things a reader must know before trusting the picture."""
+    out: list[str] = []
+    if meta.get("partial"):
+        out.append("This trace is incomplete: " + str(meta.get("problem")
+                                                      or "the reading stopped early") + ".")
+    stats = meta.get("stats")
+    if isinstance(stats, dict):
+        for key, what in (("dropped", "packets were dropped by the kernel during capture"),
+                          ("tracer_overruns", "kernel trace events were lost (overruns)")):
+            if int(stats.get(key) or 0) > 0:
+                out.append(f"{stats[key]} {what}: the picture may miss events.")
+    if meta.get("state_source") == "sampled":
+        out.append("TCP states were sampled, not traced: a state that lasted only briefly may "
+                   "be missing.")
+    if ladder.packets_drawn < ladder.packets_total:
+        out.append(f"The diagram draws {ladder.packets_drawn} of {ladder.packets_total} packets "
+                   "(the first and the last); the table and the pcapng have them all.")
+    if ladder.note:
+        out.append(ladder.note + ".")
+    return out
+
+
+def _download(meta: dict[str, Any]) -> dict[str, str] | None:
+    data = meta.get("pcapng_bytes")
+    if not isinstance(data, bytes | bytearray) or not data:
+        return None
+    name = str(meta.get("scenario") or "trace").replace("/", "_").replace("\\", "_") or "trace"
+    return {
+        "href": "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii"),
+        "filename": f"{name}.pcapng",
+        "size": _size_text(len(data)),
+    }
+
+
+def _size_text(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MiB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 10):.1f} KiB"
+    return f"{n} bytes"
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineRow:
+    """One row of the report's timeline table."""
+
+    ref: str
+    t: str
+    kind: str
+    who: str
+    text: str
+    frame: str
+    payload: str
+    classes: str
+
+
+def _timeline_rows(selection: Selection) -> list[TimelineRow]:
+    table = timeline(selection)
+    trace = selection.trace
+    sides = trace.sides
+    rows: list[TimelineRow] = []
+    for item in table.head(TABLE_MAX).itertuples(index=False):
+        row = int(item.row)
+        classes = [str(item.kind)]
+        frame = payload = ""
+        who = str(item.side)
+        if item.kind == "packet":
+            pkt = trace.packets.iloc[row]
+            ref = f"p{row}"
+            frame = str(int(pkt["frame"])) if int(pkt["frame"]) > 0 else ""
+            payload = _preview(str(pkt["payload"]))
+            who = _direction(pkt, sides, str(item.side))
+            if "R" in str(pkt["flags"]):
+                classes.append("rst")
+        elif item.kind == "state":
+            ref = f"s{row}"
+            if trace.states.iloc[row]["source"] not in ("tracepoint", "socket-table"):
+                classes.append("inferred")
+        else:
+            ref = f"c{row}"
+            call = trace.syscalls.iloc[row]
+            if call["errno"] or call["signal"]:
+                classes.append("error")
+        rows.append(TimelineRow(ref, f"{float(item.t):.6f}", str(item.kind), who,
+                                str(item.text), frame, payload, " ".join(classes)))
+    return rows
+
+
+def _direction(pkt: pd.Series[Any], sides: list[str], sender: str) -> str:
+    if pkt["dir"] == "c2s":
+        return f"{sides[0]} → {sides[1]}"
+    if pkt["dir"] == "s2c":
+        return f"{sides[1]} → {sides[0]}"
+    return sender
+
+
+def _preview(payload: str) -> str:
+    if len(payload) > PAYLOAD_PREVIEW:
+        return payload[:PAYLOAD_PREVIEW] + "…"
+    return payload
+
+
+def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
+    """Connection table and plain-word findings for a capture the user brought.
+
+    ``tcptrace_viz.analysis`` provides them; while it does not, the report says so.
+    """
+    try:
+        from tcptrace_viz.analysis import (  # type: ignore[attr-defined]  # noqa: PLC0415
+            connections,
+            findings,
+        )
+    except ImportError:
+        return {"available": False, "columns": [], "rows": [], "findings": [],
+                "shown": selection.connection}
+    table = connections(trace.packets)
+    wanted = ("conn", "client", "server", "packets", "bytes_c2s", "bytes_s2c", "close_kind",
+              "closed_by", "rst_from", "summary")
+    columns = [c for c in wanted if c in table.columns]
+    rows = [[_cell(record[c]) for c in columns] for record in table.to_dict("records")]
+    conn_ids = [int(c) for c in table["conn"]] if "conn" in table.columns else []
+    frame_to_ref = {int(f): f"p{i}" for i, f in enumerate(selection.trace.packets["frame"])
+                    if int(f) > 0}
+    shown = selection.connection if selection.connection is not None else (
+        conn_ids[0] if conn_ids else None)
+    found = []
+    if shown is not None:
+        for item in findings(trace.packets, shown):
+            frame = int(getattr(item, "frame", 0) or 0)
+            found.append({"kind": str(getattr(item, "kind", "")),
+                          "text": str(getattr(item, "text", "")),
+                          "frame": frame or "", "ref": frame_to_ref.get(frame, "")})
+    return {"available": True, "columns": columns, "rows": rows, "conn_ids": conn_ids,
+            "findings": found, "shown": shown}
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float) and value != value:  # NaN
+        return ""
+    return str(value)
+
