@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tcptrace_viz.pcap.decode import DECODED_COLUMNS, Frames, decode, to_dataframe
+from tcptrace_viz.pcap.decode import DECODED_COLUMNS, Frames, to_dataframe
+from tcptrace_viz.pcap.decode import decode as decode_all
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import (
     LINKTYPE_ETHERNET,
@@ -66,7 +67,7 @@ def decode_frames(frames: Sequence[bytes], ts_ns: npt.NDArray[np.int64] | Sequen
     if comments is not None:
         comment_array = np.empty(len(frames), dtype=object)
         comment_array[:] = [str(text) for text in comments]
-    decoded = decode(Frames(
+    decoded = decode_all(Frames(
         buf=buf, start=starts, caplen=lengths, wirelen=lengths,
         linktype=np.full(len(frames), linktype, dtype=np.int64),
         ts_ns=np.asarray(ts_ns, dtype=np.int64).reshape(-1),

@@ -32,6 +32,13 @@ LINKTYPE_NAMES: Final[dict[int, str]] = {
 }
 SUPPORTED_LINKTYPES: Final = frozenset(LINKTYPE_NAMES)
 
+#: Names of common link types this package does not decode, so messages can name them.
+_OTHER_NAMES: Final[dict[int, str]] = {
+    9: "PPP", 50: "PPP in HDLC framing", 105: "IEEE 802.11", 127: "IEEE 802.11 radiotap",
+    192: "PPI", 195: "IEEE 802.15.4", 189: "Linux USB", 220: "Linux USB (mmapped)",
+    249: "Netlink", 253: "Netlink",
+}
+
 ETHERTYPE_IP: Final = 0x0800  # IPv4
 ETHERTYPE_IPV6: Final = 0x86DD  # IPv6
 ETHERTYPE_8021Q: Final = 0x8100  # 802.1Q VLAN tag (C-tag)
@@ -52,7 +59,7 @@ U8 = npt.NDArray[np.uint8]
 
 def linktype_name(linktype: int) -> str:
     """``"Ethernet (1)"``; unknown types by number only."""
-    name = LINKTYPE_NAMES.get(linktype)
+    name = LINKTYPE_NAMES.get(linktype) or _OTHER_NAMES.get(linktype)
     return f"{name} ({linktype})" if name else f"link type {linktype}"
 
 
