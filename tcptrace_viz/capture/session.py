@@ -257,7 +257,7 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
     meta.update(raw["meta"])
     trace = Trace.build(packets=packets, states=pd.DataFrame(state_rows),
                         syscalls=pd.DataFrame(records), meta=meta)
-    trace.packets["comment"] = packet_comments(trace)
+    trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
     verdict = judge(trace, scenario.outcomes)
     passed = verdict.passed and not raw["error"]
     detail = "; ".join(part for part in (raw["error"], verdict.detail) if part)

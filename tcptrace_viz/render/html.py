@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
-from tcptrace_viz.render.layout import Ladder, build_ladder, select, timeline
+from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -39,6 +40,14 @@ STATE_SOURCE_TEXT: Final[dict[str, str]] = {
                "may be missed)",
     "inferred": "inferred from the packets (no kernel trace: these are educated guesses)",
 }
+
+CONNECTION_HEADERS: Final[dict[str, str]] = {
+    "conn": "#", "client": "client", "server": "server", "packets": "packets",
+    "duration_s": "duration (s)", "bytes_c2s": "bytes client→server",
+    "bytes_s2c": "bytes server→client", "close_kind": "closed with", "closed_by": "closed first by",
+    "rst_from": "RST from", "retransmissions": "resent",
+}
+"""Columns of ``analysis.connections()`` shown in the report, with their headings."""
 
 GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
     ("SYN", "opens a connection (the first two segments of the three-way handshake)"),
@@ -91,7 +100,7 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
         "data_loss": _data_loss(meta),
         "facts": _facts(meta),
         "sysctls": sysctl_items(meta),
-        "warnings": _warnings(meta, ladder),
+        "warnings": _warnings(meta, ladder, meta.get("source") == "file"),
         "download": _download(meta),
         "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
         "svg": trusted_svg(ladder_svg(ladder, meta)),
@@ -140,7 +149,7 @@ def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
-def _warnings(meta: dict[str, Any], ladder: Ladder) -> list[str]:
+def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
     """Things a reader must know before trusting the picture."""
     out: list[str] = []
     if meta.get("partial"):
@@ -158,7 +167,7 @@ def _warnings(meta: dict[str, Any], ladder: Ladder) -> list[str]:
     if ladder.packets_drawn < ladder.packets_total:
         out.append(f"The diagram draws {ladder.packets_drawn} of {ladder.packets_total} packets "
                    "(the first and the last); the table and the pcapng have them all.")
-    if ladder.note:
+    if ladder.note and not capture:
         out.append(ladder.note + ".")
     return out
 
@@ -202,7 +211,7 @@ def _timeline_rows(selection: Selection) -> list[TimelineRow]:
     trace = selection.trace
     sides = trace.sides
     rows: list[TimelineRow] = []
-    for item in table.head(TABLE_MAX).itertuples(index=False):
+    for item in rows_of(table.head(TABLE_MAX)):
         row = int(item.row)
         classes = [str(item.kind)]
         frame = payload = ""
@@ -249,18 +258,15 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
     ``tcptrace_viz.analysis`` provides them; while it does not, the report says so.
     """
     try:
-        from tcptrace_viz.analysis import (  # type: ignore[attr-defined]  # noqa: PLC0415
-            connections,
-            findings,
-        )
+        from tcptrace_viz.analysis import connections, findings  # noqa: PLC0415
     except ImportError:
-        return {"available": False, "columns": [], "rows": [], "findings": [],
-                "shown": selection.connection}
+        return {"available": False, "columns": [], "rows": [], "summaries": [], "conn_ids": [],
+                "findings": [], "shown": selection.connection}
     table = connections(trace.packets)
-    wanted = ("conn", "client", "server", "packets", "bytes_c2s", "bytes_s2c", "close_kind",
-              "closed_by", "rst_from", "summary")
-    columns = [c for c in wanted if c in table.columns]
-    rows = [[_cell(record[c]) for c in columns] for record in table.to_dict("records")]
+    columns = [c for c in CONNECTION_HEADERS if c in table.columns]
+    records = table.to_dict("records")
+    rows = [[_cell(record[c]) for c in columns] for record in records]
+    summaries = [_cell(record.get("summary", "")) for record in records]
     conn_ids = [int(c) for c in table["conn"]] if "conn" in table.columns else []
     frame_to_ref = {int(f): f"p{i}" for i, f in enumerate(selection.trace.packets["frame"])
                     if int(f) > 0}
@@ -269,16 +275,18 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
     found = []
     if shown is not None:
         for item in findings(trace.packets, shown):
-            frame = int(getattr(item, "frame", 0) or 0)
-            found.append({"kind": str(getattr(item, "kind", "")),
-                          "text": str(getattr(item, "text", "")),
-                          "frame": frame or "", "ref": frame_to_ref.get(frame, "")})
-    return {"available": True, "columns": columns, "rows": rows, "conn_ids": conn_ids,
-            "findings": found, "shown": shown}
+            frame = int(item.frame)
+            found.append({"kind": item.kind, "text": item.text, "frame": frame or "",
+                          "ref": frame_to_ref.get(frame, "")})
+    return {"available": True, "columns": [CONNECTION_HEADERS[c] for c in columns],
+            "rows": rows, "summaries": summaries, "conn_ids": conn_ids, "findings": found,
+            "shown": shown}
 
 
 def _cell(value: object) -> str:
-    if isinstance(value, float) and value != value:  # NaN
+    if isinstance(value, float) and math.isnan(value):
         return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     return str(value)
 

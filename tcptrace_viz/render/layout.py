@@ -165,7 +165,7 @@ class Selection:
                 f"(choose another with --connection N)")
 
 
-def _rows(frame: pd.DataFrame) -> Iterator[Any]:
+def rows_of(frame: pd.DataFrame) -> Iterator[Any]:
     """The frame's rows as namedtuples (typed loosely: columns are known by the schema)."""
     return frame.itertuples(index=False)
 
@@ -201,7 +201,7 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
     pkts = packets[packets["conn"] == chosen].reset_index(drop=True)
     tuples = {(_norm_endpoint(endpoint_text(r.src, r.sport)),
                _norm_endpoint(endpoint_text(r.dst, r.dport)))
-              for r in _rows(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
+              for r in rows_of(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
     states = trace.states
     if len(states):
         keep = [(_norm_endpoint(str(loc)), _norm_endpoint(str(rem))) in tuples
@@ -302,8 +302,8 @@ def _client_packet(pkts: pd.DataFrame) -> Any:
     for cond in (pkts["dir"] == "c2s", pkts["dir"] == "s2c", pkts["flags"] == "S"):
         hits = pkts[cond]
         if len(hits):
-            return next(_rows(hits))
-    return next(_rows(pkts))
+            return next(rows_of(hits))
+    return next(rows_of(pkts))
 
 
 def _packet_lane(row: Any, client: str) -> int:
@@ -330,12 +330,12 @@ def reset_reasons(trace: Trace, client: str) -> dict[int, str]:
     if not len(with_reason):
         return out
     sides = trace.sides
-    for idx, row in enumerate(_rows(trace.packets)):
+    for idx, row in enumerate(rows_of(trace.packets)):
         if "R" not in row.flags:
             continue
         sender = sides[_packet_lane(row, client)]
         best: tuple[int, int, str] | None = None
-        for st in _rows(with_reason):
+        for st in rows_of(with_reason):
             dt = abs(int(st.ts_ns) - int(row.ts_ns))
             if dt > RESET_REASON_WINDOW_NS:
                 continue
@@ -367,12 +367,12 @@ def _raw_events(trace: Trace, lifelines: tuple[Lifeline, Lifeline]) -> list[_Raw
     has_wire = bool(len(trace.packets))
     reasons = reset_reasons(trace, client)
     raws: list[_Raw] = []
-    for idx, row in enumerate(_rows(trace.packets)):
+    for idx, row in enumerate(rows_of(trace.packets)):
         reason = reasons.get(idx, "")
         raws.append(_Raw("packet", int(row.ts_ns), _packet_lane(row, client),
                          describe_packet(row), describe_packet(row), f"p{idx}", idx,
                          {"rst": "R" in row.flags, "reason": reason, "frame": int(row.frame)}))
-    for idx, row in enumerate(_rows(trace.states)):
+    for idx, row in enumerate(rows_of(trace.states)):
         lane = _side_lane(str(row.side), sides)
         if lane < 0:
             continue
@@ -380,7 +380,7 @@ def _raw_events(trace: Trace, lifelines: tuple[Lifeline, Lifeline]) -> list[_Raw
         raws.append(_Raw("state", int(row.ts_ns), lane, state_label(str(row.new), observed),
                          describe_state(row), f"s{idx}", idx,
                          {"state": str(row.new), "observed": observed, "reason": row.reason}))
-    for idx, row in enumerate(_rows(trace.syscalls)):
+    for idx, row in enumerate(rows_of(trace.syscalls)):
         lane = _side_lane(str(row.side), sides)
         if lane < 0:
             continue

@@ -21,7 +21,7 @@ from tcptrace_viz.scenarios.registry import scenario
     steps="lo down; C close(); S close(); lo up; both FINs leave together",
     outcomes=(Outcome(
         "FINs crossed",
-        present=("c2s F.", "s2c F."),
+        present=("c2s F*", "s2c F*"),
         forbidden=("c2s R*", "s2c R*"),
         states=("client CLOSING", "server CLOSING", "client TIME_WAIT", "server TIME_WAIT"),
     ),),

@@ -1,0 +1,76 @@
+"""Developer sessions: ``nox`` runs tests, browser, lint and typecheck (what CI runs).
+
+The test sessions need root for the capture tests (network namespaces, tracefs) and a few
+system packages (tshark, chromium); when run as root they install what is missing with apt-get.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "browser", "lint", "typecheck"]
+
+SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver"}
+
+
+def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
+    """apt-get install the Debian packages providing ``commands`` that are not on PATH."""
+    missing = [SYSTEM_PACKAGES[command] for command in commands if shutil.which(command) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.warn(f"not root or no apt-get: cannot install {', '.join(missing)}")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-q", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-q", "--no-install-recommends", *missing,
+                external=True, env=env)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, capture tests included (they need root; CI is root)."""
+    _install_system_packages(session, ["tshark"])
+    session.install(".[test]")
+    session.run("pytest", "-m", "not browser", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Open rendered reports in headless Chromium: no console errors, hover works, screenshots."""
+    _install_system_packages(session, ["chromium", "chromedriver"])
+    session.install(".[test,browser]")
+    session.run("pytest", "-m", "browser", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", "tcptrace_viz", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install(".", "mypy", "pandas-stubs")
+    session.run("mypy", "tcptrace_viz")
+
+
+@nox.session(default=False)
+def capture(session: nox.Session) -> None:
+    """Run every scenario into captures/ and reports/ (needs root)."""
+    session.install(".")
+    session.run("tcptrace-viz", "capture", "--all", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Reader benchmarks against dpkt, scapy and tshark (see benchmarks/README.md)."""
+    _install_system_packages(session, ["tshark"])
+    session.install(".[test]")
+    session.run("python", "benchmarks/bench_reader.py", *session.posargs)
