@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_analysis_wire import (
     DECODED_COLUMNS,
     WANT_COLUMNS,
@@ -169,3 +173,42 @@ def test_scale_200k_packets() -> None:
     for column in ("conn", "dir", "rel_seq", "rel_ack"):
         assert (out[column].to_numpy() == frame[f"want_{column}"].to_numpy()).all(), column
     assert set(WANT_COLUMNS) <= set(out.columns)
+
+
+def test_flags_letters_suffice_without_flag_bits() -> None:
+    frame = close_then_write().frame(expected=True)
+    out = check_expected(frame.drop(columns="flag_bits"))
+    assert "flag_bits" not in out.columns
+
+
+isns = st.integers(min_value=0, max_value=(1 << 32) - 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(isn_c=isns, isn_s=isns, sizes=st.lists(st.integers(0, 70_000), max_size=8),
+       handshake=st.booleans(), offset_us=st.floats(0, 500), order_seed=st.randoms())
+def test_property_numbers_follow_any_isn_and_row_order(
+        isn_c: int, isn_s: int, sizes: list[int], handshake: bool, offset_us: float,
+        order_seed: random.Random) -> None:
+    a = Wire(isn_c=isn_c, isn_s=isn_s)
+    b = Wire(client=("10.0.0.1", 65535), server=("10.0.0.2", 1024), isn_c=isn_s,
+             isn_s=isn_c, start_us=offset_us)
+    for wire in (a, b):
+        if handshake:
+            wire.handshake()
+        else:
+            wire.nxt = {"client": 1, "server": 1}
+        for size in sizes:
+            wire.send("client", "P.", size).send("server", "P.", size // 3)
+        wire.send("server", "F.").send("client", "F.").send("server", ".")
+    frame = merge(a, b, expected=True)
+    rows = list(range(len(frame)))
+    order_seed.shuffle(rows)
+    out = annotate_packets(frame.iloc[rows]).sort_index()
+    conn_of_first = out.groupby("want_conn")["conn"].first()
+    assert sorted(conn_of_first) == [0, 1]
+    assert (out["conn"] == out["want_conn"].map(conn_of_first)).all()
+    if handshake or offset_us > 0:
+        assert out["conn"].tolist() == out["want_conn"].tolist()
+    for column in ("dir", "rel_seq", "rel_ack"):
+        assert out[column].tolist() == out[f"want_{column}"].tolist(), column
