@@ -1,0 +1,46 @@
+"""Verdicts: a Trace against a scenario's acceptable outcomes (no root needed)."""
+
+from __future__ import annotations
+
+from factory import make_trace
+
+from tcptrace_viz.scenarios import CATALOGUE, get
+from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome, judge
+
+
+def test_close_then_write_story_passes() -> None:
+    verdict = judge(make_trace(), get("close-then-write").outcomes)
+    assert verdict.passed, verdict.detail
+    assert "server send #2 -> EPIPE" in verdict.observed
+
+
+def test_a_different_errno_fails_with_a_reason() -> None:
+    outcome = Outcome("strict", calls=(CallOutcome("server", "send", 2, errno="ECONNRESET"),))
+    verdict = judge(make_trace(), (outcome,))
+    assert not verdict.passed
+    assert "EPIPE" in verdict.detail
+
+
+def test_wire_order_and_forbidden_segments() -> None:
+    in_order = Outcome("order", wire=("c2s F.", "s2c P.", "c2s R"))
+    reversed_order = Outcome("reversed", wire=("c2s R", "c2s F."))
+    no_reset = Outcome("no reset", forbidden=("c2s R*",))
+    assert judge(make_trace(), (in_order,)).passed
+    assert not judge(make_trace(), (reversed_order,)).passed
+    assert "c2s R*" in judge(make_trace(), (no_reset,)).detail
+
+
+def test_any_order_and_states() -> None:
+    crossing = Outcome("crossing", present=("s2c P*", "c2s F*"), states=("server CLOSE_WAIT",))
+    assert judge(make_trace(), (crossing,)).passed
+    missing = Outcome("missing", states=("client TIME_WAIT",))
+    assert "client never reached TIME_WAIT" in judge(make_trace(), (missing,)).detail
+
+
+def test_catalogue_is_complete_and_described() -> None:
+    assert len(CATALOGUE) == 15
+    for name in CATALOGUE:
+        scenario = get(name)
+        assert scenario.title and scenario.teaches and scenario.outcomes
+        for outcome in scenario.outcomes:
+            assert outcome.describe()
