@@ -59,7 +59,7 @@ def _scenario_names() -> Sequence[str]:
     return CATALOGUE
 
 
-class _ScenarioChoice(click.ParamType):
+class _ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
     """A scenario name, checked lazily (listing them imports the scenario modules)."""
 
     name = "scenario"

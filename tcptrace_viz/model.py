@@ -124,7 +124,7 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
             out[name] = pd.Series(values, dtype=object).fillna(_TEXT_DEFAULT).astype(str)
             out[name] = out[name].astype(object)
         else:
-            out[name] = pd.Series(values).astype(dtype)
+            out[name] = pd.Series(values).astype(dtype)  # type: ignore[call-overload]
     return out
 
 

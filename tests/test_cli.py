@@ -40,7 +40,7 @@ def test_bad_input_is_one_sentence(tmp_path: Path) -> None:
     not_a_capture.write_text("hello, this is not a capture\n")
     for target in (not_a_capture, tmp_path / "missing.pcapng"):
         run = subprocess.run([sys.executable, "-m", "tcptrace_viz", "report", str(target)],
-                             capture_output=True, text=True, cwd=tmp_path)
+                             capture_output=True, text=True, cwd=tmp_path, check=False)
         assert run.returncode == 2
         assert "Traceback" not in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tcptrace_viz.capture.netns import set_loopback_up
+from tcptrace_viz.capture.sockettable import SocketEntry
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import Outcome
 from tcptrace_viz.scenarios.registry import scenario
@@ -37,7 +40,12 @@ def simultaneous_close(ctx: ScenarioContext) -> None:
     finally:
         set_loopback_up(True)
     ctx.meta["note"] = "lo was held down while both sides called close()"
-    for what, port_text in (("client", f":{client_port}"), ("server", f":{ctx.server_port}")):
-        ctx.wait_socket_table(
-            lambda entry, suffix=port_text: entry.state == "TIME_WAIT"
-            and entry.local.endswith(suffix), f"the {what}'s TIME_WAIT")
+    for what, port in (("client", client_port), ("server", ctx.server_port)):
+        ctx.wait_socket_table(_time_wait_on(port), f"the {what}'s TIME_WAIT")
+
+
+def _time_wait_on(port: int) -> Callable[[SocketEntry], bool]:
+    def matches(entry: SocketEntry) -> bool:
+        return entry.state == "TIME_WAIT" and entry.local.endswith(f":{port}")
+
+    return matches

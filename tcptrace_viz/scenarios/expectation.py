@@ -105,7 +105,7 @@ def _find_call(trace: Trace, spec: CallOutcome) -> dict[str, object] | None:
     index = -1 if spec.nth == -1 else spec.nth - 1
     if index >= len(chosen):
         return None
-    row: dict[str, object] = chosen.iloc[index].to_dict()
+    row: dict[str, object] = {str(key): value for key, value in chosen.iloc[index].items()}
     return row
 
 

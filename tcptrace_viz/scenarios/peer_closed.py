@@ -1,4 +1,4 @@
-"""Writing to a TCP socket whose peer already called close(): the puzzle the project started from."""
+"""Writing to a TCP socket whose peer already called close(): the puzzle behind the project."""
 
 from __future__ import annotations
 
