@@ -19,7 +19,7 @@ from test_analysis_wire import (
     simultaneous_close,
 )
 
-from tcptrace_viz.analysis import annotate_packets, infer_states
+from tcptrace_viz.analysis import annotate_packets, infer_all_states, infer_states
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import STATE_COLUMNS
 
@@ -159,3 +159,20 @@ def test_ipv6_endpoints_are_bracketed() -> None:
     states = infer_states(normal_close(Wire(client=("::1", 40000),
                                             server=("::1", 5555))).frame(), 0)
     assert set(states["local"]) == {"[::1]:40000", "[::1]:5555"}
+
+
+def test_infer_all_states_equals_one_by_one() -> None:
+    first = normal_close()
+    again = linger0()
+    for row in again.rows:
+        row["ts_ns"] += round(first.clock_us * 1000)
+    other = close_then_write()
+    for row in other.rows:
+        row["sport" if row["sport"] == 40000 else "dport"] = 40001
+        row["ts_ns"] += 5_000
+    packets = annotate_packets(merge(first, again, other))
+    each = pd.concat([infer_states(packets, conn) for conn in (0, 1, 2)], ignore_index=True)
+    pd.testing.assert_frame_equal(infer_all_states(packets), each)
+    chosen = pd.concat([infer_states(packets, conn) for conn in (2, 0)], ignore_index=True)
+    pd.testing.assert_frame_equal(infer_all_states(packets, [2, 0, 7]), chosen)
+    assert len(infer_all_states(packets.iloc[0:0])) == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
 from tcptrace_viz.analysis.connections import CONNECTION_COLUMNS, connections
 from tcptrace_viz.analysis.findings import Finding, findings
-from tcptrace_viz.analysis.states import infer_states
+from tcptrace_viz.analysis.states import infer_all_states, infer_states
 
 __all__ = ["ANNOTATION_COLUMNS", "CONNECTION_COLUMNS", "Finding", "annotate_packets",
-           "connections", "findings", "infer_states"]
+           "connections", "findings", "infer_all_states", "infer_states"]

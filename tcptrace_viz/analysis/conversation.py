@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
@@ -85,19 +86,56 @@ def conversation(packets: pd.DataFrame, conn: int) -> Conversation:
         count = int(packets["conn"].max()) + 1 if len(packets) else 0
         raise BadInputError(f"There is no connection {conn}: the capture holds {count} "
                             f"connection{'s' if count != 1 else ''} (numbered from 0).")
-    rows = rows.iloc[time_order(rows)]
-    from_client = rows["dir"].to_numpy(dtype=object) != "s2c"
-    first = rows.iloc[0]
-    here = endpoint(str(first["src"]), int(first["sport"]))
-    there = endpoint(str(first["dst"]), int(first["dport"]))
-    client, server = (here, there) if from_client[0] else (there, here)
-    return Conversation(
-        conn=conn, client=client, server=server,
-        ts=rows["ts_ns"].to_numpy(dtype=np.int64),
-        frame=(rows["frame"].to_numpy(dtype=np.int64) if "frame" in rows.columns
-               else np.arange(1, len(rows) + 1, dtype=np.int64)),
-        from_client=from_client.astype(bool), bits=flag_bits(rows),
-        rel_seq=rows["rel_seq"].to_numpy(dtype=np.int64),
-        rel_ack=rows["rel_ack"].to_numpy(dtype=np.int64),
-        length=rows["len"].to_numpy(dtype=np.int64),
-        win=rows["win"].to_numpy(dtype=np.int64))
+    return conversation_of(rows, conn)
+
+
+def conversation_of(rows: pd.DataFrame, conn: int) -> Conversation:
+    """A Conversation from ``rows``, which must be the (annotated, non-empty) rows of ``conn``."""
+    return Columns.of(rows).conversation(conn, np.arange(len(rows), dtype=np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class Columns:
+    """The packet columns the analyses read, as arrays in time order, extracted once so many
+    connections can be cut out of one capture cheaply."""
+
+    src: npt.NDArray[np.object_]
+    sport: Int64Array
+    dst: npt.NDArray[np.object_]
+    dport: Int64Array
+    conn: Int64Array
+    ts: Int64Array
+    frame: Int64Array
+    from_client: BoolArray
+    bits: Int64Array
+    rel_seq: Int64Array
+    rel_ack: Int64Array
+    length: Int64Array
+    win: Int64Array
+
+    @classmethod
+    def of(cls, packets: pd.DataFrame) -> Columns:
+        """Extract from annotated ``packets``, sorted by time."""
+        rows = packets.iloc[time_order(packets)]
+        frame = (rows["frame"].to_numpy(dtype=np.int64) if "frame" in rows.columns
+                 else np.arange(1, len(rows) + 1, dtype=np.int64))
+        return cls(
+            src=rows["src"].to_numpy(dtype=object), sport=rows["sport"].to_numpy(dtype=np.int64),
+            dst=rows["dst"].to_numpy(dtype=object), dport=rows["dport"].to_numpy(dtype=np.int64),
+            conn=rows["conn"].to_numpy(dtype=np.int64), ts=rows["ts_ns"].to_numpy(dtype=np.int64),
+            frame=frame, from_client=rows["dir"].to_numpy(dtype=object) != "s2c",
+            bits=flag_bits(rows), rel_seq=rows["rel_seq"].to_numpy(dtype=np.int64),
+            rel_ack=rows["rel_ack"].to_numpy(dtype=np.int64),
+            length=rows["len"].to_numpy(dtype=np.int64), win=rows["win"].to_numpy(dtype=np.int64))
+
+    def conversation(self, conn: int, rows: Int64Array) -> Conversation:
+        """The Conversation made of ``rows`` (positions in time order, all of ``conn``)."""
+        first = int(rows[0])
+        here = endpoint(str(self.src[first]), int(self.sport[first]))
+        there = endpoint(str(self.dst[first]), int(self.dport[first]))
+        client, server = (here, there) if self.from_client[first] else (there, here)
+        return Conversation(
+            conn=conn, client=client, server=server, ts=self.ts[rows], frame=self.frame[rows],
+            from_client=self.from_client[rows], bits=self.bits[rows],
+            rel_seq=self.rel_seq[rows], rel_ack=self.rel_ack[rows], length=self.length[rows],
+            win=self.win[rows])
