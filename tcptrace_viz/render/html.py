@@ -78,7 +78,7 @@ class HtmlReport:
 
 def report_html(trace: Trace, connection: int | None = None) -> str:
     """Render the report of ``trace`` (or of one of its connections)."""
-    from tcptrace_viz.render.ladder import ladder_svg  # noqa: PLC0415 (slow import)
+    from tcptrace_viz.render.ladder import ladder_svg
 
     selection = select(trace, connection)
     ladder = build_ladder(trace, connection)
@@ -258,7 +258,7 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
     ``tcptrace_viz.analysis`` provides them; while it does not, the report says so.
     """
     try:
-        from tcptrace_viz.analysis import connections, findings  # noqa: PLC0415
+        from tcptrace_viz.analysis import connections, findings
     except ImportError:
         return {"available": False, "columns": [], "rows": [], "summaries": [], "conn_ids": [],
                 "findings": [], "shown": selection.connection}

@@ -22,7 +22,7 @@ class SvgLadder:
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
         """The ladder as SVG text."""
-        from tcptrace_viz.render.ladder import ladder_svg  # noqa: PLC0415 (slow import)
+        from tcptrace_viz.render.ladder import ladder_svg
 
         return ladder_svg(build_ladder(trace, connection), trace.meta)
 
@@ -35,6 +35,6 @@ class PngLadder:
 
     def render(self, trace: Trace, *, connection: int | None = None) -> bytes:
         """The ladder as PNG bytes."""
-        from tcptrace_viz.render.ladder import ladder_png  # noqa: PLC0415 (slow import)
+        from tcptrace_viz.render.ladder import ladder_png
 
         return ladder_png(build_ladder(trace, connection), trace.meta)

@@ -1,21 +1,112 @@
-"""Placeholder: not written yet."""
+"""Markdown for tickets and wikis: what happened, the verdict, the diagram, the timeline table.
+
+The diagram is a fenced ``mermaid`` block (drawn by GitHub and GitLab) followed by the ASCII
+ladder for plain viewers.  Every cell from the capture is escaped: ``|`` and backticks cannot
+break the table, and HTML, links, emphasis or ``$math$`` are shown as the literal text.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.render.common import as_list, printable, verdict_word
+from tcptrace_viz.render.layout import build_ladder, rows_of, select, timeline
+from tcptrace_viz.render.mermaid import mermaid_text
+from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
 
+TABLE_MAX: Final = 500
+"""Timeline rows written at most (a ticket is not the place for the full capture)."""
+_PUNCTUATION: Final = re.compile(r"([\\`*_\[\]<#|~&$@])")
+"""Characters that could start markup, a link, HTML, math, a mention or an issue link."""
+_BACKTICKS: Final = re.compile(r"`+")
+
 
 class MarkdownReport:
-    """Not available yet."""
+    """The ``md`` format."""
 
     fmt: Final = "md"
     binary: Final = False
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
-        """Not available yet."""
-        raise BadInputError("format markdown is not available yet.")
+        """The Markdown report, ending in a newline."""
+        return markdown_report(trace, connection)
+
+
+def md_text(text: object) -> str:
+    """Plain text for Markdown: one line, every markup character backslash-escaped."""
+    return _PUNCTUATION.sub(r"\\\1", printable(text))
+
+
+def md_code(text: object) -> str:
+    """Text as an inline code span that survives any backticks in it and table pipes."""
+    body = printable(text).replace("|", "\\|")
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * (longest + 1)
+    if body.startswith("`") or body.endswith("`"):
+        body = f" {body} "
+    return f"{fence}{body}{fence}" if body else ""
+
+
+def _fenced(body: str, info: str = "") -> list[str]:
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", body.rstrip("\n"), fence]
+
+
+def markdown_report(trace: Trace, connection: int | None = None) -> str:
+    """Render ``trace`` (or one of its connections) as Markdown."""
+    meta = trace.meta
+    name = meta.get("scenario") or meta.get("file") or "TCP trace"
+    out = [f"# {md_text(name)}", ""]
+    if meta.get("title"):
+        out += [f"*{md_text(meta['title'])}*", ""]
+    if meta.get("teaches"):
+        out += [f"> {md_text(meta['teaches'])}", ""]
+    verdict = verdict_word(meta)
+    if verdict:
+        detail = f": {md_text(meta['verdict_detail'])}" if meta.get("verdict_detail") else ""
+        out += [f"**Verdict: {verdict}**{detail}", ""]
+    expected, observed = as_list(meta.get("expected")), as_list(meta.get("observed"))
+    if expected or observed:
+        out += ["| expected (any of) | observed |", "|---|---|"]
+        for i in range(max(len(expected), len(observed))):
+            left = md_text(expected[i]) if i < len(expected) else ""
+            right = md_text(observed[i]) if i < len(observed) else ""
+            out.append(f"| {left} | {right} |")
+        out.append("")
+    accepted, delivered = meta.get("bytes_accepted"), meta.get("bytes_delivered")
+    if isinstance(accepted, int) and isinstance(delivered, int):
+        out += [f"send() accepted {accepted:,} bytes; the peer received {delivered:,}: "
+                f"**{accepted - delivered:,} bytes lost**.", ""]
+    facts = [f"{label} {md_text(meta[key])}" for key, label in (
+        ("kernel", "kernel"), ("family", "family"), ("captured_at", "captured"),
+        ("tool_version", "tcptrace-viz")) if meta.get(key)]
+    if facts:
+        out += ["; ".join(facts) + ".", ""]
+    if meta.get("partial"):
+        out += [f"**Partial trace:** {md_text(meta.get('problem') or 'reading stopped early')}.",
+                ""]
+
+    ladder = build_ladder(trace, connection)
+    out += ["## What happened", ""]
+    if ladder.note:
+        out += [md_text(ladder.note) + ".", ""]
+    out += [*_fenced(mermaid_text(ladder), "mermaid"), ""]
+    text_ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
+                               keep_each_end=KEEP_EACH_END)
+    out += ["<details><summary>Text ladder</summary>", ""]
+    out += [*_fenced(ladder_text(text_ladder, meta)), "", "</details>", ""]
+
+    out += ["## Timeline", "", "| t (s) | what | who | description |", "|---:|---|---|---|"]
+    table = timeline(select(trace, connection))
+    for item in rows_of(table.head(TABLE_MAX)):
+        out.append(f"| {float(item.t):.6f} | {item.kind} | {md_text(item.side)} | "
+                   f"{md_code(item.text)} |")
+    if len(table) > TABLE_MAX:
+        out += ["", f"{len(table) - TABLE_MAX} more events are in the HTML report and the "
+                "pcapng."]
+    return "\n".join(out) + "\n"

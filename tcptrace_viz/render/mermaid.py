@@ -1,21 +1,66 @@
-"""Placeholder: not written yet."""
+"""Mermaid ``sequenceDiagram``: the ladder as text that GitHub, GitLab and many wikis draw.
+
+Participants are the two lifelines; each packet is a message (a reset ends in ``x``); state
+changes and syscall results are ``Note over`` their side; gaps and elisions span both.
+
+Capture text is data: mermaid reads ``;`` as a line break, ``#…;`` as an entity, ``%%`` as a
+comment and ``<…>`` as HTML, so each of those (and quotes) is written as an entity code.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.render.common import printable
+from tcptrace_viz.render.layout import Ladder, build_ladder
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
 
+_ENTITIES: Final = str.maketrans({
+    "#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "%": "#37;", '"': "#quot;",
+    "&": "#amp;",
+})
+_IDS: Final = ("C", "S")
+
 
 class MermaidDiagram:
-    """Not available yet."""
+    """The ``mermaid`` format."""
 
     fmt: Final = "mermaid"
     binary: Final = False
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
-        """Not available yet."""
-        raise BadInputError("format mermaid is not available yet.")
+        """The ``sequenceDiagram`` source, ending in a newline (no Markdown fence)."""
+        return mermaid_text(build_ladder(trace, connection))
+
+
+def mermaid_escape(text: str) -> str:
+    """``text`` as inert mermaid label text (one line, special characters as entity codes)."""
+    return printable(text).translate(_ENTITIES)
+
+
+def mermaid_text(ladder: Ladder) -> str:
+    """Render a laid-out ladder as a mermaid ``sequenceDiagram``."""
+    lines = ["sequenceDiagram"]
+    if ladder.title:
+        lines.append(f"    title {mermaid_escape(ladder.title)}")
+    for ident, lifeline in zip(_IDS, ladder.lifelines, strict=True):
+        lines.append(f"    participant {ident} as {mermaid_escape(lifeline.label)}")
+    both = f"{_IDS[0]},{_IDS[1]}"
+    for event in ladder.events:
+        if event.kind == "packet":
+            src, dst = _IDS[event.lane], _IDS[1 - event.lane]
+            arrow = "-x" if event.rst else "->>"
+            label = event.label
+            if event.rst and event.reason:
+                label += f" (reset reason: {event.reason})"
+            lines.append(f"    {src}{arrow}{dst}: {mermaid_escape(label)}")
+        elif event.kind == "state":
+            text = event.state if event.observed else f"{event.state} (inferred)"
+            lines.append(f"    Note over {_IDS[event.lane]}: state {mermaid_escape(text)}")
+        elif event.kind == "syscall":
+            lines.append(f"    Note over {_IDS[event.lane]}: {mermaid_escape(event.label)}")
+        else:
+            lines.append(f"    Note over {both}: ... {mermaid_escape(event.label)} ...")
+    return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ _FORBIDDEN_SVG_TAGS: Final = frozenset({"script", "foreignObject", "iframe", "ob
 @functools.cache
 def environment() -> jinja2.Environment:
     """The shared jinja2 environment: package templates, autoescaping on, strict undefined."""
-    import jinja2  # noqa: PLC0415 (only the HTML paths pay for jinja2)
+    import jinja2
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("tcptrace_viz.render", "templates"),
@@ -73,7 +73,7 @@ def trusted_svg(svg: str) -> Markup:
     Raises:
         UntrustedSvgError: the check failed.
     """
-    from markupsafe import Markup  # noqa: PLC0415 (comes with jinja2)
+    from markupsafe import Markup
 
     try:
         root = ET.fromstring(svg)
