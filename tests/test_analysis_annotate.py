@@ -212,3 +212,18 @@ def test_property_numbers_follow_any_isn_and_row_order(
         assert out["conn"].tolist() == out["want_conn"].tolist()
     for column in ("dir", "rel_seq", "rel_ack"):
         assert out[column].tolist() == out[f"want_{column}"].tolist(), column
+
+
+def test_new_isn_on_a_reused_port_starts_a_new_connection_even_without_a_seen_close() -> None:
+    first = Wire().handshake().send("client", "P.", 10).send("server", ".")  # close not captured
+    second = Wire(isn_c=77_777, isn_s=88_888, start_us=first.clock_us + 50).handshake()
+    out = check_expected(merge(first, second, expected=True))
+    assert out["conn"].tolist() == [0] * 5 + [1] * 3
+
+
+def test_simultaneous_open_stays_one_connection() -> None:
+    wire = Wire().send("client", "S").send("server", "S", seq=0)
+    wire.send("client", "S.", seq=0, ack=1).send("server", "S.", seq=0, ack=1)
+    out = annotate_packets(wire.frame())
+    assert out["conn"].tolist() == [0, 0, 0, 0]
+    assert out["dir"].tolist() == ["c2s", "s2c", "c2s", "s2c"]

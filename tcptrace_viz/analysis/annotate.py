@@ -20,8 +20,8 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     """Return ``decoded`` plus ``conn``, ``dir``, ``rel_seq`` and ``rel_ack``.
 
     - ``conn``: 0-based connection index in order of first appearance; both directions of a
-      4-tuple together; an opening SYN after a full close or a reset on the same 4-tuple starts
-      a new connection.
+      4-tuple together; an opening SYN after a full close or a reset on the same 4-tuple, or
+      with a new ISN, starts a new connection.
     - ``dir``: ``"c2s"`` or ``"s2c"``.  The client sent the SYN; without a handshake in the
       capture, the endpoint with the higher port is taken as the client.
     - ``rel_seq``/``rel_ack``: relative to each direction's ISN (see ``relative.py``).
@@ -41,14 +41,14 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
 
     order = time_order(out)
     bits = flag_bits(out)[order]
+    seq = out["seq"].to_numpy(dtype=np.int64)[order]
     conn, c2s = split_connections(
         out["src"].to_numpy(dtype=object)[order], out["sport"].to_numpy(dtype=np.int64)[order],
         out["dst"].to_numpy(dtype=object)[order], out["dport"].to_numpy(dtype=np.int64)[order],
-        bits)
+        bits, seq)
     direction = conn * 2 + c2s.astype(np.int64)
-    rel_seq, rel_ack = relative_numbers(
-        direction, out["seq"].to_numpy(dtype=np.int64)[order],
-        out["ack"].to_numpy(dtype=np.int64)[order], bits)
+    rel_seq, rel_ack = relative_numbers(direction, seq,
+                                        out["ack"].to_numpy(dtype=np.int64)[order], bits)
 
     def restore(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         unsorted = np.empty_like(values)

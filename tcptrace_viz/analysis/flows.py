@@ -32,13 +32,28 @@ def _shift_in_group(values: BoolArray, groups: Int64Array) -> BoolArray:
     return shifted.to_numpy(dtype=bool)
 
 
+def _new_isn(opening: BoolArray, seq: Int64Array, tuple_id: Int64Array,
+             from_lo: BoolArray) -> BoolArray:
+    """Opening SYNs whose ISN differs from the previous opening SYN in the same direction.
+
+    A retransmitted SYN repeats its ISN; a different one is a new connect() on a reused port,
+    even when the capture missed the end of the previous connection.
+    """
+    out = np.zeros(len(opening), dtype=bool)
+    direction = tuple_id[opening] * 2 + from_lo[opening]
+    previous = pd.Series(seq[opening]).groupby(direction).shift(1)
+    out[opening] = previous.notna().to_numpy() & (previous.to_numpy() != seq[opening])
+    return out
+
+
 def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
                       dst: npt.NDArray[np.object_], dport: Int64Array,
-                      bits: Int64Array) -> tuple[Int64Array, BoolArray]:
+                      bits: Int64Array, seq: Int64Array) -> tuple[Int64Array, BoolArray]:
     """Connection index and client-to-server flag for every row (rows in time order).
 
     Both directions of a 4-tuple share a connection.  A SYN without ACK starts a new connection
-    on the same 4-tuple once the previous one has fully closed (FIN both ways) or been reset.
+    on the same 4-tuple once the previous one has fully closed (FIN both ways) or been reset,
+    or when its ISN differs from the previous SYN's in that direction (a reused port).
     Connections are numbered in order of their first packet.
     """
     n = len(src)
@@ -69,7 +84,8 @@ def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
     seg_closed = seg_any(rst) | (seg_any(fin & from_lo) & seg_any(fin & ~from_lo))
     after_close = _shift_in_group(seg_closed[seg_id], tuple_id)
     first_of_tuple = ~pd.Series(tuple_id).duplicated().to_numpy(dtype=bool)
-    starts = first_of_tuple | (opening & after_close)
+    starts = first_of_tuple | (opening & (after_close | _new_isn(opening, seq, tuple_id,
+                                                               from_lo)))
     local = pd.Series(starts.astype(np.int64)).groupby(tuple_id).cumsum().to_numpy()
     conn_codes, _ = pd.factorize(tuple_id * (n + 1) + local)
     conn = conn_codes.astype(np.int64)
