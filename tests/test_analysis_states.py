@@ -176,3 +176,12 @@ def test_infer_all_states_equals_one_by_one() -> None:
     chosen = pd.concat([infer_states(packets, conn) for conn in (2, 0)], ignore_index=True)
     pd.testing.assert_frame_equal(infer_all_states(packets, [2, 0, 7]), chosen)
     assert len(infer_all_states(packets.iloc[0:0])) == 0
+
+
+def test_simultaneous_open_both_through_syn_recv() -> None:
+    wire = Wire().send("client", "S").send("server", "S", seq=0, ack=0)
+    wire.send("client", "S.", seq=0, ack=1).send("server", "S.", seq=0, ack=1)
+    states = infer_states(wire.frame(), 0)
+    for side in ("client", "server"):
+        mine = states[states["side"] == side]
+        assert list(mine["new"]) == ["SYN_SENT", "SYN_RECV", "ESTABLISHED"]

@@ -4,7 +4,8 @@ The state machine is RFC 9293's as Linux runs it.  Each change happens at the pa
 causes it: the sender's 1 ns before its segment (so it sorts before the packet), the receiver's
 1 ns after.  A receiver is assumed to get a segment as soon as it is captured, with one
 exception: when a side sends its own FIN without acknowledging the peer's FIN, the two FINs
-crossed, and the peer's FIN reaches it just after its own went out (simultaneous close).
+crossed, and the peer's FIN reaches it just after its own went out (simultaneous close); the
+same goes for two opening SYNs (simultaneous open).
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class _Machine:
                       "server": _Endpoint("server", conv.server, conv.client)}
         self.rows: list[dict[str, object]] = []
         # Without a SYN-ACK nothing was listening: a refused connect leaves no server socket.
-        self.server_listens = bool((conv.syn & conv.ack & ~conv.from_client).any())
+        # A server that sent its own opening SYN was connecting, not listening.
+        self.server_listens = bool((conv.syn & conv.ack & ~conv.from_client).any()
+                                   and not (conv.syn & ~conv.ack & ~conv.from_client).any())
 
     def move(self, ts: int, end: _Endpoint, new: str, reason: str) -> None:
         self.rows.append({"ts_ns": ts, "side": end.side, "local": end.local,
@@ -139,18 +142,20 @@ def _relevant_rows(conv: Conversation) -> list[int]:
 
 
 def _receive_time(conv: Conversation, i: int, rows: list[int]) -> int:
-    """When the receiver takes segment ``i`` in (see the module docstring for crossing FINs)."""
+    """When the receiver takes segment ``i`` in: 1 ns after it, unless the two sides' FINs (or
+    opening SYNs) crossed, in which case just after the receiver sent its own."""
     ts = int(conv.ts[i]) + 1
-    if not conv.fin[i]:
+    opening = bool(conv.syn[i] and not conv.ack[i])
+    if not (conv.fin[i] or opening):
         return ts
-    fin_end = conv.seq_end(i)
+    end = conv.seq_end(i)
     for j in rows:
         if j <= i or conv.from_client[j] == conv.from_client[i]:
             continue
-        covers = bool(conv.ack[j]) and int(conv.rel_ack[j]) >= fin_end
-        if covers:
+        if conv.ack[j] and int(conv.rel_ack[j]) >= end:
             return ts
-        if conv.fin[j]:
+        crossing = conv.fin[j] if conv.fin[i] else (conv.syn[j] and not conv.ack[j])
+        if crossing:
             return int(conv.ts[j]) + 1
     return ts
 
