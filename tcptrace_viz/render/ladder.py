@@ -64,6 +64,8 @@ MUTED_COLOUR: Final = "#6b6b6b"
 _TEXT_SAFE: Final[dict[str, Any]] = {"parse_math": False, "usetex": False}
 """Capture text is data: no mathtext, no TeX."""
 
+_SVG_METADATA_KEYS: Final = ("Date", "Creator", "Format", "Type")
+
 RC: Final[dict[str, Any]] = {
     "svg.fonttype": "none",  # real <text> elements: small, selectable, searchable
     "svg.hashsalt": "tcptrace-viz",  # stable ids between runs
@@ -94,7 +96,8 @@ def ladder_svg(ladder: Ladder, meta: dict[str, Any] | None = None) -> str:
     with mpl.rc_context(cast("Any", RC)):
         fig = ladder_figure(ladder, meta)
         buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "tcptrace-viz"})
+        # no <metadata> at all: nothing dated, nothing that names a URL
+        fig.savefig(buf, format="svg", metadata=dict.fromkeys(_SVG_METADATA_KEYS))
     return buf.getvalue()
 
 
@@ -109,6 +112,11 @@ def ladder_png(ladder: Ladder, meta: dict[str, Any] | None = None, dpi: int = DP
 
 def ladder_figure(ladder: Ladder, meta: dict[str, Any] | None = None) -> Figure:
     """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``."""
+    with mpl.rc_context(cast("Any", RC)):
+        return _draw(ladder)
+
+
+def _draw(ladder: Ladder) -> Figure:
     rows = max(ladder.height, 2.0)
     footer = _footer_inches(ladder)
     height = HEADER_INCHES + rows * ROW_INCHES + footer
@@ -302,10 +310,12 @@ def _legend(fig: Figure, ladder: Ladder, height: float, footer: float) -> None:
                      ["syscall and its result", "syscall failed"]))
     top = footer - 0.12
     for handles, labels in rows:
-        fig.legend(handles, labels, loc="upper center", ncol=len(handles),
+        legend = fig.legend(handles, labels, loc="upper center", ncol=len(handles),
                    bbox_to_anchor=(0.5, top / height), fontsize=8, frameon=False,
                    handlelength=1.8, columnspacing=1.4, borderaxespad=0.0,
                    prop={"size": 8})
+        for text in legend.get_texts():  # state names come from the capture
+            text.set_parse_math(False)
         top -= LEGEND_ROW_INCHES
     if ladder.has_wire:
         _text(fig, 0.5, (top - 0.06) / height,
