@@ -124,20 +124,23 @@ class _Machine:
 
 
 def _relevant_rows(conv: Conversation) -> list[int]:
-    """Rows that can change a state: the handshake, SYN/FIN/RST, and anything after a FIN.
-
-    Plain data in the middle of a long connection changes nothing, so it is skipped.
-    """
+    """Rows that can change a state: SYN/FIN/RST, the ACK that completes the handshake and the
+    first ACK of each FIN.  Everything else (plain data and ACKs) changes nothing, so a long
+    transfer costs no Python loop."""
     relevant = conv.syn | conv.fin | conv.rst
-    fins = np.flatnonzero(conv.fin)
-    if len(fins):
-        relevant[fins[0]:] = True
+    positions = np.arange(len(conv))
     synacks = np.flatnonzero(conv.syn & conv.ack)
     if len(synacks):
-        later_acks = np.flatnonzero(conv.ack & ~conv.syn & conv.from_client)
-        later_acks = later_acks[later_acks > synacks[0]]
+        later_acks = np.flatnonzero(conv.ack & ~conv.syn & conv.from_client
+                                    & (positions > synacks[0]))
         if len(later_acks):
             relevant[later_acks[0]] = True
+    for fin in np.flatnonzero(conv.fin):
+        covering = np.flatnonzero((positions > fin) & conv.ack
+                                  & (conv.from_client != conv.from_client[fin])
+                                  & (conv.rel_ack >= conv.seq_end(int(fin))))
+        if len(covering):
+            relevant[covering[0]] = True
     return [int(i) for i in np.flatnonzero(relevant)]
 
 
