@@ -106,13 +106,15 @@ def _closing(conv: Conversation, facts: pd.Series[Any],
     """Who closed first and how; RSTs that ended an orderly close."""
     found: list[Finding] = []
     kind, by = str(facts["close_kind"]), str(facts["closed_by"])
-    first_fin = {side: int(np.flatnonzero(conv.fin & (conv.from_client == (side == "client")))
-                           [0]) for side in ("client", "server")
-                 if (conv.fin & (conv.from_client == (side == "client"))).any()}
+    first_fin: dict[str, int] = {}
+    for side in ("client", "server"):
+        fins = np.flatnonzero(conv.fin & (conv.from_client == (side == "client")))
+        if len(fins):
+            first_fin[side] = int(fins[0])
     resets = [int(i) for i in np.flatnonzero(conv.rst)]
     if facts["refused"]:
         syn = int(np.flatnonzero(conv.opening_syn)[0])
-        rst = resets[0]
+        rst = next(i for i in resets if conv.side(i) == "server")
         found.append(_at(conv, rst, "refused",
                          f"The server refused the connection: it answered the client's SYN "
                          f"(frame {conv.frame[syn]}) with RST (frame {conv.frame[rst]}), "
