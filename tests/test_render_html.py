@@ -1,0 +1,197 @@
+"""The HTML report and index: self-contained, CSP-locked, linked diagram and table."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+from factory import make_trace
+from test_render_scenarios import SCENARIOS, long_trace, pipe, user_pcap
+
+from tcptrace_viz.render import render, render_index
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+class Page(HTMLParser):
+    """Tags, attributes, the CSP and the inline script of a page."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+    def attrs(self, name: str) -> list[str]:
+        return [str(a[name]) for _, a in self.elements if name in a and a[name] is not None]
+
+    @property
+    def csp(self) -> str:
+        metas = [a for tag, a in self.elements
+                 if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+        assert len(metas) == 1
+        return str(metas[0]["content"])
+
+
+def report(trace=None, **kwargs) -> tuple[str, Page]:
+    out = render(trace if trace is not None else make_trace(**kwargs), "html")
+    assert isinstance(out, str)
+    return out, Page(out)
+
+
+def test_csp_forbids_everything_external_and_allows_our_script_by_hash() -> None:
+    html, page = report()
+    csp = page.csp
+    assert "default-src 'none'" in csp
+    assert "img-src data:" in csp
+    assert "unsafe-eval" not in csp and "script-src 'unsafe-inline'" not in csp
+    assert len(page.scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp
+    # the script is exactly what sits between the tags, so the hash matches in a browser too
+    assert f"<script>{page.scripts[0]}</script>" in html
+
+
+def test_no_external_resources() -> None:
+    html, page = report()
+    for name in ("src", "href", "xlink:href", "action", "poster", "srcset"):
+        for value in page.attrs(name):
+            assert value.startswith(("#", "data:")), (name, value)
+    assert "@import" not in html and "url(http" not in html
+    assert "@font-face" not in html
+    assert not [tag for tag, _ in page.elements if tag in ("link", "iframe", "img", "object")]
+
+
+def test_pcapng_is_embedded_as_a_download() -> None:
+    data = b"\n\r\r\n" + bytes(range(256))
+    _, page = report(pcapng_bytes=data)
+    links = [a for tag, a in page.elements if tag == "a" and "download" in a]
+    assert len(links) == 1
+    assert links[0]["download"] == "close-then-write.pcapng"
+    href = str(links[0]["href"])
+    assert href.startswith("data:application/octet-stream;base64,")
+    assert base64.b64decode(href.split(",", 1)[1]) == data
+
+
+def test_no_download_link_without_pcapng() -> None:
+    _, page = report()
+    assert not [a for tag, a in page.elements if tag == "a" and "download" in a]
+
+
+def test_header_shows_verdict_expected_observed_and_environment() -> None:
+    html, _ = report(teaches="After close(), a write still succeeds.",
+                     sysctls={"net.ipv4.tcp_fin_timeout": "60"},
+                     captured_at="2025-11-24T00:00:00Z", verdict="fail",
+                     observed=["server send #2 = 3"])
+    assert 'class="badge fail"' in html
+    assert "After close(), a write still succeeds." in html
+    assert "server send #2 -&gt; EPIPE" in html and "server send #2 = 3" in html
+    assert "net.ipv4.tcp_fin_timeout" in html and "6.1.0-test" in html
+    assert "2025-11-24T00:00:00Z" in html and "0.0.0-test" in html
+
+
+def test_pass_badge() -> None:
+    html, _ = report()
+    assert 'class="badge pass"' in html
+
+
+def test_rows_and_svg_ids_link_up() -> None:
+    html, page = report()
+    refs = page.attrs("data-ref")
+    trace = make_trace()
+    assert len(refs) == len(trace.timeline())
+    start, end = html.index("<svg"), html.index("</svg>") + len("</svg>")
+    root = ET.fromstring(html[start:end])
+    ids = {el.get("id") for el in root.iter() if el.get("id")}
+    for ref in refs:
+        assert f"tv-{ref}" in ids or f"tv-{ref}-label" in ids, ref
+    packet_rows = [r for r in refs if r.startswith("p")]
+    assert len(packet_rows) == len(trace.packets)
+
+
+def test_light_dark_and_print_styles() -> None:
+    html, _ = report()
+    assert "prefers-color-scheme: dark" in html
+    assert "@media print" in html
+    assert '<meta name="color-scheme" content="light dark">' in html
+
+
+def test_report_without_meta_still_renders() -> None:
+    trace = make_trace()
+    trace.meta.clear()
+    html, page = report(trace)
+    assert "<svg" in html and page.csp
+
+
+def test_pipe_report_has_no_packets_but_a_diagram() -> None:
+    html, page = report(pipe())
+    assert "<svg" in html
+    assert page.attrs("data-ref") == ["c0", "c1", "c2"]
+
+
+def test_long_report_warns_about_undrawn_packets() -> None:
+    html, _ = report(long_trace())
+    assert "The diagram draws" in html and "of 804 packets" in html
+    assert "bytes</strong> were thrown away" in html
+
+
+def test_user_capture_gets_connection_table_and_findings() -> None:
+    html, page = report(user_pcap())
+    assert "Connections in this capture" in html
+    assert "Findings for connection 0" in html
+    assert "127.0.0.1:40001" in html  # the second connection is listed
+    assert page.attrs("data-finding-ref")  # findings point at packet rows
+
+
+def test_capture_reports_have_no_connection_table() -> None:
+    html, _ = report()
+    assert "Connections in this capture" not in html
+
+
+def test_connection_option_selects_rows() -> None:
+    out = render(user_pcap(), "html", connection=1)
+    assert isinstance(out, str)
+    assert "Findings for connection 1" in out
+
+
+# --- index ----------------------------------------------------------------------------------------
+
+
+def test_index_has_one_row_per_scenario_with_link_and_results() -> None:
+    entries = [(SCENARIOS[name](), f"{name}.html")
+               for name in ("close-then-write", "linger0", "pipe", "simultaneous-close")]
+    html = render_index(entries)
+    page = Page(html)
+    assert page.attrs("href") == [f"{name}.html" for name in
+                                  ("close-then-write", "linger0", "pipe", "simultaneous-close")]
+    rows = re.findall(r"<tr>\s*<td><a href", html)
+    assert len(rows) == 4
+    assert "send() = 3" in html and "send() -&gt; EPIPE" in html
+    assert "send() -&gt; ECONNRESET" in html
+    assert "FIN from client; RST from client" in html
+    assert "RST from client" in html
+    assert "FIN from client and server" in html
+    assert "CLOSING → TIME_WAIT" in html
+    assert "4 passed, 0 failed" in html
+    assert "script-src 'none'" in page.csp and not page.scripts
+
+
+def test_index_of_nothing() -> None:
+    assert "No reports yet." in render_index([])
