@@ -81,7 +81,7 @@ def per_side(states: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
 @pytest.mark.root
 @pytest.mark.parametrize("name", LIVE)
 def test_inferred_states_match_the_kernels(name: str) -> None:
-    from tcptrace_viz.capture.session import run_capture  # noqa: PLC0415  (scapy is slow)
+    from tcptrace_viz.capture.session import run_capture  # here: it imports scapy, which is slow
 
     trace = run_capture(name).trace
     if (trace.states["source"] == "sampled").any():
@@ -94,7 +94,7 @@ def test_inferred_states_match_the_kernels(name: str) -> None:
 
 @pytest.mark.root
 def test_inferred_states_match_the_kernels_over_ipv6() -> None:
-    from tcptrace_viz.capture.session import run_capture  # noqa: PLC0415
+    from tcptrace_viz.capture.session import run_capture
 
     trace = run_capture("close-then-write", socket.AF_INET6).trace
     if (trace.states["source"] == "sampled").any():
