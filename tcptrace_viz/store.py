@@ -120,14 +120,13 @@ def _read_folder(folder: Path) -> Trace:
 
 def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = None) -> Trace:
     """A user's pcap/pcapng file as a Trace; states are inferred from the packets."""
-    from tcptrace_viz.analysis import annotate_packets, infer_states
+    from tcptrace_viz.analysis import annotate_packets, infer_all_states
     from tcptrace_viz.pcap import read_pcap
 
     result = read_pcap(path, progress=progress)
     packets = annotate_packets(result.packets)
     connections = sorted(set(packets["conn"].tolist())) if len(packets) else []
-    inferred = [infer_states(packets, conn) for conn in connections[:MAX_INFERRED_CONNECTIONS]]
-    states = pd.concat(inferred, ignore_index=True) if inferred else None
+    states = infer_all_states(packets, connections[:MAX_INFERRED_CONNECTIONS])
     meta = {
         "scenario": path.name, "title": f"capture file {path.name}", "source": "file",
         "file": str(path), "file_format": result.file_format, "partial": result.partial,
