@@ -90,6 +90,7 @@ def screenshot(driver: Any, name: str, *, dark: bool = False, media: str = "") -
     """Full-page screenshot into test-artifacts/."""
     features = [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": media, "features": features})
+    driver.set_window_size(1280, 800)  # measure the page, not the previous window
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.set_window_size(1280, min(max(height + 40, 800), 8000))
     ARTIFACTS.mkdir(exist_ok=True)

@@ -131,11 +131,11 @@ def _draw(ladder: Ladder) -> Figure:
     _bands(ax, ladder)
     for event in ladder.events:
         if event.kind == "packet":
-            _packet(ax, event)
+            _packet(ax, ladder, event)
         elif event.kind == "state":
-            _state_label(ax, event)
+            _state_label(ax, ladder, event)
         elif event.kind == "syscall":
-            _syscall(ax, event)
+            _syscall(ax, ladder, event)
         else:
             _marker(ax, event)
     _legend(fig, ladder, height, footer)
@@ -178,7 +178,8 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
         if lifeline.address:
             _text(fig, X_LANE[lane], y_names - 0.02 / height, lifeline.address, fontsize=8.5,
                   ha="center", va="top", family="DejaVu Sans Mono", color=MUTED_COLOUR)
-    _text(fig, X_TIME, y_names - 0.02 / height, "t (s)", fontsize=8, va="top",
+    _text(fig, X_TIME, y_names - 0.02 / height, f"t ({ladder.time_unit[0]})", fontsize=8,
+          va="top",
           color=MUTED_COLOUR)
 
 
@@ -215,12 +216,12 @@ def _outer(lane: int) -> tuple[float, str]:
     return X_LANE[1] + BAND_HALF + 0.012, "left"
 
 
-def _time(ax: Axes, event: Event) -> None:
-    _text(ax, X_TIME, event.y, f"{event.t:.6f}", fontsize=7.5, va="center",
+def _time(ax: Axes, ladder: Ladder, event: Event) -> None:
+    _text(ax, X_TIME, event.y, ladder.time_label(event), fontsize=7.5, va="center",
           family="DejaVu Sans Mono", color=MUTED_COLOUR)
 
 
-def _packet(ax: Axes, event: Event) -> None:
+def _packet(ax: Axes, ladder: Ladder, event: Event) -> None:
     kind = arrow_kind(event)
     colour = ARROW_COLOURS[kind]
     src = event.lane
@@ -241,7 +242,7 @@ def _packet(ax: Axes, event: Event) -> None:
                   bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
                         "alpha": 0.85})
     label.set_gid(f"tv-{event.ref}-label")
-    _time(ax, event)
+    _time(ax, ladder, event)
     if rst and event.reason:
         x, ha = _outer(src)
         reason = _text(ax, x, event.y, f"reset reason: {event.reason}", fontsize=8,
@@ -249,7 +250,7 @@ def _packet(ax: Axes, event: Event) -> None:
         reason.set_gid(f"tv-{event.ref}-reason")
 
 
-def _state_label(ax: Axes, event: Event) -> None:
+def _state_label(ax: Axes, ladder: Ladder, event: Event) -> None:
     x, ha = _outer(event.lane)
     colour = STATE_COLOURS.get(event.state, UNKNOWN_STATE_COLOUR)
     text = event.state if event.observed else f"{event.state} (inferred)"
@@ -259,10 +260,10 @@ def _state_label(ax: Axes, event: Event) -> None:
                         "alpha": 0.35 if event.observed else 0.15,
                         "ls": "-" if event.observed else "--"})
     label.set_gid(f"tv-{event.ref}-label")
-    _time(ax, event)
+    _time(ax, ladder, event)
 
 
-def _syscall(ax: Axes, event: Event) -> None:
+def _syscall(ax: Axes, ladder: Ladder, event: Event) -> None:
     colour = ERROR_COLOUR if event.error else TEXT_COLOUR
     x_line = X_LANE[event.lane]
     dot = ax.plot([x_line], [event.y], marker="D", ms=6, color=colour, mec="white", mew=0.8,
@@ -273,7 +274,7 @@ def _syscall(ax: Axes, event: Event) -> None:
                   family="DejaVu Sans Mono", color=colour,
                   fontweight="bold" if event.error else "normal")
     label.set_gid(f"tv-{event.ref}-label")
-    _time(ax, event)
+    _time(ax, ladder, event)
 
 
 def _marker(ax: Axes, event: Event) -> None:

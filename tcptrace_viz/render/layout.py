@@ -135,6 +135,18 @@ class Ladder:
     has_wire: bool = True
     """False when the scenario has no wire traffic at all (pipe, socketpair)."""
 
+    @property
+    def time_unit(self) -> tuple[str, float]:
+        """(unit, factor) for time labels: milliseconds when the trace lasts under 10 s
+        (loopback stories take microseconds: ``0.215 ms`` reads better than ``0.000215``)."""
+        span = max((e.t for e in self.events), default=0.0)
+        return ("ms", 1e3) if span < 10 else ("s", 1.0)
+
+    def time_label(self, event: Event) -> str:
+        """The event's time in ``time_unit``, fixed decimals so columns line up."""
+        unit, factor = self.time_unit
+        return f"{event.t * factor:.3f}" if unit == "ms" else f"{event.t:.6f}"
+
     def of_kind(self, kind: EventKind) -> list[Event]:
         """The events of one kind, in order."""
         return [event for event in self.events if event.kind == kind]

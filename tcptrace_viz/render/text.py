@@ -2,11 +2,11 @@
 
 ::
 
-         t (s)   client 127.0.0.1:40000 |                                  | server 127.0.0.1:5555
-      0.000210                          |<-------[P.] seq 1:4 ack 2 len 3--|
-      0.000215                [CLOSE]   |                                  |
-      0.000220       RST: NO_SOCKET     |=========[R] seq 2 len 0=========>|
-      0.000310                          |                                  | send() -> EPIPE
+    t (ms) client 127.0.0.1:40000 |                                | server 127.0.0.1:5555
+     0.210                        |<---[P.] seq 1:4 ack 2 len 3----|
+     0.215                [CLOSE] |                                |
+     0.220         RST: NO_SOCKET |========[R] seq 2 len 0========>|
+     0.310                        |                                | send() -> EPIPE
 
 Time runs down.  Each line is one event: an arrow for a packet (``===`` for a reset), a state
 change (``[STATE]``) or a syscall result written beside the lifeline of the side it belongs to.
@@ -83,7 +83,8 @@ def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
 def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> str:
     """Render a laid-out ladder as text lines no wider than ``width``."""
     events = ladder.events
-    time_w = max([len(f"{e.t:.6f}") for e in events] + [len("t (s)")])
+    time_head = f"t ({ladder.time_unit[0]})"
+    time_w = max([len(ladder.time_label(e)) for e in events] + [len(time_head)])
     left_need = max([len(_side_text(e)) for e in events if e.lane == 0] + [0])
     label_need = max([len(_packet_label(e)) for e in events if e.kind == "packet"] + [0])
     right_need = max([len(_side_text(e)) for e in events if e.lane == 1]
@@ -106,9 +107,9 @@ def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> 
         out.append(truncate(printable(ladder.note), width))
     out.append("")
     client, server = ladder.lifelines
-    out.append(line("t (s)", printable(client.label), "", printable(server.label)))
+    out.append(line(time_head, printable(client.label), "", printable(server.label)))
     for event in events:
-        time = f"{event.t:.6f}"
+        time = ladder.time_label(event)
         if event.kind == "packet":
             middle = _arrow(_packet_label(event), arrow_w, event.lane == 0, event.rst)
             side = _side_text(event)
