@@ -105,7 +105,9 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
         "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
         "svg": trusted_svg(ladder_svg(ladder, meta)),
         "ladder": ladder,
-        "rows": _timeline_rows(selection),
+        "rows": _timeline_rows(selection, ladder),
+        "time_unit": ladder.time_unit[0],
+        "has_wire": ladder.has_wire,
         "table_max": TABLE_MAX,
         "glossary": GLOSSARY,
     }
@@ -206,8 +208,10 @@ class TimelineRow:
     classes: str
 
 
-def _timeline_rows(selection: Selection) -> list[TimelineRow]:
+def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
     table = timeline(selection)
+    unit, factor = ladder.time_unit
+    decimals = 3 if unit == "ms" else 6
     trace = selection.trace
     sides = trace.sides
     rows: list[TimelineRow] = []
@@ -233,7 +237,7 @@ def _timeline_rows(selection: Selection) -> list[TimelineRow]:
             call = trace.syscalls.iloc[row]
             if call["errno"] or call["signal"]:
                 classes.append("error")
-        rows.append(TimelineRow(ref, f"{float(item.t):.6f}", str(item.kind), who,
+        rows.append(TimelineRow(ref, f"{float(item.t) * factor:.{decimals}f}", str(item.kind), who,
                                 str(item.text), frame, payload, " ".join(classes)))
     return rows
 

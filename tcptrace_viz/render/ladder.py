@@ -191,9 +191,11 @@ def _lifelines(ax: Axes, ladder: Ladder, rows: float) -> None:
         ax.plot([x, x], [0.0, rows], color="#9a9a9a", lw=1.0, zorder=1)
         for brk in breaks:
             # a white cut through the line and its state band, edged by two slashes
-            ax.add_patch(Rectangle((x - 0.02, brk.y - 0.18), 0.04, 0.36, facecolor="white",
+            ax.add_patch(Rectangle((x - 0.02, brk.y - 0.32), 0.04, 0.64, facecolor="white",
                                    edgecolor="none", zorder=3))
-            for dy in (-0.18, 0.18):
+            ax.plot([x, x], [brk.y - 0.32, brk.y + 0.32], color="#9a9a9a", lw=1.0, ls=(0, (1, 2)),
+                    zorder=3.5)
+            for dy in (-0.32, 0.32):
                 ax.plot([x - 0.016, x + 0.016], [brk.y + dy + 0.1, brk.y + dy - 0.1],
                         color="#555555", lw=1.3, zorder=4)
 

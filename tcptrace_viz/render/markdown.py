@@ -101,11 +101,14 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
     out += ["<details><summary>Text ladder</summary>", ""]
     out += [*_fenced(ladder_text(text_ladder, meta)), "", "</details>", ""]
 
-    out += ["## Timeline", "", "| t (s) | what | who | description |", "|---:|---|---|---|"]
+    unit, factor = ladder.time_unit
+    decimals = 3 if unit == "ms" else 6
+    out += ["## Timeline", "", f"| t ({unit}) | what | who | description |",
+            "|---:|---|---|---|"]
     table = timeline(select(trace, connection))
     for item in rows_of(table.head(TABLE_MAX)):
-        out.append(f"| {float(item.t):.6f} | {item.kind} | {md_text(item.side)} | "
-                   f"{md_code(item.text)} |")
+        out.append(f"| {float(item.t) * factor:.{decimals}f} | {item.kind} | "
+                   f"{md_text(item.side)} | {md_code(item.text)} |")
     if len(table) > TABLE_MAX:
         out += ["", f"{len(table) - TABLE_MAX} more events are in the HTML report and the "
                 "pcapng."]
