@@ -183,8 +183,8 @@ class _IpLayer:
 
     def addresses(self, rows: I64) -> tuple[Obj, Obj]:
         """Source and destination text of ``rows`` (formatted once per distinct address)."""
-        src = _format_v4(self.v4_src[rows])
-        dst = _format_v4(self.v4_dst[rows])
+        both = _format_v4(np.concatenate([self.v4_src[rows], self.v4_dst[rows]]))
+        src, dst = both[:len(rows)], both[len(rows):]
         if len(self.v6_rows):
             where = np.searchsorted(self.v6_rows, rows)
             where = np.minimum(where, len(self.v6_rows) - 1)
@@ -196,9 +196,11 @@ class _IpLayer:
 
 
 def _format_v4(addrs: I64) -> Obj:
-    unique, inverse = np.unique(addrs, return_inverse=True)
+    if not len(addrs):
+        return np.zeros(0, dtype=object)
+    unique = np.unique(addrs)  # hash-based; the inverse comes cheaper from searchsorted
     text = np.array([str(ipaddress.IPv4Address(int(a))) for a in unique.tolist()], dtype=object)
-    return text[inverse.reshape(-1)] if len(addrs) else np.zeros(0, dtype=object)
+    return text[np.searchsorted(unique, addrs)]
 
 
 def _format_v6(addrs: U8) -> Obj:
@@ -292,8 +294,11 @@ def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
         "flag_bits": flag_bits, "len": length, "win": be16(tcp, 14),
     }
     with_options = np.flatnonzero(thl > 20)
-    optmat = gather(buf, l4[with_options] + 20, MAX_OPTION_BYTES)
-    decoded = decode_options(optmat, thl[with_options] - 20)
+    optlen = thl[with_options] - 20
+    width = int(optlen.max()) if len(optlen) else 0
+    optmat = np.zeros((len(with_options), MAX_OPTION_BYTES), dtype=np.uint8)
+    optmat[:, :width] = gather(buf, l4[with_options] + 20, width)
+    decoded = decode_options(optmat, optlen)
     for name, values, fill in (("options", decoded.text, ""), ("mss", decoded.mss, -1),
                                ("wscale", decoded.wscale, -1), ("sack_ok", decoded.sack_ok, False),
                                ("tsval", decoded.tsval, -1), ("tsecr", decoded.tsecr, -1)):

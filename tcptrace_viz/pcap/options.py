@@ -30,6 +30,8 @@ _NONE: Final = -1  # walk already ended for this packet
 _BAD: Final = -2  # length byte missing, < 2 or past the end of the options
 _EOL_TOKEN: Final = TCPOPT_EOL << 8 | 1
 _NOP_TOKEN: Final = TCPOPT_NOP << 8 | 1
+_NOP_NOP_TS: Final = np.array([TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10], dtype=np.uint8)
+_PEELS: Final = 16  # option shapes grouped by row comparison before falling back to a sort
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -130,13 +132,46 @@ def decode_options(mat: U8, optlen: I64) -> OptionColumns:
         tsval=np.full(m, -1, dtype=np.int64), tsecr=np.full(m, -1, dtype=np.int64))
     if not m:
         return out
-    tokens, positions = _walk(mat, optlen)
-    shapes, inverse = np.unique(tokens, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    for shape_index, shape in enumerate(shapes):
-        members = np.flatnonzero(inverse == shape_index)
-        _fill_shape(out, mat[members], positions[members], members, shape.tolist())
+    # Fast path: after the handshake Linux sends "nop,nop,TS" on nearly every segment.
+    ts_only = (optlen == 12) & (mat[:, :4] == _NOP_NOP_TS).all(axis=1)
+    rows = np.flatnonzero(ts_only)
+    if len(rows):
+        tsval, tsecr = be32(mat[rows], 4), be32(mat[rows], 8)
+        out.tsval[rows], out.tsecr[rows] = tsval, tsecr
+        out.text[rows] = [f"nop,nop,TS val {val} ecr {ecr}"
+                          for val, ecr in zip(tsval.tolist(), tsecr.tolist(), strict=True)]
+    rest = np.flatnonzero(~ts_only)
+    if not len(rest):
+        return out
+    tokens, positions = _walk(mat[rest], optlen[rest])
+    for members, shape in _group_by_shape(tokens):
+        _fill_shape(out, mat[rest[members]], positions[members], rest[members], shape)
     return out
+
+
+def _group_by_shape(tokens: npt.NDArray[np.int32]) -> list[tuple[I64, list[int]]]:
+    """Rows sharing a token sequence, with that sequence.
+
+    Real captures have a handful of shapes, so the commonest are peeled off with cheap row
+    comparisons; a hostile file with many shapes falls back to one sort after ``_PEELS``.
+    """
+    groups: list[tuple[I64, list[int]]] = []
+    left = np.arange(len(tokens), dtype=np.int64)
+    for _ in range(_PEELS):
+        if not len(left):
+            return groups
+        shape = tokens[left[0]]
+        same = (tokens[left] == shape).all(axis=1)
+        groups.append((left[same], shape.tolist()))
+        left = left[~same]
+    if len(left):
+        shapes, inverse = np.unique(tokens[left], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(shapes) + 1))
+        groups.extend((left[order[bounds[i]:bounds[i + 1]]], shapes[i].tolist())
+                      for i in range(len(shapes)))
+    return groups
 
 
 def _fill_shape(out: OptionColumns, mat: U8, positions: I64, members: I64,

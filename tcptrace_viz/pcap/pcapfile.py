@@ -32,10 +32,15 @@ class PcapParser:
     def parse(self, buf: U8, pos: int, end: int, base: int, eof: bool) -> ParseStep:
         """Consume the complete records in ``buf[pos:end]`` (``base``: file offset of buf[0])."""
         offsets, stop, bad_caplen = self._walk(buf, pos, end)
-        count = len(offsets)
         starts = np.array(offsets, dtype=np.int64)
         fields = gather(buf, starts, PCAP_RECORD_HEADER_LEN).view(self._order + "u4")
         fields = fields.astype(np.int64)
+        too_long = fields[:, 2] > self.header.caplen_limit
+        if too_long.any():
+            first_bad = int(np.argmax(too_long))
+            stop, bad_caplen = offsets[first_bad], int(fields[first_bad, 2])
+            starts, fields = starts[:first_bad], fields[:first_bad]
+        count = len(starts)
         scale = 1 if self.header.nanoseconds else 1000
         first = self.records + 1
         self.records += count
@@ -63,20 +68,24 @@ class PcapParser:
         return step
 
     def _walk(self, buf: U8, pos: int, end: int) -> tuple[list[int], int, int]:
-        """Record offsets; where the walk stopped; an absurd captured length found there (or -1)."""
+        """Record offsets; where the walk stopped; an absurd captured length found there (or -1).
+
+        The loop reads each header's captured length and nothing else: the buffer's zero
+        padding makes the read safe near ``end``, and a too-large length either runs past
+        ``end`` (checked here, once) or is caught by the vectorised check afterwards.
+        """
         caplen_at = self._caplen_at
         raw = buf.data
-        limit = self.header.caplen_limit
         offsets: list[int] = []
         append = offsets.append
-        last = end - PCAP_RECORD_HEADER_LEN
-        while pos <= last:
-            caplen = caplen_at(raw, pos + 8)[0]
-            if caplen > limit:
-                return offsets, pos, caplen
-            after = pos + PCAP_RECORD_HEADER_LEN + caplen
+        while True:
+            after = pos + PCAP_RECORD_HEADER_LEN + caplen_at(raw, pos + 8)[0]
             if after > end:
                 break
             append(pos)
             pos = after
+        if end - pos >= PCAP_RECORD_HEADER_LEN:
+            caplen = caplen_at(raw, pos + 8)[0]
+            if caplen > self.header.caplen_limit:
+                return offsets, pos, caplen
         return offsets, pos, -1

@@ -84,7 +84,7 @@ def enhanced_packet(frame: bytes, ts_ns: int, comment: str = "") -> bytes:
     return _block(BLOCK_EPB, body)
 
 
-def write_pcapng(  # noqa: PLR0917 (the project's agreed signature)
+def write_pcapng(
         stream: BinaryIO, frames: Sequence[bytes],
                  ts_ns: Sequence[int] | npt.NDArray[np.int64],
                  comments: Sequence[str] | None = None, linktype: int = LINKTYPE_ETHERNET,
