@@ -349,3 +349,17 @@ def test_text_and_markdown_do_not_import_matplotlib() -> None:
             "assert 'scapy' not in sys.modules\n")
     root = pathlib.Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_reset_reason_as_the_capture_writes_it() -> None:
+    """The capture writes "RST sent: REASON" on the sender and "RST received" on the peer."""
+    packets = [*handshake(), pkt(100, "client", "R.", 1, 1)]
+    states = [*handshake_states(),
+              state(99, "server", "ESTABLISHED", "CLOSE", reason="RST received"),
+              state(101, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_STATE")]
+    ladder = build_ladder(make_trace(packets, states, []))
+    assert [e.reason for e in ladder.of_kind("packet") if e.rst] == ["TCP_STATE"]
+    only_received = [*handshake_states(),
+                     state(99, "server", "ESTABLISHED", "CLOSE", reason="RST received")]
+    ladder = build_ladder(make_trace(packets, only_received, []))
+    assert [e.reason for e in ladder.of_kind("packet") if e.rst] == [""]

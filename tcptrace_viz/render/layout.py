@@ -49,6 +49,8 @@ RESET_REASON_WINDOW_NS: Final = 50_000_000
 """A state row's reason belongs to an RST sent within this time (50 ms)."""
 SPAN_MARGIN_NS: Final = 50_000_000
 """Syscalls this close to a connection's packets belong to it (multi-connection traces)."""
+SENT_PREFIX: Final = "RST sent:"
+RECEIVED_PREFIX: Final = "RST received"
 OBSERVED_SOURCES: Final = frozenset({"tracepoint", "socket-table"})
 """State sources that saw the kernel's own state; the others are guesses."""
 FIN_RECV_CALLS: Final = frozenset({"recv", "recvfrom", "recvmsg", "read"})
@@ -334,10 +336,16 @@ def reset_reasons(trace: Trace, client: str) -> dict[int, str]:
     """Packet row -> the kernel's reason for that RST, from the nearest state row with a reason.
 
     The sender's own rows are preferred; a reason more than ``RESET_REASON_WINDOW_NS`` away
-    from the RST is not used.
+    from the RST is not used.  The capture writes ``RST sent: TCP_ABORT_ON_LINGER`` and
+    ``RST received``; the first gives ``TCP_ABORT_ON_LINGER``, the second is not a reason.
     """
     states = trace.states
-    with_reason = states[states["reason"] != ""] if len(states) else states
+    if len(states):
+        reasons = states["reason"].astype(str)
+        # "RST received" describes the receiving end, not why the RST was sent
+        with_reason = states[(reasons != "") & ~reasons.str.startswith(RECEIVED_PREFIX)]
+    else:
+        with_reason = states
     out: dict[int, str] = {}
     if not len(with_reason):
         return out
@@ -351,7 +359,8 @@ def reset_reasons(trace: Trace, client: str) -> dict[int, str]:
             dt = abs(int(st.ts_ns) - int(row.ts_ns))
             if dt > RESET_REASON_WINDOW_NS:
                 continue
-            key = (0 if st.side == sender else 1, dt, str(st.reason))
+            key = (0 if st.side == sender else 1, dt,
+                   str(st.reason).removeprefix(SENT_PREFIX).strip())
             if best is None or key < best:
                 best = key
         if best is not None:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Final
 from tcptrace_viz.render.common import (
     FLAG_LEGEND,
     STATE_LEGEND,
-    as_list,
     printable,
     truncate,
     verdict_word,
@@ -37,7 +36,7 @@ MAX_EVENTS: Final = 70
 """A terminal shows fewer events than the diagram before eliding the middle."""
 KEEP_EACH_END: Final = 25
 _MIN_ARROW: Final = 26
-_MAX_SIDE: Final = 30
+_MAX_SIDE: Final = 32
 
 
 class TextLadder:
@@ -146,12 +145,10 @@ def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
                      "the full list is in the HTML report and the pcapng.")
     verdict = verdict_word(meta)
     if verdict:
-        expected = "; ".join(as_list(meta.get("expected"))) or "-"
-        observed = "; ".join(as_list(meta.get("observed"))) or "-"
-        lines.append(f"Verdict: {verdict}. Expected: {expected}. Observed: {observed}.")
+        # the expected/observed lists are in the HTML and Markdown reports (and the CLI prints
+        # them after a capture): one line here keeps the terminal readable
         detail = str(meta.get("verdict_detail") or "")
-        if detail:
-            lines.append(detail)
+        lines.append(f"Verdict: {verdict}" + (f": {detail}" if detail else "."))
     if meta.get("partial"):
         lines.append(f"Partial trace: {meta.get('problem') or 'the reading stopped early'}.")
     wrapped: list[str] = []
