@@ -41,11 +41,21 @@ def _ts(tsval: int, tsecr: int) -> bytes:
 
 
 def packets(count: int, seed: int = 1) -> tuple[list[bytes], list[int]]:
-    """``count`` frames (TCP, plus ~1% UDP) and their timestamps in ns."""
+    """``count`` frames (TCP, plus some UDP) and their timestamps in ns.
+
+    TCP timestamps tick in milliseconds from a random per-host offset, as Linux's do, so
+    segments sent within the same millisecond carry the same TS pair.
+    """
     rng = random.Random(seed)
     frames: list[bytes] = []
     times: list[int] = []
-    now = 1_764_000_000_000_000_000
+    clock = [1_764_000_000_000_000_000]
+
+    def emit(v6: bool, src: int, dst: int, segment: bytes) -> None:
+        clock[0] += rng.randrange(1_000, 200_000)
+        frames.append(_frame(v6, src, dst, segment))
+        times.append(clock[0])
+
     conn = 0
     while len(frames) < count:
         conn += 1
@@ -53,50 +63,51 @@ def packets(count: int, seed: int = 1) -> tuple[list[bytes], list[int]]:
         client, server = 0x0A000001 + conn % 250, 0x0A0000FE
         sport, dport = 32768 + conn % 28000, rng.choice([80, 443, 5555])
         cseq, sseq = rng.randrange(1 << 32), rng.randrange(1 << 32)
-        tsc, tss = rng.randrange(1 << 31), rng.randrange(1 << 31)
-        syn_opts = (b"\x02\x04\x05\xb4\x04\x02" + b"\x08\x0a" + struct.pack("!II", tsc, 0)
-                    + b"\x01\x03\x03\x07")
-        flow: list[tuple[bool, bytes]] = [
-            (True, _tcp(sport, dport, cseq, 0, 0x02, syn_opts, b"")),
-            (False, _tcp(dport, sport, sseq, cseq + 1, 0x12, syn_opts[:8] + struct.pack(
-                "!II", tss, tsc) + syn_opts[16:], b"")),
-            (True, _tcp(sport, dport, cseq + 1, sseq + 1, 0x10, _ts(tsc, tss), b"")),
-        ]
+        off_c, off_s = rng.randrange(1 << 31), rng.randrange(1 << 31)
+
+        def ts_c() -> int:
+            return (off_c + clock[0] // 1_000_000) & 0xFFFFFFFF  # noqa: B023 (read at call time)
+
+        def ts_s() -> int:
+            return (off_s + clock[0] // 1_000_000) & 0xFFFFFFFF  # noqa: B023
+
+        def send(from_client: bool, segment: bytes) -> None:
+            src, dst = (client, server) if from_client else (server, client)  # noqa: B023
+            emit(v6, src, dst, segment)  # noqa: B023
+
+        mss_sack = b"\x02\x04\x05\xb4\x04\x02\x08\x0a"
+        send(True, _tcp(sport, dport, cseq, 0, 0x02, mss_sack + struct.pack("!II", ts_c(), 0)
+                        + b"\x01\x03\x03\x07", b""))
+        send(False, _tcp(dport, sport, sseq, cseq + 1, 0x12, mss_sack + struct.pack(
+            "!II", ts_s(), ts_c()) + b"\x01\x03\x03\x07", b""))
         cseq, sseq = cseq + 1, sseq + 1
+        send(True, _tcp(sport, dport, cseq, sseq, 0x10, _ts(ts_c(), ts_s()), b""))
         for _ in range(rng.randint(2, 40)):
             size = rng.choice(SIZES)
-            from_client = rng.random() < 0.3
-            tsc, tss = tsc + 1, tss + 1
-            if from_client:
-                flow.append((True, _tcp(sport, dport, cseq, sseq, 0x18, _ts(tsc, tss),
-                                        PAYLOAD[:size])))
-                flow.append((False, _tcp(dport, sport, sseq, cseq + size, 0x10,
-                                         _ts(tss, tsc), b"")))
+            if rng.random() < 0.3:
+                send(True, _tcp(sport, dport, cseq, sseq, 0x18, _ts(ts_c(), ts_s()),
+                                PAYLOAD[:size]))
+                send(False, _tcp(dport, sport, sseq, cseq + size, 0x10, _ts(ts_s(), ts_c()),
+                                 b""))
                 cseq += size
             else:
-                flow.append((False, _tcp(dport, sport, sseq, cseq, 0x18, _ts(tss, tsc),
-                                         PAYLOAD[size:size * 2])))
-                options = _ts(tsc, tss)
+                send(False, _tcp(dport, sport, sseq, cseq, 0x18, _ts(ts_s(), ts_c()),
+                                 PAYLOAD[size:size * 2]))
+                options = _ts(ts_c(), ts_s())
                 if rng.random() < 0.05:
                     options += b"\x01\x01\x05\x0a" + struct.pack("!II", sseq + 1, sseq + size)
-                flow.append((True, _tcp(sport, dport, cseq, sseq + size, 0x10, options, b"")))
+                send(True, _tcp(sport, dport, cseq, sseq + size, 0x10, options, b""))
                 sseq += size
         if rng.random() < 0.8:
-            flow.append((True, _tcp(sport, dport, cseq, sseq, 0x11, _ts(tsc, tss), b"")))
-            flow.append((False, _tcp(dport, sport, sseq, cseq + 1, 0x11, _ts(tss, tsc), b"")))
-            flow.append((True, _tcp(sport, dport, cseq + 1, sseq + 1, 0x10, _ts(tsc, tss),
-                                    b"")))
+            send(True, _tcp(sport, dport, cseq, sseq, 0x11, _ts(ts_c(), ts_s()), b""))
+            send(False, _tcp(dport, sport, sseq, cseq + 1, 0x11, _ts(ts_s(), ts_c()), b""))
+            send(True, _tcp(sport, dport, cseq + 1, sseq + 1, 0x10, _ts(ts_c(), ts_s()), b""))
         else:
-            flow.append((True, _tcp(sport, dport, cseq, 0, 0x04, b"", b"")))
-        for from_client, segment in flow:
-            src, dst = (client, server) if from_client else (server, client)
-            frames.append(_frame(v6, src, dst, segment))
-            now += rng.randrange(1_000, 200_000)
-            times.append(now)
+            send(True, _tcp(sport, dport, cseq, 0, 0x04, b"", b""))
         if rng.random() < 0.3:  # some DNS-sized UDP noise
             frames.append(ETH_V4 + struct.pack("!BBHHHBBHII", 0x45, 0, 68, 0, 0, 64, 17, 0,
                                                client, server) + b"\0" * 48)
-            times.append(now)
+            times.append(clock[0])
     return frames[:count], times[:count]
 
 

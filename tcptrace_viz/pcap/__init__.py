@@ -5,7 +5,7 @@
 - ``read_pcap``: any pcap or pcapng file to the same table, vectorised and streamed.
 - ``write_pcapng``: frames, timestamps and per-packet comments to a pcapng file.
 
-The table has one row per TCP segment; its columns are ``decode.DECODED_COLUMNS``.
+The table has one row per TCP segment; its columns are ``DECODED_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tcptrace_viz.pcap.decode import DECODED_COLUMNS, Frames, to_dataframe
+from tcptrace_viz.pcap.decode import Frames, to_dataframe
 from tcptrace_viz.pcap.decode import decode as decode_all
+from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import (
     LINKTYPE_ETHERNET,
@@ -28,6 +29,7 @@ from tcptrace_viz.pcap.linktypes import (
     LINKTYPE_RAW,
 )
 from tcptrace_viz.pcap.reader import PcapReadResult, read_pcap
+from tcptrace_viz.pcap.sink import ColumnSink
 from tcptrace_viz.pcap.writer import write_pcapng
 
 __all__ = [
@@ -67,10 +69,11 @@ def decode_frames(frames: Sequence[bytes], ts_ns: npt.NDArray[np.int64] | Sequen
     if comments is not None:
         comment_array = np.empty(len(frames), dtype=object)
         comment_array[:] = [str(text) for text in comments]
-    decoded = decode_all(Frames(
+    sink = ColumnSink(len(frames))
+    decode_all(Frames(
         buf=buf, start=starts, caplen=lengths, wirelen=lengths,
         linktype=np.full(len(frames), linktype, dtype=np.int64),
         ts_ns=np.asarray(ts_ns, dtype=np.int64).reshape(-1),
         frame=np.arange(first_frame, first_frame + len(frames), dtype=np.int64),
-        comment=comment_array))
-    return to_dataframe(decoded.columns)
+        comment=comment_array), sink)
+    return to_dataframe(sink.finish())

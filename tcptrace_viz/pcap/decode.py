@@ -18,9 +18,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.model import tcp_flags_to_str
+from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.gather import be16, be32, gather
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
 from tcptrace_viz.pcap.options import MAX_OPTION_BYTES, decode_options
+from tcptrace_viz.pcap.sink import ColumnSink
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
 IPPROTO_TCP: Final = 6  # TCP
@@ -32,15 +34,6 @@ _MAX_EXTENSIONS: Final = 8  # more chained IPv6 extension headers than this: tre
 
 PAYLOAD_PREVIEW: Final = 32  # bytes of payload shown in the ``payload`` column
 BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memory
-
-#: Columns of the decoded table, in order, with their dtypes.
-DECODED_COLUMNS: Final[dict[str, str]] = {
-    "ts_ns": "int64", "frame": "int64", "src": "object", "sport": "int64", "dst": "object",
-    "dport": "int64", "flags": "object", "flag_bits": "int64", "seq": "int64", "ack": "int64",
-    "len": "int64", "win": "int64", "options": "object", "mss": "int64", "wscale": "int64",
-    "sack_ok": "bool", "tsval": "int64", "tsecr": "int64", "payload": "object",
-    "comment": "object", "ip_version": "int64",
-}
 
 _FLAG_TEXT: Final = np.array([tcp_flags_to_str(bits) for bits in range(256)], dtype=object)
 _PRINTABLE: Final = np.where((np.arange(256) >= 0x20) & (np.arange(256) < 0x7F),
@@ -75,22 +68,14 @@ class Frames:
 
 @dataclasses.dataclass
 class Decoded:
-    """Result of decoding a batch of frames."""
+    """Counts from decoding frames (the rows themselves go to a ``ColumnSink``)."""
 
-    columns: dict[str, np.ndarray]
-    """One array per ``DECODED_COLUMNS`` entry, one element per TCP segment."""
     malformed: int = 0
     """Frames skipped because a header length points outside the frame (or a runt)."""
     first_malformed: int = 0
     """Frame number of the first such frame (0 when none)."""
     unsupported: int = 0
     """Frames skipped because their link type is not supported."""
-
-
-def empty_columns() -> dict[str, np.ndarray]:
-    """Zero-length arrays of every decoded column."""
-    return {name: np.zeros(0, dtype=object if dtype == "object" else dtype)
-            for name, dtype in DECODED_COLUMNS.items()}
 
 
 def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -100,35 +85,21 @@ def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate decoded batches column by column (one column's copy alive at a time)."""
-    if not parts:
-        return empty_columns()
-    if len(parts) == 1:
-        return parts[0]
-    out = {}
-    for name in DECODED_COLUMNS:
-        out[name] = np.concatenate([part.pop(name) for part in parts])
-    return out
-
-
-def decode(frames: Frames) -> Decoded:
-    """Decode every TCP segment of ``frames`` (in batches of ``BATCH``)."""
+def decode(frames: Frames, sink: ColumnSink) -> Decoded:
+    """Decode every TCP segment of ``frames`` (in batches of ``BATCH``) into ``sink``."""
     total = len(frames.start)
-    parts: list[dict[str, np.ndarray]] = []
-    result = Decoded(columns={})
+    result = Decoded()
     for low in range(0, total, BATCH):
-        part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
-        parts.append(part.columns)
+        columns, part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
+        sink.append(columns)
         if part.malformed and not result.malformed:
             result.first_malformed = part.first_malformed
         result.malformed += part.malformed
         result.unsupported += part.unsupported
-    result.columns = concat_columns(parts)
     return result
 
 
-def _decode_batch(frames: Frames, part: slice) -> Decoded:
+def _decode_batch(frames: Frames, part: slice) -> tuple[dict[str, np.ndarray], Decoded]:
     buf = frames.buf
     start, caplen = frames.start[part], frames.caplen[part]
     linktype, wirelen = frames.linktype[part], frames.wirelen[part]
@@ -167,7 +138,7 @@ def _decode_batch(frames: Frames, part: slice) -> Decoded:
         columns["comment"] = np.full(len(tcp_rows), "", dtype=object)
     else:
         columns["comment"] = frames.comment[part][tcp_rows]
-    return Decoded(columns, int(malformed.sum()), first_bad, unsupported)
+    return columns, Decoded(int(malformed.sum()), first_bad, unsupported)
 
 
 @dataclasses.dataclass

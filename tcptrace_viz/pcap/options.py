@@ -138,8 +138,7 @@ def decode_options(mat: U8, optlen: I64) -> OptionColumns:
     if len(rows):
         tsval, tsecr = be32(mat[rows], 4), be32(mat[rows], 8)
         out.tsval[rows], out.tsecr[rows] = tsval, tsecr
-        out.text[rows] = [f"nop,nop,TS val {val} ecr {ecr}"
-                          for val, ecr in zip(tsval.tolist(), tsecr.tolist(), strict=True)]
+        out.text[rows] = _timestamp_texts(tsval, tsecr)
     rest = np.flatnonzero(~ts_only)
     if not len(rest):
         return out
@@ -147,6 +146,24 @@ def decode_options(mat: U8, optlen: I64) -> OptionColumns:
     for members, shape in _group_by_shape(tokens):
         _fill_shape(out, mat[rest[members]], positions[members], rest[members], shape)
     return out
+
+
+def _timestamp_texts(tsval: I64, tsecr: I64) -> Obj:
+    """``nop,nop,TS val X ecr Y`` for each pair, one string per distinct pair.
+
+    Linux clocks TCP timestamps in milliseconds, so a busy capture repeats each pair many
+    times: formatting (and storing) each distinct pair once saves time and most of the memory.
+    """
+    keys = tsval << 32 | tsecr
+    distinct = np.unique(keys)
+    if len(distinct) * 2 > len(keys):
+        every = np.empty(len(keys), dtype=object)
+        every[:] = [f"nop,nop,TS val {val} ecr {ecr}"
+                    for val, ecr in zip(tsval.tolist(), tsecr.tolist(), strict=True)]
+        return every
+    texts = np.array([f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}"
+                      for key in distinct.tolist()], dtype=object)
+    return texts[np.searchsorted(distinct, keys)]
 
 
 def _group_by_shape(tokens: npt.NDArray[np.int32]) -> list[tuple[I64, list[int]]]:

@@ -19,12 +19,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.pcap.decode import Frames, concat_columns, decode, to_dataframe
+from tcptrace_viz.pcap.decode import Frames, decode, to_dataframe
 from tcptrace_viz.pcap.formats import PCAP_HEADER_LEN, detect_format, parse_pcap_header
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, linktype_name
 from tcptrace_viz.pcap.pcapfile import PcapParser
 from tcptrace_viz.pcap.pcapng import PcapngParser
+from tcptrace_viz.pcap.sink import ColumnSink
 from tcptrace_viz.pcap.step import ParseStep
 
 CHUNK: Final = 8 << 20  # bytes read per window
@@ -66,20 +67,20 @@ class _Totals:
     malformed: int = 0
     first_malformed: int = 0
     unsupported: int = 0
-    parts: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+    sink: ColumnSink = dataclasses.field(default_factory=ColumnSink)
 
-    def add(self, buf: U8, step: ParseStep) -> None:
+    def add(self, buf: U8, step: ParseStep, estimate: int) -> None:
         self.frames += len(step.frame)
         if not len(step.frame):
             return
+        self.sink.reserve(estimate)
         decoded = decode(Frames(buf=buf, start=step.start, caplen=step.caplen,
                                 wirelen=step.wirelen, linktype=step.linktype, ts_ns=step.ts_ns,
-                                frame=step.frame, comment=step.comment))
+                                frame=step.frame, comment=step.comment), self.sink)
         if decoded.malformed and not self.malformed:
             self.first_malformed = decoded.first_malformed
         self.malformed += decoded.malformed
         self.unsupported += decoded.unsupported
-        self.parts.append(decoded.columns)
 
 
 def read_pcap(path: str | os.PathLike[str],
@@ -140,7 +141,10 @@ def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int
             filled += got or 0
         buf[filled:filled + PAD] = 0
         step = parser.parse(buf, pos, filled, base, eof)
-        totals.add(buf, step)
+        # Room for the rows of the whole file, extrapolated from what was read so far.
+        seen = base + step.stop
+        estimate = (totals.frames + len(step.frame)) * size // seen * 9 // 8 if seen else 0
+        totals.add(buf, step, estimate)
         if progress is not None:
             progress(base + step.stop, size)
         if step.problem:
@@ -173,7 +177,7 @@ def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
                     f"because their interface's link type is not supported (it reads "
                     f"{_SUPPORTED_TEXT}).")
     return PcapReadResult(
-        packets=to_dataframe(concat_columns(totals.parts)), partial=bool(problem),
+        packets=to_dataframe(totals.sink.finish()), partial=bool(problem),
         problem=sentence, frames_total=totals.frames, linktypes=linktypes,
         file_format=file_format, comments=list(comments),
         skipped=totals.malformed + totals.unsupported)

@@ -1,0 +1,14 @@
+"""The decoded packet table's columns (shared by the decoder and the column sink)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Columns of the decoded table, in order, with their dtypes.
+DECODED_COLUMNS: Final[dict[str, str]] = {
+    "ts_ns": "int64", "frame": "int64", "src": "object", "sport": "int64", "dst": "object",
+    "dport": "int64", "flags": "object", "flag_bits": "int64", "seq": "int64", "ack": "int64",
+    "len": "int64", "win": "int64", "options": "object", "mss": "int64", "wscale": "int64",
+    "sack_ok": "bool", "tsval": "int64", "tsecr": "int64", "payload": "object",
+    "comment": "object", "ip_version": "int64",
+}

@@ -1,0 +1,68 @@
+"""Decoded columns collected into preallocated, growing arrays.
+
+Keeping each batch's small arrays until a final concatenation would leave the heap riddled
+with freed batch-sized holes (glibc keeps them), roughly doubling peak memory; writing every
+batch straight into one large array per column avoids both the holes and the copy.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
+
+_GROWTH: Final = 1.5
+_SLACK: Final = 16  # final arrays are copied to their exact size when over 1/16 too long
+
+
+class ColumnSink:
+    """One array per decoded column, filled batch after batch."""
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.size = 0
+        """Rows written so far."""
+        self._arrays: dict[str, np.ndarray] = {}
+        self._allocate(max(capacity, 0))
+
+    def _allocate(self, capacity: int) -> None:
+        for name, dtype in DECODED_COLUMNS.items():
+            if dtype == "object":
+                new = np.full(capacity, "", dtype=object)
+            else:
+                new = np.empty(capacity, dtype=dtype)  # untouched pages cost no memory
+            old = self._arrays.get(name)
+            if old is not None:
+                new[:self.size] = old[:self.size]
+            self._arrays[name] = new
+            del old
+
+    @property
+    def capacity(self) -> int:
+        """Rows the arrays can hold before growing."""
+        return len(self._arrays["frame"])
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` rows in all (an estimate; appending grows further)."""
+        if capacity > self.capacity:
+            self._allocate(capacity)
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        """Copy one batch (every column the same length) in after the rows so far."""
+        count = len(columns["frame"])
+        if self.size + count > self.capacity:
+            self._allocate(max(self.size + count, int(self.capacity * _GROWTH) + 1024))
+        for name, values in columns.items():
+            self._arrays[name][self.size:self.size + count] = values
+        self.size += count
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The columns, exactly ``size`` long; the sink must not be used afterwards."""
+        out: dict[str, np.ndarray] = {}
+        exact = self.capacity - self.size <= self.size // _SLACK
+        for name in DECODED_COLUMNS:
+            array = self._arrays.pop(name)
+            out[name] = array[:self.size] if exact else array[:self.size].copy()
+            del array
+        return out
