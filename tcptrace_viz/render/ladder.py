@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from tcptrace_viz.render.common import printable
+from tcptrace_viz.render.common import printable, truncate
 from tcptrace_viz.render.layout import Event, Ladder
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 # --- geometry (x in axes fraction, y in ladder rows, sizes in inches) ---------------------------
 FIG_WIDTH: Final = 11.0
 ROW_INCHES: Final = 0.30
-HEADER_INCHES: Final = 1.05
+HEADER_INCHES: Final = 1.3
+TITLE_CHARS: Final = 125
+"""The scenario's title line is cut to this many characters (the reports carry it whole)."""
 LEGEND_ROW_INCHES: Final = 0.24
 X_TIME: Final = 0.005
 X_LANE: Final = (0.33, 0.71)
@@ -57,6 +59,8 @@ UNKNOWN_STATE_COLOUR: Final = "#e0e0e0"
 ARROW_COLOURS: Final[dict[str, str]] = {
     "rst": "#d62728", "fin": "#b35806", "syn": "#1b7837", "data": "#2166ac", "ack": "#4d4d4d",
 }
+ARROW_LEGEND: Final = (("syn", "SYN (open)"), ("data", "data (PSH)"), ("ack", "ACK only"),
+                       ("fin", "FIN (done sending)"), ("rst", "RST (reset)"))
 ERROR_COLOUR: Final = "#c00000"
 TEXT_COLOUR: Final = "#1a1a1a"
 MUTED_COLOUR: Final = "#6b6b6b"
@@ -158,8 +162,11 @@ def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -
 
 def _header(fig: Figure, ladder: Ladder, height: float) -> None:
     top = 1.0 - 0.12 / height
-    _text(fig, 0.01, top, ladder.title, fontsize=13, fontweight="bold", va="top",
+    _text(fig, 0.01, top, ladder.name or ladder.title, fontsize=13, fontweight="bold", va="top",
           color=TEXT_COLOUR)
+    if ladder.subtitle:
+        _text(fig, 0.01, top - 0.27 / height, truncate(ladder.subtitle, TITLE_CHARS, "…"),
+              fontsize=10, va="top", color=TEXT_COLOUR)
     parts = ["Time runs down."]
     if ladder.has_wire:
         parts.append("Each arrow is one TCP segment.")
@@ -170,7 +177,7 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
     sub = " ".join(parts)
     if ladder.note:
         sub = f"{ladder.note}. {sub}"
-    _text(fig, 0.01, top - 0.30 / height, sub, fontsize=8.5, va="top", color=MUTED_COLOUR)
+    _text(fig, 0.01, top - 0.50 / height, sub, fontsize=8.5, va="top", color=MUTED_COLOUR)
     y_names = 1.0 - (HEADER_INCHES - 0.12) / height
     for lane, lifeline in enumerate(ladder.lifelines):
         _text(fig, X_LANE[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
@@ -290,27 +297,31 @@ def _marker(ax: Axes, event: Event) -> None:
 def _legend(fig: Figure, ladder: Ladder, height: float, footer: float) -> None:
     """Three legend rows under the diagram: arrows, states, syscalls; then how to read labels."""
     rows: list[tuple[list[Any], list[str]]] = []
-    if ladder.has_wire:
-        kinds = (("syn", "SYN (open)"), ("data", "data (PSH)"), ("ack", "ACK only"),
-                 ("fin", "FIN (done sending)"), ("rst", "RST (reset)"))
+    kinds_present = {arrow_kind(e) for e in ladder.of_kind("packet")}
+    kinds = [(k, text) for k, text in ARROW_LEGEND if k in kinds_present]
+    if kinds:
         rows.append(([Line2D([], [], color=ARROW_COLOURS[k], lw=2.6 if k == "rst" else 1.3)
                       for k, _ in kinds], [text for _, text in kinds]))
-    states: list[str] = []
+    by_colour: dict[str, list[str]] = {}
     for band in ladder.bands:
-        if band.state not in states:
-            states.append(band.state)
-    if states:
-        handles: list[Any] = [Patch(facecolor=STATE_COLOURS.get(s, UNKNOWN_STATE_COLOUR))
-                              for s in states]
-        labels = [printable(s) for s in states]
+        names = by_colour.setdefault(STATE_COLOURS.get(band.state, UNKNOWN_STATE_COLOUR), [])
+        if band.state not in names:
+            names.append(band.state)
+    if by_colour:
+        handles: list[Any] = [Patch(facecolor=colour) for colour in by_colour]
+        labels = [printable(" / ".join(names)) for names in by_colour.values()]
         if any(not band.observed for band in ladder.bands):
             handles.append(Patch(facecolor="white", edgecolor="#777777", hatch="////"))
             labels.append("hatched: state inferred, not traced")
         rows.append((handles, labels))
-    if ladder.of_kind("syscall"):
-        rows.append(([Line2D([], [], marker="D", ls="", color=TEXT_COLOUR),
-                      Line2D([], [], marker="D", ls="", color=ERROR_COLOUR)],
-                     ["syscall and its result", "syscall failed"]))
+    calls = ladder.of_kind("syscall")
+    if calls:
+        markers = [Line2D([], [], marker="D", ls="", color=TEXT_COLOUR)]
+        texts = ["syscall and its result"]
+        if any(call.error for call in calls):
+            markers.append(Line2D([], [], marker="D", ls="", color=ERROR_COLOUR))
+            texts.append("syscall failed")
+        rows.append((markers, texts))
     top = footer - 0.12
     for handles, labels in rows:
         legend = fig.legend(handles, labels, loc="upper center", ncol=len(handles),

@@ -136,6 +136,10 @@ class Ladder:
     packets_drawn: int = 0
     has_wire: bool = True
     """False when the scenario has no wire traffic at all (pipe, socketpair)."""
+    name: str = ""
+    """The scenario (or capture file) alone, for a bold heading."""
+    subtitle: str = ""
+    """The scenario's one-line title, when it has one."""
 
     @property
     def time_unit(self) -> tuple[str, float]:
@@ -487,8 +491,12 @@ def build_ladder(trace: Trace, connection: int | None = None, *,
     bands = tuple(_bands(events, height))
     packets_total = len(sub.packets)
     packets_drawn = sum(1 for e in events if e.kind == "packet")
-    return Ladder(title_of(trace.meta), lifelines, tuple(events), bands, height,
-                  selection.note, packets_total, packets_drawn, has_wire=bool(len(sub.packets)))
+    meta = trace.meta
+    name = str(meta.get("scenario") or "") or (f"capture {meta['file']}" if meta.get("file")
+                                              else "TCP trace")
+    return Ladder(title_of(meta), lifelines, tuple(events), bands, height,
+                  selection.note, packets_total, packets_drawn, has_wire=bool(len(sub.packets)),
+                  name=name, subtitle=str(meta.get("title") or "") if meta.get("scenario") else "")
 
 
 def _event(raw: _Raw, y: float, origin_ns: int) -> Event:
