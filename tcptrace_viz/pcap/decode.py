@@ -21,7 +21,7 @@ from tcptrace_viz.model import tcp_flags_to_str
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.gather import be16, be32, gather
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
-from tcptrace_viz.pcap.options import MAX_OPTION_BYTES, decode_options
+from tcptrace_viz.pcap.options import OPTIONS_MIN_WIDTH, decode_options
 from tcptrace_viz.pcap.sink import ColumnSink
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
@@ -266,13 +266,16 @@ def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
     }
     with_options = np.flatnonzero(thl > 20)
     optlen = thl[with_options] - 20
-    width = int(optlen.max()) if len(optlen) else 0
-    optmat = np.zeros((len(with_options), MAX_OPTION_BYTES), dtype=np.uint8)
-    optmat[:, :width] = gather(buf, l4[with_options] + 20, width)
-    decoded = decode_options(optmat, optlen)
+    # Only as wide as the longest options (bytes past a packet's own are masked by optlen).
+    width = max(int(optlen.max()) if len(optlen) else 0, OPTIONS_MIN_WIDTH)
+    decoded = decode_options(gather(buf, l4[with_options] + 20, width), optlen)
+    everyone = len(with_options) == m
     for name, values, fill in (("options", decoded.text, ""), ("mss", decoded.mss, -1),
                                ("wscale", decoded.wscale, -1), ("sack_ok", decoded.sack_ok, False),
                                ("tsval", decoded.tsval, -1), ("tsecr", decoded.tsecr, -1)):
+        if everyone:
+            columns[name] = values
+            continue
         column = np.full(m, fill, dtype=values.dtype)
         column[with_options] = values
         columns[name] = column

@@ -24,6 +24,7 @@ TCPOPT_SACK: Final = 5  # selective acknowledgment blocks (RFC 2018)
 TCPOPT_TIMESTAMP: Final = 8  # timestamps (RFC 7323)
 
 MAX_OPTION_BYTES: Final = 40  # the data offset field allows 60 - 20 bytes of options
+OPTIONS_MIN_WIDTH: Final = 12  # option matrices are at least this wide (the fast path's size)
 
 # Token codes in the shape matrix: kind << 8 | length for well-formed options.
 _NONE: Final = -1  # walk already ended for this packet
@@ -96,16 +97,16 @@ def _token_values(mat: U8, pos: I64, token: int) -> list[I64]:
 
 def _walk(mat: U8, optlen: I64) -> tuple[npt.NDArray[np.int32], I64]:
     """Tokens and their positions, ``(m, steps)`` each; unused steps hold ``_NONE``."""
-    m = len(mat)
+    m, last = len(mat), mat.shape[1] - 1
     rows = np.arange(m)
     pos = np.zeros(m, dtype=np.int64)
     active = optlen > 0
     tokens: list[npt.NDArray[np.int32]] = []
     positions: list[I64] = []
     while active.any():
-        safe = np.minimum(pos, MAX_OPTION_BYTES - 1)
+        safe = np.minimum(pos, last)
         kind = mat[rows, safe].astype(np.int64)
-        length = mat[rows, np.minimum(safe + 1, MAX_OPTION_BYTES - 1)].astype(np.int64)
+        length = mat[rows, np.minimum(safe + 1, last)].astype(np.int64)
         single = (kind == TCPOPT_EOL) | (kind == TCPOPT_NOP)
         bad = ~single & ((pos + 1 >= optlen) | (length < 2) | (pos + length > optlen))
         token = np.where(single, kind << 8 | 1, np.where(bad, _BAD, kind << 8 | length))
@@ -122,8 +123,9 @@ def _walk(mat: U8, optlen: I64) -> tuple[npt.NDArray[np.int32], I64]:
 def decode_options(mat: U8, optlen: I64) -> OptionColumns:
     """Decode the option bytes of ``m`` packets.
 
-    ``mat`` is ``(m, 40)``: each packet's bytes after the fixed TCP header (zero padded);
-    ``optlen`` how many of them are options (data offset * 4 - 20).
+    ``mat`` is ``(m, width)``, ``OPTIONS_MIN_WIDTH <= width <= 40``: each packet's bytes after
+    the fixed TCP header; ``optlen`` how many of them are options (data offset * 4 - 20).
+    Bytes past a packet's ``optlen`` are never read.
     """
     m = len(mat)
     out = OptionColumns(

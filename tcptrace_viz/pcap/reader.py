@@ -73,7 +73,8 @@ class _Totals:
         self.frames += len(step.frame)
         if not len(step.frame):
             return
-        self.sink.reserve(estimate)
+        if not self.sink.capacity:
+            self.sink.reserve(estimate)
         decoded = decode(Frames(buf=buf, start=step.start, caplen=step.caplen,
                                 wirelen=step.wirelen, linktype=step.linktype, ts_ns=step.ts_ns,
                                 frame=step.frame, comment=step.comment), self.sink)

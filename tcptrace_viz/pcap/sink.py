@@ -28,10 +28,8 @@ class ColumnSink:
 
     def _allocate(self, capacity: int) -> None:
         for name, dtype in DECODED_COLUMNS.items():
-            if dtype == "object":
-                new = np.full(capacity, "", dtype=object)
-            else:
-                new = np.empty(capacity, dtype=dtype)  # untouched pages cost no memory
+            # Untouched pages cost no memory; object arrays start as None (every row is written).
+            new = np.empty(capacity, dtype=dtype)
             old = self._arrays.get(name)
             if old is not None:
                 new[:self.size] = old[:self.size]
@@ -46,7 +44,7 @@ class ColumnSink:
     def reserve(self, capacity: int) -> None:
         """Make room for ``capacity`` rows in all (an estimate; appending grows further)."""
         if capacity > self.capacity:
-            self._allocate(capacity)
+            self._allocate(max(capacity, int(self.capacity * _GROWTH)))
 
     def append(self, columns: dict[str, np.ndarray]) -> None:
         """Copy one batch (every column the same length) in after the rows so far."""
