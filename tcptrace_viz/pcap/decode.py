@@ -21,7 +21,12 @@ from tcptrace_viz.model import tcp_flags_to_str
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.gather import be16, be32, gather
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
-from tcptrace_viz.pcap.options import OPTIONS_MIN_WIDTH, decode_options
+from tcptrace_viz.pcap.options import (
+    OPTIONS_MIN_WIDTH,
+    decode_options,
+    is_nop_nop_timestamp,
+    timestamp_texts,
+)
 from tcptrace_viz.pcap.sink import ColumnSink
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
@@ -32,6 +37,7 @@ IPPROTO_DSTOPTS: Final = 60  # IPv6 destination options header
 _SKIPPABLE_EXTENSIONS: Final = (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS)
 _MAX_EXTENSIONS: Final = 8  # more chained IPv6 extension headers than this: treat as malformed
 
+TCP_GATHER: Final = 32  # fixed TCP header + room for nop,nop,TS (within the buffer's padding)
 PAYLOAD_PREVIEW: Final = 32  # bytes of payload shown in the ``payload`` column
 BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memory
 
@@ -120,13 +126,14 @@ def _decode_batch(frames: Frames, part: slice) -> tuple[dict[str, np.ndarray], D
     ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed=malformed)
     tcp_rows = np.flatnonzero(ip.is_tcp)
     l4, ip_payload = ip.l4[tcp_rows], ip.payload_len[tcp_rows]
-    tcp = gather(buf, l4, 20)
+    tcp = gather(buf, l4, TCP_GATHER)
     thl = (tcp[:, 12] >> 4).astype(np.int64) * 4
     bad_tcp = (thl < 20) | (l4 + thl > end[tcp_rows]) | (ip_payload < thl)
-    malformed[tcp_rows[bad_tcp]] = True
-    good = ~bad_tcp
-    tcp_rows, l4, ip_payload, tcp, thl = (tcp_rows[good], l4[good], ip_payload[good], tcp[good],
-                                          thl[good])
+    if bad_tcp.any():
+        malformed[tcp_rows[bad_tcp]] = True
+        good = ~bad_tcp
+        tcp_rows, l4, ip_payload, tcp, thl = (tcp_rows[good], l4[good], ip_payload[good],
+                                              tcp[good], thl[good])
     frame_numbers = frames.frame[part]
     first_bad = int(frame_numbers[np.argmax(malformed)]) if malformed.any() else 0
     columns = _tcp_columns(buf, tcp, l4, thl, length=ip_payload - thl, end=end[tcp_rows])
@@ -169,9 +176,11 @@ class _IpLayer:
 def _format_v4(addrs: I64) -> Obj:
     if not len(addrs):
         return np.zeros(0, dtype=object)
-    unique = np.unique(addrs)  # hash-based; the inverse comes cheaper from searchsorted
-    text = np.array([str(ipaddress.IPv4Address(int(a))) for a in unique.tolist()], dtype=object)
-    return text[np.searchsorted(unique, addrs)]
+    codes, unique = pd.factorize(addrs)  # hashing: no sort
+    text = np.empty(len(unique), dtype=object)
+    text[:] = [str(ipaddress.IPv4Address(a)) for a in unique.tolist()]
+    out: Obj = text[codes]
+    return out
 
 
 def _format_v6(addrs: U8) -> Obj:
@@ -255,7 +264,10 @@ def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64
 
 def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
                  end: I64) -> dict[str, np.ndarray]:
-    """Every TCP-derived column for segments whose header ``tcp`` (20 bytes) starts at ``l4``."""
+    """Every TCP-derived column for segments whose header starts at ``l4``.
+
+    ``tcp`` holds each segment's first ``TCP_GATHER`` bytes: the fixed header and 12 more.
+    """
     m = len(l4)
     flag_bits = tcp[:, 13].astype(np.int64)
     ack = be32(tcp, 8)
@@ -264,21 +276,23 @@ def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
         "ack": np.where(flag_bits & 0x10, ack, 0), "flags": _FLAG_TEXT[flag_bits],
         "flag_bits": flag_bits, "len": length, "win": be16(tcp, 14),
     }
-    with_options = np.flatnonzero(thl > 20)
-    optlen = thl[with_options] - 20
-    # Only as wide as the longest options (bytes past a packet's own are masked by optlen).
-    width = max(int(optlen.max()) if len(optlen) else 0, OPTIONS_MIN_WIDTH)
-    decoded = decode_options(gather(buf, l4[with_options] + 20, width), optlen)
-    everyone = len(with_options) == m
-    for name, values, fill in (("options", decoded.text, ""), ("mss", decoded.mss, -1),
-                               ("wscale", decoded.wscale, -1), ("sack_ok", decoded.sack_ok, False),
-                               ("tsval", decoded.tsval, -1), ("tsecr", decoded.tsecr, -1)):
-        if everyone:
-            columns[name] = values
-            continue
-        column = np.full(m, fill, dtype=values.dtype)
-        column[with_options] = values
-        columns[name] = column
+    # The commonest options, nop,nop,TS, sit in the 12 bytes gathered after the fixed header.
+    ts_only = is_nop_nop_timestamp(thl - 20, be32(tcp, 20))
+    tsval, tsecr = np.where(ts_only, be32(tcp, 24), -1), np.where(ts_only, be32(tcp, 28), -1)
+    text = np.full(m, "", dtype=object)
+    ts_rows = np.flatnonzero(ts_only)
+    text[ts_rows] = timestamp_texts(tsval[ts_rows], tsecr[ts_rows])
+    columns.update(options=text, tsval=tsval, tsecr=tsecr, mss=np.full(m, -1, dtype=np.int64),
+                   wscale=np.full(m, -1, dtype=np.int64), sack_ok=np.zeros(m, dtype=np.bool_))
+    others = np.flatnonzero((thl > 20) & ~ts_only)
+    if len(others):
+        optlen = thl[others] - 20
+        # Only as wide as the longest options (bytes past a packet's own are never read).
+        width = max(int(optlen.max()), OPTIONS_MIN_WIDTH)
+        decoded = decode_options(gather(buf, l4[others] + 20, width), optlen)
+        for name in ("tsval", "tsecr", "mss", "wscale", "sack_ok"):
+            columns[name][others] = getattr(decoded, name)
+        text[others] = decoded.text
     columns["payload"] = _payload_preview(buf, l4 + thl, np.minimum(length, end - l4 - thl))
     return columns
 

@@ -12,6 +12,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from tcptrace_viz.pcap.gather import be16, be32, gather
 
@@ -31,7 +32,7 @@ _NONE: Final = -1  # walk already ended for this packet
 _BAD: Final = -2  # length byte missing, < 2 or past the end of the options
 _EOL_TOKEN: Final = TCPOPT_EOL << 8 | 1
 _NOP_TOKEN: Final = TCPOPT_NOP << 8 | 1
-_NOP_NOP_TS: Final = np.array([TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10], dtype=np.uint8)
+NOP_NOP_TS_WORD: Final = 0x0101080A  # nop, nop, timestamp kind, length 10 (big-endian word)
 _PEELS: Final = 16  # option shapes grouped by row comparison before falling back to a sort
 
 I64 = npt.NDArray[np.int64]
@@ -134,38 +135,30 @@ def decode_options(mat: U8, optlen: I64) -> OptionColumns:
         tsval=np.full(m, -1, dtype=np.int64), tsecr=np.full(m, -1, dtype=np.int64))
     if not m:
         return out
-    # Fast path: after the handshake Linux sends "nop,nop,TS" on nearly every segment.
-    ts_only = (optlen == 12) & (mat[:, :4] == _NOP_NOP_TS).all(axis=1)
-    rows = np.flatnonzero(ts_only)
-    if len(rows):
-        tsval, tsecr = be32(mat[rows], 4), be32(mat[rows], 8)
-        out.tsval[rows], out.tsecr[rows] = tsval, tsecr
-        out.text[rows] = _timestamp_texts(tsval, tsecr)
-    rest = np.flatnonzero(~ts_only)
-    if not len(rest):
-        return out
-    tokens, positions = _walk(mat[rest], optlen[rest])
+    tokens, positions = _walk(mat, optlen)
     for members, shape in _group_by_shape(tokens):
-        _fill_shape(out, mat[rest[members]], positions[members], rest[members], shape)
+        _fill_shape(out, mat[members], positions[members], members, shape)
     return out
 
 
-def _timestamp_texts(tsval: I64, tsecr: I64) -> Obj:
+def is_nop_nop_timestamp(optlen: I64, first_word: I64) -> npt.NDArray[np.bool_]:
+    """Options that are exactly ``nop,nop,TS``: what Linux sends on nearly every segment."""
+    found: npt.NDArray[np.bool_] = (optlen == 12) & (first_word == NOP_NOP_TS_WORD)
+    return found
+
+
+def timestamp_texts(tsval: I64, tsecr: I64) -> Obj:
     """``nop,nop,TS val X ecr Y`` for each pair, one string per distinct pair.
 
     Linux clocks TCP timestamps in milliseconds, so a busy capture repeats each pair many
     times: formatting (and storing) each distinct pair once saves time and most of the memory.
     """
-    keys = tsval << 32 | tsecr
-    distinct = np.unique(keys)
-    if len(distinct) * 2 > len(keys):
-        every = np.empty(len(keys), dtype=object)
-        every[:] = [f"nop,nop,TS val {val} ecr {ecr}"
-                    for val, ecr in zip(tsval.tolist(), tsecr.tolist(), strict=True)]
-        return every
-    texts = np.array([f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}"
-                      for key in distinct.tolist()], dtype=object)
-    return texts[np.searchsorted(distinct, keys)]
+    codes, distinct = pd.factorize(tsval << 32 | tsecr)  # hashing: no sort
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}"
+                for key in distinct.tolist()]
+    out: Obj = texts[codes]
+    return out
 
 
 def _group_by_shape(tokens: npt.NDArray[np.int32]) -> list[tuple[I64, list[int]]]:

@@ -14,7 +14,8 @@ import numpy as np
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 
 _GROWTH: Final = 1.5
-_SLACK: Final = 16  # final arrays are copied to their exact size when over 1/16 too long
+_SLACK: Final = 2  # final arrays are copied to their exact size when over 1/2 too long
+# (below that a view is kept: untouched int pages cost nothing, object slack 8 bytes a row)
 
 
 class ColumnSink:
