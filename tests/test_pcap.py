@@ -458,3 +458,54 @@ def test_malformed_frames_are_counted_in_the_result(tmp_path):
     result = read_pcap(path)
     assert not result.partial and result.skipped == 1
     assert "the first is frame 2" in result.problem
+
+
+# --- files from other writers, and the import budget -----------------------------------------
+def test_pcap_written_by_dpkt_decodes_the_same(tmp_path):
+    import dpkt
+
+    big = ether(ipv4(tcp(flags=PSH_ACK, ack=1, payload=b"b" * 2000)))  # > dpkt's snaplen 1500
+    frames = [*FRAMES, big]
+    times = [*TIMES, TS0 + 4_000_000_000]
+    path = tmp_path / "dpkt.pcap"
+    with path.open("wb") as stream:
+        writer = dpkt.pcap.Writer(stream, nano=True)
+        for frame, ts in zip(frames, times, strict=True):
+            writer.writepkt(frame, ts=ts / 1e9)
+    result = read_pcap(path)
+    expected = decode_frames(frames, times, LINKTYPE_ETHERNET)
+    assert result.packets.drop(columns="ts_ns").equals(expected.drop(columns="ts_ns"))
+    # dpkt takes the time as a float: allow its rounding, nothing more
+    assert np.abs(result.packets["ts_ns"] - expected["ts_ns"]).max() < 1000
+
+
+def test_ip_length_zero_uses_the_wire_length():
+    segment = tcp(flags=PSH_ACK, ack=1, payload=b"q" * 100)
+    v4 = one(ether(ipv4(segment, total=0)))  # TSO/GSO as captured on the sender
+    v6 = one(ether(ipv6(segment, plen=0), ethertype=0x86DD))  # jumbogram / BIG TCP
+    assert v4["len"] == v6["len"] == 100
+
+
+def test_reading_does_not_import_scapy(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.pcap"
+    path.write_bytes(pcap_file(FRAMES, TIMES))
+    code = ("import sys; from tcptrace_viz.pcap import read_pcap; "
+            f"assert len(read_pcap({str(path)!r}).packets) == 3; "
+            "assert not [m for m in sys.modules if m.startswith('scapy')], 'scapy imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_modified_pcap_is_named(tmp_path):
+    data = struct.pack("<I", 0xA1B2CD34) + good_pcap()[4:]
+    with pytest.raises(BadInputError, match="modified"):
+        read_pcap(write(tmp_path, data))
+
+
+def test_big_endian_pcapng_comments(tmp_path):
+    path = tmp_path / "be.pcapng"
+    path.write_bytes(pcapng_file(Section([Iface()], [Packet(syn(), TS0, comment="gros boutiste")],
+                                         little=False)))
+    assert read_pcap(path).packets["comment"].tolist() == ["gros boutiste"]

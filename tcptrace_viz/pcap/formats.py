@@ -15,6 +15,7 @@ from tcptrace_viz.errors import BadInputError
 
 PCAP_MAGIC_US: Final = 0xA1B2C3D4  # classic pcap, microsecond timestamps
 PCAP_MAGIC_NS: Final = 0xA1B23C4D  # classic pcap, nanosecond timestamps
+PCAP_MAGIC_MODIFIED: Final = 0xA1B2CD34  # Kuznetzov's "modified" pcap (24-byte records)
 PCAPNG_SHB_MAGIC: Final = b"\x0a\x0d\x0d\x0a"  # pcapng files start with a section header block
 PCAP_HEADER_LEN: Final = 24  # classic pcap file header
 PCAP_RECORD_HEADER_LEN: Final = 16  # classic pcap per-record header
@@ -66,8 +67,13 @@ def detect_format(head: bytes, name: str) -> str:
         return "pcapng"
     if len(head) >= 4:
         for order in "<>":
-            if struct.unpack(order + "I", head[:4])[0] in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
+            magic = struct.unpack(order + "I", head[:4])[0]
+            if magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
                 return "pcap"
+            if magic == PCAP_MAGIC_MODIFIED:
+                raise BadInputError(f"{name} is a \"modified\" (Kuznetzov) pcap file, which "
+                                    "tcptrace-viz does not read; convert it with "
+                                    "'editcap -F pcap' first.")
     shown = head[:4].hex()
     raise BadInputError(f"{name} is not a pcap or pcapng file (it starts with bytes 0x{shown}, "
                         "not a capture file's magic number).")
