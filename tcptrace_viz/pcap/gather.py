@@ -7,6 +7,7 @@ start at each packet's header and read fields as columns.  Callers pad the buffe
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import numpy as np
@@ -28,22 +29,27 @@ def gather(buf: U8, starts: I64, width: int) -> U8:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _field_dtype(fmt: str, col: int, width: int) -> np.dtype[np.void]:
+    return np.dtype({"names": ["v"], "formats": [fmt], "offsets": [col], "itemsize": width})
+
+
+def field(mat: U8, col: int, fmt: str) -> I64:
+    """The ``fmt`` field (e.g. ``">u4"``) at byte column ``col`` of each row, as int64.
+
+    A structured view reads it in place: no per-byte shifting and or-ing.
+    """
+    mat = np.ascontiguousarray(mat)
+    view = mat.reshape(-1).view(_field_dtype(fmt, col, mat.shape[1]))
+    out: I64 = view["v"].astype(np.int64)
+    return out
+
+
 def be16(mat: U8, col: int) -> I64:
     """Unsigned big-endian 16-bit field at byte column ``col`` of each row."""
-    return (mat[:, col].astype(np.int64) << 8) | mat[:, col + 1]
+    return field(mat, col, ">u2")
 
 
 def be32(mat: U8, col: int) -> I64:
     """Unsigned big-endian 32-bit field at byte column ``col`` of each row."""
-    return ((mat[:, col].astype(np.int64) << 24) | (mat[:, col + 1].astype(np.int64) << 16)
-            | (mat[:, col + 2].astype(np.int64) << 8) | mat[:, col + 3])
-
-
-def uint_le_or_be(mat: U8, col: int, size: int, little: bool) -> I64:
-    """Unsigned ``size``-byte field (2, 4 or 8; 8 must be below 2**63) in the given order."""
-    cols = mat[:, col:col + size].astype(np.int64)
-    order = range(size) if little else range(size - 1, -1, -1)
-    out = np.zeros(len(mat), dtype=np.int64)
-    for shift, index in enumerate(order):
-        out |= cols[:, index] << (8 * shift)
-    return out
+    return field(mat, col, ">u4")

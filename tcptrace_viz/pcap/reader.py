@@ -69,12 +69,10 @@ class _Totals:
     unsupported: int = 0
     sink: ColumnSink = dataclasses.field(default_factory=ColumnSink)
 
-    def add(self, buf: U8, step: ParseStep, estimate: int) -> None:
+    def add(self, buf: U8, step: ParseStep) -> None:
         self.frames += len(step.frame)
         if not len(step.frame):
             return
-        if not self.sink.capacity:
-            self.sink.reserve(estimate)
         decoded = decode(Frames(buf=buf, start=step.start, caplen=step.caplen,
                                 wirelen=step.wirelen, linktype=step.linktype, ts_ns=step.ts_ns,
                                 frame=step.frame, comment=step.comment), self.sink)
@@ -142,17 +140,18 @@ def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int
             filled += got or 0
         buf[filled:filled + PAD] = 0
         step = parser.parse(buf, pos, filled, base, eof)
-        # Room for the rows of the whole file, extrapolated from what was read so far.
-        seen = base + step.stop
-        estimate = (totals.frames + len(step.frame)) * size // seen * 9 // 8 if seen else 0
-        totals.add(buf, step, estimate)
+        first = not totals.sink.size
+        totals.add(buf, step)
+        if first and totals.sink.size and base + step.stop:
+            # Room for the whole file's rows, extrapolated from the first window's TCP rows.
+            totals.sink.reserve(totals.sink.size * size // (base + step.stop) * 9 // 8)
         if progress is not None:
             progress(base + step.stop, size)
         if step.problem:
             return totals, step.problem
         if eof and step.stop >= filled:
             return totals, ""
-        if step.stop == pos and step.need <= filled - pos and eof:
+        if step.stop == pos and step.need <= filled - pos:  # a parser that cannot progress
             return totals, f"the data at byte offset {base + pos} cannot be parsed"
         remaining = filled - step.stop
         buf[:remaining] = buf[step.stop:filled]
