@@ -196,7 +196,7 @@ def _format_v6(addrs: U8) -> Obj:
 def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
                malformed: npt.NDArray[np.bool_]) -> _IpLayer:
     """Locate the TCP header of IPv4/IPv6 packets; marks malformed ones in ``malformed``."""
-    head = gather(buf, l3, 40)
+    head = gather(buf, l3, 20)  # IPv4 without options; IPv6 rows gather their 40 below
     nibble = (head[:, 0] >> 4).astype(np.int64)
     is_v4, is_v6 = version == 4, version == 6
     short = (is_v4 | is_v6) & ((l3 + np.where(is_v6, 40, 20) > end) | (nibble != version))
@@ -215,10 +215,11 @@ def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
     payload_len = total - ihl
 
     v6_rows = np.flatnonzero(is_v6)
+    head6 = gather(buf, l3[v6_rows], 40)
     if len(v6_rows):
         l4_6, nexthdr, bad_6, later_fragment = _skip_v6_extensions(
-            buf, l3[v6_rows] + 40, end[v6_rows], head[v6_rows, 6].astype(np.int64))
-        plen = be16(head[v6_rows], 4)
+            buf, l3[v6_rows] + 40, end[v6_rows], head6[:, 6].astype(np.int64))
+        plen = be16(head6, 4)
         plen = np.where(plen == 0, wire_ip_len[v6_rows] - 40, plen)  # jumbo/BIG TCP
         plen = plen - (l4_6 - l3[v6_rows] - 40)
         bad_6 |= plen < 0
@@ -230,7 +231,7 @@ def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
     malformed |= short_tcp
     is_tcp &= ~short_tcp
     return _IpLayer(is_tcp, l4, payload_len, be32(head, 12) * is_v4, be32(head, 16) * is_v4,
-                    head[v6_rows, 8:24], head[v6_rows, 24:40], v6_rows)
+                    head6[:, 8:24], head6[:, 24:40], v6_rows)
 
 
 def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64

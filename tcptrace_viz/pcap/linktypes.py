@@ -44,7 +44,6 @@ ETHERTYPE_IPV6: Final = 0x86DD  # IPv6
 ETHERTYPE_8021Q: Final = 0x8100  # 802.1Q VLAN tag (C-tag)
 ETHERTYPE_8021AD: Final = 0x88A8  # 802.1ad service tag (S-tag, outer tag of QinQ)
 ETHERTYPE_QINQ_OLD: Final = 0x9100  # pre-standard QinQ outer tag
-VLAN_TPIDS: Final = (ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ_OLD)
 MAX_VLAN_TAGS: Final = 2  # QinQ
 
 # Address family values meaning IP in BSD/OpenBSD loopback headers (AF_INET; AF_INET6 of
@@ -78,15 +77,15 @@ def network_offsets(buf: U8, start: I64, caplen: I64, linktype: int) -> tuple[I6
     n = len(start)
     zeros = np.zeros(n, dtype=np.int64)
     if linktype == LINKTYPE_ETHERNET:
-        head = gather(buf, start, 22)
-        ethertype = be16(head, 12)
+        ethertype = be16(gather(buf, start + 12, 2), 0)
         l3 = start + 14
-        for tag in range(MAX_VLAN_TAGS):
-            tagged = np.isin(ethertype, VLAN_TPIDS)
-            if not tagged.any():
+        for _tag in range(MAX_VLAN_TAGS):
+            tagged = np.flatnonzero((ethertype == ETHERTYPE_8021Q) | (ethertype == ETHERTYPE_8021AD)
+                                    | (ethertype == ETHERTYPE_QINQ_OLD))
+            if not len(tagged):
                 break
-            ethertype = np.where(tagged, be16(head, 16 + 4 * tag), ethertype)
-            l3 = l3 + 4 * tagged
+            l3[tagged] += 4
+            ethertype[tagged] = be16(gather(buf, l3[tagged] - 2, 2), 0)
         version = _version_from_ethertype(ethertype)
     elif linktype == LINKTYPE_LINUX_SLL:
         head = gather(buf, start, 16)

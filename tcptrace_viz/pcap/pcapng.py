@@ -281,8 +281,12 @@ class PcapngParser:
                 self._ts_ns(ts_raw, global_iface), frames, comments), problem
 
     def _ts_ns(self, ts_raw: npt.NDArray[np.uint64], iface: I64) -> I64:
+        kinds = np.unique(iface).tolist()
+        if len(kinds) == 1:
+            spec = self.interfaces[kinds[0]]
+            return raw_to_ns(ts_raw, spec.tsresol, spec.tsoffset)
         out = np.zeros(len(iface), dtype=np.int64)
-        for index in np.unique(iface).tolist():
+        for index in kinds:
             rows = iface == index
             spec = self.interfaces[index]
             out[rows] = raw_to_ns(ts_raw[rows], spec.tsresol, spec.tsoffset)
@@ -302,7 +306,8 @@ class PcapngParser:
         if not parts:
             return ParseStep.empty(stop)
         start, caplen, wirelen, iface, ts_ns, frame = (
-            np.concatenate([part[i] for part in parts]) for i in range(6))
+            parts[0][i] if len(parts) == 1 else np.concatenate([part[i] for part in parts])
+            for i in range(6))
         comment = None
         if any(part[6] is not None for part in parts):
             comment = np.empty(len(start), dtype=object)

@@ -28,11 +28,14 @@ def raw_to_ns(raw: npt.NDArray[np.uint64], tsresol: int,
         frac = frac >> np.uint64(drop) if drop < 64 else np.zeros_like(raw)
         frac_ns = (frac * np.uint64(_NS_PER_S)) >> np.uint64(exponent - drop)
         ns = seconds * np.uint64(_NS_PER_S) + frac_ns
-    elif exponent <= 9:
+    elif exponent == 9:
+        ns = raw
+    elif exponent < 9:
         ns = raw * np.uint64(10 ** (9 - exponent))
     elif exponent - 9 < 20:
         ns = raw // np.uint64(10 ** (exponent - 9))
     else:
         ns = np.zeros_like(raw)
-    offset = np.uint64((tsoffset * _NS_PER_S) % 2**64)
-    return (ns + offset).view(np.int64)
+    if tsoffset:
+        ns = ns + np.uint64((tsoffset * _NS_PER_S) % 2**64)
+    return ns.view(np.int64)
