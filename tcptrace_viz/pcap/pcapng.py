@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -305,9 +305,10 @@ class PcapngParser:
                           [str(text) for text in cols[5]]))
         if not parts:
             return ParseStep.empty(stop)
-        start, caplen, wirelen, iface, ts_ns, frame = (
-            parts[0][i] if len(parts) == 1 else np.concatenate([part[i] for part in parts])
-            for i in range(6))
+        columns = [cast("I64", parts[0][i]) if len(parts) == 1
+                   else np.concatenate([cast("I64", part[i]) for part in parts])
+                   for i in range(6)]
+        start, caplen, wirelen, iface, ts_ns, frame = columns
         comment = None
         if any(part[6] is not None for part in parts):
             comment = np.empty(len(start), dtype=object)
