@@ -10,6 +10,7 @@ except the text columns, which are shared (addresses, flags) or built by one for
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from typing import Final
 
@@ -91,13 +92,16 @@ def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-def decode(frames: Frames, sink: ColumnSink) -> Decoded:
-    """Decode every TCP segment of ``frames`` (in batches of ``BATCH``) into ``sink``."""
+def decode(frames: Frames, sink: ColumnSink, expected_rows: int = 0) -> Decoded:
+    """Decode every TCP segment of ``frames`` (in batches of ``BATCH``) into ``sink``.
+
+    ``expected_rows``: an estimate of the sink's final size, so it grows once, not often.
+    """
     total = len(frames.start)
     result = Decoded()
     for low in range(0, total, BATCH):
         columns, part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
-        sink.append(columns)
+        sink.append(columns, expected_rows)
         if part.malformed and not result.malformed:
             result.first_malformed = part.first_malformed
         result.malformed += part.malformed
@@ -173,12 +177,22 @@ class _IpLayer:
         return src, dst
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _v4_text(address: int) -> str:
+    return str(ipaddress.IPv4Address(address))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _v6_text(address: bytes) -> str:
+    return str(ipaddress.IPv6Address(address))
+
+
 def _format_v4(addrs: I64) -> Obj:
     if not len(addrs):
         return np.zeros(0, dtype=object)
     codes, unique = pd.factorize(addrs)  # hashing: no sort
     text = np.empty(len(unique), dtype=object)
-    text[:] = [str(ipaddress.IPv4Address(a)) for a in unique.tolist()]
+    text[:] = [_v4_text(a) for a in unique.tolist()]
     out: Obj = text[codes]
     return out
 
@@ -188,8 +202,8 @@ def _format_v6(addrs: U8) -> Obj:
         return np.zeros(0, dtype=object)
     unique, inverse = np.unique(np.ascontiguousarray(addrs).view("V16").reshape(-1),
                                 return_inverse=True)
-    text = np.array([str(ipaddress.IPv6Address(bytes(a))) for a in unique.tolist()],
-                    dtype=object)
+    text = np.empty(len(unique), dtype=object)
+    text[:] = [_v6_text(bytes(a)) for a in unique.tolist()]
     return text[inverse.reshape(-1)]
 
 

@@ -12,7 +12,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 PAD: Final = 256  # zero bytes the buffer must carry after its last record
 
@@ -25,7 +24,12 @@ def gather(buf: U8, starts: I64, width: int) -> U8:
     if width <= 0 or not len(starts):
         return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
     # Rows of a sliding-window view: numpy copies width bytes per row, with no index matrix.
-    out: U8 = sliding_window_view(buf, width)[starts]
+    # (Built directly: numpy's sliding_window_view costs ~30 us of checks per call.)
+    if not buf.flags.c_contiguous:
+        buf = np.ascontiguousarray(buf)
+    windows = np.ndarray(shape=(len(buf) - width + 1, width), dtype=np.uint8, buffer=buf,
+                         strides=(1, 1))
+    out: U8 = windows[starts]
     return out
 
 

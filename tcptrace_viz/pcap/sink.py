@@ -13,7 +13,7 @@ import numpy as np
 
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 
-_GROWTH: Final = 1.5
+_GROWTH: Final = 1.25  # when the caller's estimate falls short
 _SLACK: Final = 2  # final arrays are copied to their exact size when over 1/2 too long
 # (below that a view is kept: untouched int pages cost nothing, object slack 8 bytes a row)
 
@@ -42,16 +42,16 @@ class ColumnSink:
         """Rows the arrays can hold before growing."""
         return len(self._arrays["frame"])
 
-    def reserve(self, capacity: int) -> None:
-        """Make room for ``capacity`` rows in all (an estimate; appending grows further)."""
-        if capacity > self.capacity:
-            self._allocate(max(capacity, int(self.capacity * _GROWTH)))
+    def append(self, columns: dict[str, np.ndarray], expected_total: int = 0) -> None:
+        """Copy one batch (every column the same length) in after the rows so far.
 
-    def append(self, columns: dict[str, np.ndarray]) -> None:
-        """Copy one batch (every column the same length) in after the rows so far."""
+        ``expected_total`` is the caller's estimate of the final row count: when the arrays
+        must grow, they grow to it at once (or by ``_GROWTH`` when it is too small).
+        """
         count = len(columns["frame"])
         if self.size + count > self.capacity:
-            self._allocate(max(self.size + count, int(self.capacity * _GROWTH) + 1024))
+            self._allocate(max(self.size + count, expected_total,
+                               int(self.capacity * _GROWTH)))
         for name, values in columns.items():
             self._arrays[name][self.size:self.size + count] = values
         self.size += count
