@@ -509,3 +509,27 @@ def test_big_endian_pcapng_comments(tmp_path):
     path.write_bytes(pcapng_file(Section([Iface()], [Packet(syn(), TS0, comment="gros boutiste")],
                                          little=False)))
     assert read_pcap(path).packets["comment"].tolist() == ["gros boutiste"]
+
+
+def test_read_error_after_a_good_start_is_partial(tmp_path, monkeypatch):
+    path = tmp_path / "io.pcap"
+    path.write_bytes(pcap_file(FRAMES * 50, TIMES * 50))
+    monkeypatch.setattr(reader_module, "CHUNK", 256)
+    real_readinto = io.BufferedReader.readinto
+    calls = {"n": 0}
+
+    class Failing(io.BufferedReader):
+        def readinto(self, buffer):
+            calls["n"] += 1
+            if calls["n"] > 3:
+                raise OSError(5, "Input/output error")
+            return real_readinto(self, buffer)
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        return Failing(io.FileIO(file, "rb"))
+
+    monkeypatch.setattr(reader_module, "open", fake_open, raising=False)
+    result = read_pcap(path)
+    assert result.partial and 0 < len(result.packets) < 150
+    assert "reading failed at byte offset" in result.problem and "Input/output error" in \
+        result.problem

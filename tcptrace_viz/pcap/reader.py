@@ -136,7 +136,11 @@ def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int
             grown[:filled] = buf[:filled]
             buf = grown
         while not eof and filled < target:
-            got = stream.readinto(buf.data[filled:target])
+            try:
+                got = stream.readinto(buf.data[filled:target])
+            except OSError as error:  # e.g. EIO on a failing disk, after a good start
+                return totals, (f"reading failed at byte offset {base + filled} "
+                                f"({error.strerror or error})")
             eof = not got
             filled += got or 0
         buf[filled:filled + PAD] = 0
