@@ -156,7 +156,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="10k,100k,1M")
     parser.add_argument("--formats", default="pcap,pcapng")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--repeat", type=int, default=3, help="best of N for ours and C tools")
+    parser.add_argument("--repeat", type=int, default=5, help="best of N for ours and tcptrace")
     parser.add_argument("--measure", nargs=2, metavar=("CONTENDER", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -167,8 +167,9 @@ def main() -> int:
     if missing:
         print(f"not installed, skipped: {', '.join(missing)}", file=sys.stderr)
     print(f"# {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print("| file | reader | packets | seconds | packets/s | ours is x faster | peak RSS MB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| file | reader | packets | seconds | packets/s | ours is x faster | peak RSS MB "
+          "| import s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     scapy_rate: dict[str, float] = {}
     for label in args.sizes.split(","):
         ensure_captures(label)
@@ -176,7 +177,7 @@ def main() -> int:
             path = DATA / f"bench-{label}.{fmt}"
             ours: float | None = None
             for contender in contenders:
-                note = ""
+                note, imported = "", ""
                 if contender == "scapy" and SIZES[label] > SCAPY_FULL_LIMIT:
                     if fmt not in scapy_rate:
                         continue
@@ -190,13 +191,15 @@ def main() -> int:
                     seconds = float(result["seconds"])  # type: ignore[arg-type]
                     packets = result["packets"]
                     rss = f"{float(result['rss_mb']):.0f}"  # type: ignore[arg-type]
+                    if contender in IMPORTS:
+                        imported = f"{float(result['import_seconds']):.2f}"  # type: ignore[arg-type]
                     if contender == "scapy":
                         scapy_rate[fmt] = SIZES[label] / seconds
                 if contender == "ours":
                     ours = seconds
                 ratio = f"{seconds / ours:.1f}" if ours else ""
                 print(f"| {path.name} | {contender}{note} | {packets} | {seconds:.3f} | "
-                      f"{SIZES[label] / seconds:,.0f} | {ratio} | {rss} |", flush=True)
+                      f"{SIZES[label] / seconds:,.0f} | {ratio} | {rss} | {imported} |", flush=True)
     return 0
 
 
