@@ -120,6 +120,16 @@ def test_option_text(options, text):
     assert one(ether(ipv4(tcp(flags=0x10, ack=1, options=options))))["options"] == text
 
 
+@pytest.mark.parametrize("options", [
+    b"\x01\x01\x08\x0a" + struct.pack("!II", 0xFFFFFFF0, 0x80000000),  # the nop,nop,TS fast path
+    b"\x08\x0a" + struct.pack("!II", 0xFFFFFFF0, 0x80000000) + b"\x01\x01",  # generic walk
+])
+def test_timestamps_above_two_to_the_31(options):
+    row = one(ether(ipv4(tcp(flags=0x10, ack=1, options=options))))
+    assert (row["tsval"], row["tsecr"]) == (0xFFFFFFF0, 0x80000000)
+    assert f"TS val {0xFFFFFFF0} ecr {0x80000000}" in row["options"]
+
+
 def test_option_fields_absent():
     row = one(ether(ipv4(tcp(flags=0x10, ack=1))))
     assert (row["options"], row["mss"], row["wscale"], row["sack_ok"], row["tsval"],

@@ -153,7 +153,9 @@ def timestamp_texts(tsval: I64, tsecr: I64) -> Obj:
     Linux clocks TCP timestamps in milliseconds, so a busy capture repeats each pair many
     times: formatting (and storing) each distinct pair once saves time and most of the memory.
     """
-    codes, distinct = pd.factorize(tsval << 32 | tsecr)  # hashing: no sort
+    # Unsigned: a TS value of 2**31 or more must not turn the packed key negative.
+    keys = tsval.astype(np.uint64) << np.uint64(32) | tsecr.astype(np.uint64)
+    codes, distinct = pd.factorize(keys)  # hashing: no sort
     texts = np.empty(len(distinct), dtype=object)
     texts[:] = [f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}"
                 for key in distinct.tolist()]
