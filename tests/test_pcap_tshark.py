@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import shutil
+import socket
 import struct
 import subprocess
+import time
 
 import numpy as np
 import pytest
 from test_pcap_builders import TS0, ether, ext_header, ipv4, ipv6, syn, tcp
 
+from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames, read_pcap, write_pcapng
 
 TSHARK = shutil.which("tshark")
@@ -80,6 +84,11 @@ def test_decoded_fields_match_tshark(tmp_path):
     write_pcapng(stream, frames, times)
     path = tmp_path / "fields.pcapng"
     path.write_bytes(stream.getvalue())
+    assert_matches_tshark(path)
+
+
+def assert_matches_tshark(path) -> int:
+    """Our decode of ``path`` agrees with tshark's, field by field; returns the TCP count."""
     args = ["-r", str(path), "-Y", "tcp", "-T", "fields"]
     for field in FIELDS:
         args += ["-e", field]
@@ -96,6 +105,7 @@ def test_decoded_fields_match_tshark(tmp_path):
         assert row["mss"] == (int(mss) if mss else -1)
         assert row["wscale"] == (int(wscale) if wscale else -1)
         assert (row["tsval"], row["tsecr"]) == ((int(tsval), int(tsecr)) if tsval else (-1, -1))
+    return len(ours)
 
 
 @pytest.mark.parametrize(("tshark_format", "resolution"), [("pcap", 1000), ("nsecpcap", 1),
@@ -113,3 +123,73 @@ def test_files_written_by_tshark_decode_the_same(tmp_path, tshark_format, resolu
                              LINKTYPE_ETHERNET)
     assert not result.partial and result.frames_total == len(frames)
     assert result.packets.equals(expected)
+
+
+@pytest.mark.root
+def test_real_loopback_capture_matches_tshark(tmp_path):
+    """Real kernel traffic on ``lo``, captured by dumpcap (Wireshark's capture engine).
+
+    dumpcap writes pcapng to a pipe; the test probes with UDP datagrams until the capture is
+    live, runs one TCP exchange, and reads the pipe until its 5 SYN/FIN/PSH segments are in.
+    """
+    dumpcap = shutil.which("dumpcap")
+    if (dumpcap is None or os.geteuid() != 0) and os.environ.get("CI") != "true":
+        pytest.skip("needs root and dumpcap (from the tshark package)")
+    assert dumpcap is not None, "dumpcap must be installed in CI (apt-get install tshark)"
+    listener = socket.create_server(("127.0.0.1", 0))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port, probe_port = listener.getsockname()[1], probe.getsockname()[1]
+    wanted = (f"udp port {probe_port} or (tcp port {port} and "
+              "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-push) != 0)")
+    capture = subprocess.Popen([dumpcap, "-q", "-i", "lo", "-f", wanted, "-w", "-"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    path = tmp_path / "lo.pcapng"
+    data = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        while not data_has(data, path, lambda result: result.frames_total >= 1):
+            probe.sendto(b"probe", ("127.0.0.1", probe_port))  # until the capture sees one
+            read_pipe(capture, data, deadline)
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        client.sendall(b"hello\x00\xffworld")
+        assert server.recv(100)
+        client.close()
+        assert server.recv(100) == b""  # the client's FIN arrived
+        server.close()
+        while not data_has(data, path, lambda result: len(result.packets) >= 5):
+            read_pipe(capture, data, deadline)
+    finally:
+        capture.terminate()
+        capture.communicate(timeout=60)
+        listener.close()
+        probe.close()
+    path.write_bytes(data)
+    result = read_pcap(path)
+    assert assert_matches_tshark(path) == 5
+    table = result.packets
+    assert table["flags"].tolist() == ["S", "S.", "P.", "F.", "F."]
+    assert table["options"].iloc[0].startswith("mss 65495,sackOK,TS val ")
+    assert table["payload"].iloc[2] == "hello..world"
+
+
+def read_pipe(capture: subprocess.Popen[bytes], data: bytearray, deadline: float) -> None:
+    """Append what dumpcap has written; wait for it at most 0.1 s (then the caller re-probes)."""
+    assert capture.stdout is not None and capture.poll() is None, "dumpcap stopped"
+    assert time.monotonic() < deadline, "dumpcap did not capture the test's packets in 60 s"
+    ready, _, _ = select.select([capture.stdout], [], [], 0.1)
+    if ready:
+        data += os.read(capture.stdout.fileno(), 1 << 16)
+    assert len(data) < 1 << 20, "dumpcap captured far more than the test sent"
+
+
+def data_has(data: bytearray, path, condition) -> bool:
+    """True once the (possibly still growing) capture satisfies ``condition``."""
+    if not data:
+        return False
+    path.write_bytes(data)
+    try:
+        return bool(condition(read_pcap(path)))
+    except BadInputError:  # not even one whole block yet
+        return False
