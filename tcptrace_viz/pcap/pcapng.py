@@ -18,7 +18,6 @@ import numpy.typing as npt
 
 from tcptrace_viz.pcap.formats import MAX_CAPLEN
 from tcptrace_viz.pcap.gather import gather
-from tcptrace_viz.pcap.linktypes import linktype_name
 from tcptrace_viz.pcap.step import ParseStep
 from tcptrace_viz.pcap.timestamps import raw_to_ns
 
@@ -327,10 +326,6 @@ class PcapngParser:
     def linktypes(self) -> list[int]:
         """Distinct link types of all interfaces so far, in order of appearance."""
         return list(dict.fromkeys(spec.linktype for spec in self.interfaces))
-
-    def describe_linktype(self, linktype: int) -> str:
-        """Human name for messages."""
-        return linktype_name(linktype)
 
 
 def _walk_epbs(buf: U8, pos: int, end: int, layout: str) -> tuple[list[int], int]:
