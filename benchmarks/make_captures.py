@@ -1,7 +1,7 @@
 """Generate realistic TCP captures for the reader benchmark (pcap and pcapng, N packets).
 
 The mix imitates a busy host: many short connections (handshake with Linux's SYN options,
-request/response data of assorted sizes, delayed ACKs, some SACKs, FIN or RST teardown),
+request/response data of assorted sizes (text on port 80, random bytes otherwise), delayed ACKs, some SACKs, FIN or RST teardown),
 10% of them over IPv6, every segment with the timestamp option, plus a sprinkle of UDP.
 
     python benchmarks/make_captures.py 100000 benchmarks/data/bench-100k
@@ -16,7 +16,11 @@ from pathlib import Path
 
 ETH_V4 = b"\x00" * 12 + b"\x08\x00"
 ETH_V6 = b"\x00" * 12 + b"\x86\xdd"
-PAYLOAD = bytes(random.Random(7).randrange(256) for _ in range(1 << 16))
+_BYTES = random.Random(7)
+PAYLOAD = bytes(_BYTES.randrange(256) for _ in range(1 << 16))  # TLS-like: every byte random
+HTTP = (b"GET /static/app.js?v=7 HTTP/1.1\r\nHost: shop.example\r\nAccept: */*\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1448\r\n\r\n"
+        b"<html><body>" * 400)[:1 << 16]  # port 80: plain text
 SIZES = [1, 17, 100, 300, 536, 1200, 1448, 1448, 1448, 1448]
 
 
@@ -82,17 +86,20 @@ def packets(count: int, seed: int = 1) -> tuple[list[bytes], list[int]]:
             "!II", ts_s(), ts_c()) + b"\x01\x03\x03\x07", b""))
         cseq, sseq = cseq + 1, sseq + 1
         send(True, _tcp(sport, dport, cseq, sseq, 0x10, _ts(ts_c(), ts_s()), b""))
+        body = HTTP if dport == 80 else PAYLOAD
         for _ in range(rng.randint(2, 40)):
             size = rng.choice(SIZES)
+            start = rng.randrange(len(body) - size)
+            data = body[start:start + size]
             if rng.random() < 0.3:
                 send(True, _tcp(sport, dport, cseq, sseq, 0x18, _ts(ts_c(), ts_s()),
-                                PAYLOAD[:size]))
+                                data))
                 send(False, _tcp(dport, sport, sseq, cseq + size, 0x10, _ts(ts_s(), ts_c()),
                                  b""))
                 cseq += size
             else:
                 send(False, _tcp(dport, sport, sseq, cseq, 0x18, _ts(ts_s(), ts_c()),
-                                 PAYLOAD[size:size * 2]))
+                                 data))
                 options = _ts(ts_c(), ts_s())
                 if rng.random() < 0.05:
                     options += b"\x01\x01\x05\x0a" + struct.pack("!II", sseq + 1, sseq + size)

@@ -29,6 +29,7 @@ from tcptrace_viz.pcap.options import (
     timestamp_texts,
 )
 from tcptrace_viz.pcap.sink import ColumnSink
+from tcptrace_viz.pcap.texts import payload_texts
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
 IPPROTO_TCP: Final = 6  # TCP
@@ -43,8 +44,6 @@ PAYLOAD_PREVIEW: Final = 32  # bytes of payload shown in the ``payload`` column
 BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memory
 
 _FLAG_TEXT: Final = np.array([tcp_flags_to_str(bits) for bits in range(256)], dtype=object)
-_PRINTABLE: Final = np.where((np.arange(256) >= 0x20) & (np.arange(256) < 0x7F),
-                             np.arange(256), ord(".")).astype(np.uint8)
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -314,13 +313,4 @@ def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
 
 def _payload_preview(buf: U8, at: I64, available: I64) -> Obj:
     """Printable text of up to ``PAYLOAD_PREVIEW`` payload bytes ('.' for the rest)."""
-    out = np.full(len(at), "", dtype=object)
-    rows = np.flatnonzero(available > 0)
-    if not len(rows):
-        return out
-    raw = gather(buf, at[rows], PAYLOAD_PREVIEW)
-    text = _PRINTABLE[raw]
-    text[np.arange(PAYLOAD_PREVIEW)[None, :] >= available[rows, None]] = 0  # trailing NULs drop
-    out[rows] = np.ascontiguousarray(text).view(f"S{PAYLOAD_PREVIEW}").reshape(-1).astype(
-        f"U{PAYLOAD_PREVIEW}").astype(object)
-    return out
+    return payload_texts(gather(buf, at, PAYLOAD_PREVIEW), available)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.pcap import texts
 from tcptrace_viz.pcap.gather import be16, be32, gather
 
 TCPOPT_EOL: Final = 0  # end of option list
@@ -156,10 +157,7 @@ def timestamp_texts(tsval: I64, tsecr: I64) -> Obj:
     # Unsigned: a TS value of 2**31 or more must not turn the packed key negative.
     keys = tsval.astype(np.uint64) << np.uint64(32) | tsecr.astype(np.uint64)
     codes, distinct = pd.factorize(keys)  # hashing: no sort
-    texts = np.empty(len(distinct), dtype=object)
-    texts[:] = [f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}"
-                for key in distinct.tolist()]
-    out: Obj = texts[codes]
+    out: Obj = texts.timestamp_texts(distinct)[codes]
     return out
 
 

@@ -1,8 +1,7 @@
 """Classic pcap: walk the 16-byte record headers of one buffer window.
 
-Finding where each record starts is inherently sequential (each header says how far the next
-one is), so it is the one per-record Python loop of the reader, kept to a bare minimum: one
-``unpack_from`` and two comparisons per record.  Everything else is gathered with numpy.
+Finding where each record starts is sequential (``walk.py``, compiled when possible); every
+field is then gathered with numpy, and captured lengths are checked all at once.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import numpy.typing as npt
 from tcptrace_viz.pcap.formats import MAX_CAPLEN, PCAP_RECORD_HEADER_LEN, PcapHeader
 from tcptrace_viz.pcap.gather import gather
 from tcptrace_viz.pcap.step import ParseStep
+from tcptrace_viz.pcap.walk import pcap_record_offsets
 
 U8 = npt.NDArray[np.uint8]
 
@@ -31,14 +31,19 @@ class PcapParser:
 
     def parse(self, buf: U8, pos: int, end: int, base: int, eof: bool) -> ParseStep:
         """Consume the complete records in ``buf[pos:end]`` (``base``: file offset of buf[0])."""
-        offsets, stop, bad_caplen = self._walk(buf, pos, end)
-        starts = np.array(offsets, dtype=np.int64)
+        starts, stop = pcap_record_offsets(buf, pos, end, not self.header.little_endian)
+        # The walk stopped at a record running past ``end``: absurd length, or just cut off?
+        bad_caplen = -1
+        if end - stop >= PCAP_RECORD_HEADER_LEN:
+            caplen = self._caplen_at(buf.data, stop + 8)[0]
+            if caplen > self.header.caplen_limit:
+                bad_caplen = caplen
         fields = gather(buf, starts, PCAP_RECORD_HEADER_LEN).view(self._order + "u4")
         fields = fields.astype(np.int64)
         too_long = fields[:, 2] > self.header.caplen_limit
         if too_long.any():
             first_bad = int(np.argmax(too_long))
-            stop, bad_caplen = offsets[first_bad], int(fields[first_bad, 2])
+            stop, bad_caplen = int(starts[first_bad]), int(fields[first_bad, 2])
             starts, fields = starts[:first_bad], fields[:first_bad]
         count = len(starts)
         scale = 1 if self.header.nanoseconds else 1000
@@ -66,26 +71,3 @@ class PcapParser:
                 step.problem = (f"the file ends inside record {record} at byte offset {where} "
                                 f"({have} of its {step.need} bytes are present)")
         return step
-
-    def _walk(self, buf: U8, pos: int, end: int) -> tuple[list[int], int, int]:
-        """Record offsets; where the walk stopped; an absurd captured length found there (or -1).
-
-        The loop reads each header's captured length and nothing else: the buffer's zero
-        padding makes the read safe near ``end``, and a too-large length either runs past
-        ``end`` (checked here, once) or is caught by the vectorised check afterwards.
-        """
-        caplen_at = self._caplen_at
-        raw = buf.data
-        offsets: list[int] = []
-        append = offsets.append
-        while True:
-            after = pos + PCAP_RECORD_HEADER_LEN + caplen_at(raw, pos + 8)[0]
-            if after > end:
-                break
-            append(pos)
-            pos = after
-        if end - pos >= PCAP_RECORD_HEADER_LEN:
-            caplen = caplen_at(raw, pos + 8)[0]
-            if caplen > self.header.caplen_limit:
-                return offsets, pos, caplen
-        return offsets, pos, -1

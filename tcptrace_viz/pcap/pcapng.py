@@ -1,6 +1,6 @@
 """pcapng: walk the blocks of one buffer window; sections, interfaces, packets, comments.
 
-Enhanced packet blocks (almost every block of a real file) are walked by a bare loop that only
+Enhanced packet blocks (almost every block of a real file) are walked by ``walk.py``, which only
 records offsets; their fields are then gathered with numpy per run of blocks that share a
 section.  Every other block (section and interface headers, simple/obsolete packet blocks,
 statistics, name resolution, ...) takes the slow path, one block at a time.
@@ -20,16 +20,15 @@ from tcptrace_viz.pcap.formats import MAX_CAPLEN
 from tcptrace_viz.pcap.gather import gather
 from tcptrace_viz.pcap.step import ParseStep
 from tcptrace_viz.pcap.timestamps import raw_to_ns
+from tcptrace_viz.pcap.walk import BLOCK_EPB, MAX_BLOCK, pcapng_epb_offsets
 
 BLOCK_SHB: Final = 0x0A0D0D0A  # section header block
 BLOCK_IDB: Final = 0x00000001  # interface description block
 BLOCK_OPB: Final = 0x00000002  # obsolete packet block
 BLOCK_SPB: Final = 0x00000003  # simple packet block (no timestamp, interface 0)
-BLOCK_EPB: Final = 0x00000006  # enhanced packet block
 OPT_COMMENT: Final = 1  # opt_comment, in any block
 IF_TSRESOL: Final = 9  # IDB: timestamp resolution
 IF_TSOFFSET: Final = 14  # IDB: seconds added to timestamps
-MAX_BLOCK: Final = 16 << 20  # larger blocks are taken as a damaged length field
 EPB_HEADER: Final = 28  # type, length, interface, ts high, ts low, caplen, wire length
 _BOM_LITTLE: Final = b"\x4d\x3c\x2b\x1a"
 _BOM_BIG: Final = b"\x1a\x2b\x3c\x4d"
@@ -51,7 +50,7 @@ class Interface:
 class _Run:
     """Consecutive EPBs of one section, as found by the fast walk."""
 
-    offsets: list[int]
+    offsets: I64
     little: bool
     section_base: int
     section_count: int
@@ -159,8 +158,8 @@ class PcapngParser:
         need, problem = 0, ""
         while True:
             first_frame = self.frames + 1
-            offsets, pos = _walk_epbs(buf, pos, end, "<II" if self.little else ">II")
-            if offsets:
+            offsets, pos = pcapng_epb_offsets(buf, pos, end, not self.little)
+            if len(offsets):
                 runs.append(_Run(offsets, self.little, self.section_base, self.section_count,
                                  first_frame))
                 self.frames += len(offsets)
@@ -234,14 +233,14 @@ class PcapngParser:
                 cut_frame = int(checked[5][-1]) + 1 if len(checked[5]) else run.first_frame
                 slow = [item for item in slow if item[0] < cut_frame]
                 self.frames = cut_frame - 1
-                bad_offset = run.offsets[len(checked[0])]
+                bad_offset = int(run.offsets[len(checked[0])])
                 return self._merge(parts, slow, bad_offset).cut(
                     sum(len(part[0]) for part in parts) + len(slow), problem, bad_offset)
         return self._merge(parts, slow, stop)
 
     def _epb_fields(self, buf: U8, run: _Run, base: int
                     ) -> tuple[tuple[I64, I64, I64, I64, I64, I64, list[str] | None], str]:
-        offsets = np.array(run.offsets, dtype=np.int64)
+        offsets = run.offsets
         fields = gather(buf, offsets, EPB_HEADER).view("<u4" if run.little else ">u4")
         fields = fields.astype(np.int64)
         size, iface, caplen, wirelen = fields[:, 1], fields[:, 2], fields[:, 5], fields[:, 6]
@@ -251,7 +250,7 @@ class PcapngParser:
         problem, count = "", len(offsets)
         if bad.any():
             count = int(np.argmax(bad))
-            where = base + run.offsets[count]
+            where = base + int(offsets[count])
             if iface[count] >= run.section_count:
                 saved = self.section_count
                 self.section_count = run.section_count
@@ -271,8 +270,8 @@ class PcapngParser:
         if len(with_options):
             comments = [""] * count
             for row in with_options.tolist():
-                at = run.offsets[row] + EPB_HEADER + int(caplen[row]) + (-int(caplen[row]) % 4)
-                comments[row] = _comment(bytes(buf[at:run.offsets[row] + int(size[row]) - 4]),
+                at = int(offsets[row]) + EPB_HEADER + int(caplen[row]) + (-int(caplen[row]) % 4)
+                comments[row] = _comment(bytes(buf[at:int(offsets[row]) + int(size[row]) - 4]),
                                          run.little)
         frames = np.arange(run.first_frame, run.first_frame + count, dtype=np.int64)
         global_iface = iface[keep] + run.section_base
@@ -327,18 +326,3 @@ class PcapngParser:
         """Distinct link types of all interfaces so far, in order of appearance."""
         return list(dict.fromkeys(spec.linktype for spec in self.interfaces))
 
-
-def _walk_epbs(buf: U8, pos: int, end: int, layout: str) -> tuple[list[int], int]:
-    """Offsets of consecutive, complete, plausible EPBs from ``pos``; where the walk stopped."""
-    read = struct.Struct(layout).unpack_from
-    raw = buf.data
-    offsets: list[int] = []
-    append = offsets.append
-    last = end - 8
-    while pos <= last:
-        btype, size = read(raw, pos)
-        if btype != BLOCK_EPB or size < 32 or size & 3 or size > MAX_BLOCK or pos + size > end:
-            break
-        append(pos)
-        pos += size
-    return offsets, pos
