@@ -2,12 +2,14 @@
 
 The decoders never loop over packets: they gather a ``(packets, width)`` matrix of bytes that
 start at each packet's header and read fields as columns.  Callers pad the buffer with
-``PAD`` zero bytes so a window that starts near the end never reads outside it.
+``PAD`` zero bytes so a window that starts near the end never reads outside it.  The copy is
+done by ``_speedups.c`` when it was built (one memcpy a row), by numpy otherwise.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -19,17 +21,38 @@ I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 
 
-def gather(buf: U8, starts: I64, width: int) -> U8:
-    """The ``width`` bytes at each offset in ``starts``, as a ``(len(starts), width)`` matrix."""
-    if width <= 0 or not len(starts):
-        return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
-    # Rows of a sliding-window view: numpy copies width bytes per row, with no index matrix.
-    # (Built directly: numpy's sliding_window_view costs ~30 us of checks per call.)
+def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
+    """Fill ``out`` (``len(starts) * width`` bytes) with the windows, using numpy alone."""
     if not buf.flags.c_contiguous:
         buf = np.ascontiguousarray(buf)
+    if len(starts) and (int(starts.min()) < 0 or int(starts.max()) > len(buf) - width):
+        raise IndexError(f"a {width}-byte window lies outside the {len(buf)}-byte buffer")
+    # Rows of a sliding-window view: numpy copies width bytes per row, with no index matrix.
+    # (Built directly: numpy's sliding_window_view costs ~30 us of checks per call.)
     windows = np.ndarray(shape=(len(buf) - width + 1, width), dtype=np.uint8, buffer=buf,
                          strides=(1, 1))
-    out: U8 = windows[starts]
+    np.take(windows, starts, axis=0, out=out.reshape(len(starts), width))
+
+
+try:
+    from tcptrace_viz.pcap._speedups import gather as compiled_gather
+except ImportError:  # built without a C compiler
+    COMPILED = False
+    _gather: Callable[[U8, I64, int, U8], None] = python_gather
+else:
+    COMPILED = True
+    _gather = compiled_gather
+
+
+def gather(buf: U8, starts: I64, width: int) -> U8:
+    """The ``width`` bytes at each offset in ``starts``, as a ``(len(starts), width)`` matrix.
+
+    Raises IndexError when a window does not lie inside ``buf``.
+    """
+    if width <= 0 or not len(starts):
+        return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
+    out = np.empty((len(starts), width), dtype=np.uint8)
+    _gather(np.ascontiguousarray(buf), np.ascontiguousarray(starts, dtype=np.int64), width, out)
     return out
 
 

@@ -1,7 +1,7 @@
 """Text columns built one str per row: payload previews and timestamp-option texts.
 
 A Python ``str`` per packet is unavoidable for an ``object`` text column, and making it is most
-of the reader's remaining cost.  ``_text.c`` makes them in C; the functions here fall back to
+of the reader's remaining cost.  ``_speedups.c`` makes them in C; the functions here fall back to
 numpy and Python (same results, about 3x slower) when the extension was not built.
 """
 
@@ -38,8 +38,8 @@ def python_timestamp_texts(keys: U64) -> list[str]:
 
 
 try:
-    from tcptrace_viz.pcap._text import payload_texts as compiled_payload_texts
-    from tcptrace_viz.pcap._text import timestamp_texts as compiled_timestamp_texts
+    from tcptrace_viz.pcap._speedups import payload_texts as compiled_payload_texts
+    from tcptrace_viz.pcap._speedups import timestamp_texts as compiled_timestamp_texts
 except ImportError:  # built without a C compiler
     COMPILED = False
     _payload_texts: Callable[[U8, I64, int], list[str]] = python_payload_texts

@@ -1,7 +1,7 @@
 """Where each record starts: the reader's one sequential step, compiled when possible.
 
 Every pcap record header (and every pcapng block header) says how far away the next one is,
-so record offsets must be found one after another.  ``_walk.c`` does that in C; the functions
+so record offsets must be found one after another.  ``_speedups.c`` does that in C; the functions
 here fall back to an equivalent Python loop (about 150 ns a record) when the extension was not
 built, e.g. on a machine without a C compiler.  Both only record offsets: every field is then
 gathered with numpy.  Neither reads at or past ``end``.
@@ -65,8 +65,8 @@ def python_pcapng_epbs(data: U8, out: I64, pos: int, end: int,
 
 
 try:
-    from tcptrace_viz.pcap._walk import pcap_records as compiled_pcap_records
-    from tcptrace_viz.pcap._walk import pcapng_epbs as compiled_pcapng_epbs
+    from tcptrace_viz.pcap._speedups import pcap_records as compiled_pcap_records
+    from tcptrace_viz.pcap._speedups import pcapng_epbs as compiled_pcapng_epbs
 except ImportError:  # built without a C compiler: the Python loops do the same, slower
     COMPILED = False
     _pcap_records: Walker = python_pcap_records
