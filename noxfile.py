@@ -14,7 +14,8 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "browser", "lint", "typecheck"]
 
-SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver"}
+SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver",
+                   "cc": "gcc"}
 
 
 def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
@@ -33,8 +34,12 @@ def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, capture tests included (they need root; CI is root)."""
-    _install_system_packages(session, ["tshark"])
+    """The test suite, capture tests included (they need root; CI is root).
+
+    A C compiler builds the reader's optional extension, which CI must test (the tests also
+    check the numpy/Python fallbacks give the same results).
+    """
+    _install_system_packages(session, ["tshark", "cc"])
     session.install(".[test]")
     session.run("pytest", "-m", "not browser", *session.posargs)
 

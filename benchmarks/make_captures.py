@@ -1,8 +1,9 @@
 """Generate realistic TCP captures for the reader benchmark (pcap and pcapng, N packets).
 
 The mix imitates a busy host: many short connections (handshake with Linux's SYN options,
-request/response data of assorted sizes (text on port 80, random bytes otherwise), delayed ACKs, some SACKs, FIN or RST teardown),
-10% of them over IPv6, every segment with the timestamp option, plus a sprinkle of UDP.
+request/response data of assorted sizes, text on port 80 and random bytes otherwise, delayed
+ACKs, some SACKs, FIN or RST teardown), 10% of them over IPv6, every segment with the
+timestamp option, plus a sprinkle of UDP.
 
     python benchmarks/make_captures.py 100000 benchmarks/data/bench-100k
 """

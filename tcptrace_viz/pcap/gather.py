@@ -23,15 +23,17 @@ U8 = npt.NDArray[np.uint8]
 
 def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
     """Fill ``out`` (``len(starts) * width`` bytes) with the windows, using numpy alone."""
+    if not len(starts):
+        return
     if not buf.flags.c_contiguous:
         buf = np.ascontiguousarray(buf)
-    if len(starts) and (int(starts.min()) < 0 or int(starts.max()) > len(buf) - width):
+    if int(starts.min()) < 0 or int(starts.max()) > len(buf) - width:
         raise IndexError(f"a {width}-byte window lies outside the {len(buf)}-byte buffer")
     # Rows of a sliding-window view: numpy copies width bytes per row, with no index matrix.
     # (Built directly: numpy's sliding_window_view costs ~30 us of checks per call.)
     windows = np.ndarray(shape=(len(buf) - width + 1, width), dtype=np.uint8, buffer=buf,
                          strides=(1, 1))
-    np.take(windows, starts, axis=0, out=out.reshape(len(starts), width))
+    out.reshape(len(starts), width)[:] = windows[starts]  # (np.take would copy all windows)
 
 
 try:

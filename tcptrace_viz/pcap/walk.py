@@ -31,7 +31,7 @@ def python_pcap_records(data: U8, out: I64, pos: int, end: int,
                         big_endian: bool) -> tuple[int, int]:
     """Offsets of the complete pcap records in ``data[pos:end]`` into ``out``; (count, stop)."""
     caplen_at = struct.Struct(">I" if big_endian else "<I").unpack_from
-    raw = memoryview(data)[:end]
+    raw = data.data[:end]
     offsets: list[int] = []
     append = offsets.append
     limit = len(out)
@@ -49,7 +49,7 @@ def python_pcapng_epbs(data: U8, out: I64, pos: int, end: int,
                        big_endian: bool) -> tuple[int, int]:
     """Offsets of consecutive, complete, plausible EPBs in ``data[pos:end]``; (count, stop)."""
     read = struct.Struct(">II" if big_endian else "<II").unpack_from
-    raw = memoryview(data)[:end]
+    raw = data.data[:end]
     offsets: list[int] = []
     append = offsets.append
     limit = len(out)
