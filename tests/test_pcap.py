@@ -157,6 +157,18 @@ def test_ipv6_with_extension_headers():
         "::1", "2001:db8::2", 9, 3, 6)
 
 
+def test_ipv6_and_ipv4_addresses_mixed_in_one_batch():
+    pairs = [("2001:db8::1", "2001:db8::2"), ("2001:db8::2", "2001:db8::1"),
+             ("2001:db8:0:1::1", "fe80::1"), ("fe80::1", "2001:db8::1")]
+    frames = [ether(ipv6(tcp(sport=i), src=src, dst=dst), ethertype=0x86DD)
+              for i, (src, dst) in enumerate(pairs)]
+    frames.insert(2, ether(ipv4(tcp(sport=99), src="10.0.0.1", dst="10.0.0.2")))
+    table = decode_frames(frames, [TS0 + i for i in range(len(frames))], LINKTYPE_ETHERNET)
+    assert list(zip(table["src"], table["dst"], strict=True)) == [
+        *pairs[:2], ("10.0.0.1", "10.0.0.2"), *pairs[2:]]
+    assert table["ip_version"].tolist() == [6, 6, 4, 6, 6]
+
+
 def test_ipv6_later_fragment_is_skipped():
     frame = ether(ipv6(b"\0" * 20, nexthdr=44, extensions=fragment_header(6, 3)),
                   ethertype=0x86DD)

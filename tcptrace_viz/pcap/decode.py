@@ -118,13 +118,17 @@ def _decode_batch(frames: Frames, part: slice) -> tuple[dict[str, np.ndarray], D
     version = np.zeros(n, dtype=np.int64)
     malformed = np.zeros(n, dtype=np.bool_)
     unsupported = 0
-    for kind in np.unique(linktype).tolist():
-        rows = np.flatnonzero(linktype == kind)
+    single = bool(n) and linktype[0] == linktype[-1] and bool((linktype == linktype[0]).all())
+    for kind in [int(linktype[0])] if single else np.unique(linktype).tolist():
         if kind not in SUPPORTED_LINKTYPES:
-            unsupported += len(rows)
-            continue
-        l3[rows], version[rows], runt = network_offsets(buf, start[rows], caplen[rows], kind)
-        malformed[rows] |= runt.astype(np.bool_)
+            unsupported += int((linktype == kind).sum())
+        elif single:  # the usual case: one link type, no row selection
+            l3, version, runt = network_offsets(buf, start, caplen, kind)
+            malformed |= runt.astype(np.bool_)
+        else:
+            rows = np.flatnonzero(linktype == kind)
+            l3[rows], version[rows], runt = network_offsets(buf, start[rows], caplen[rows], kind)
+            malformed[rows] |= runt.astype(np.bool_)
 
     ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed=malformed)
     tcp_rows = np.flatnonzero(ip.is_tcp)
@@ -167,12 +171,16 @@ class _IpLayer:
         both = _format_v4(np.concatenate([self.v4_src[rows], self.v4_dst[rows]]))
         src, dst = both[:len(rows)], both[len(rows):]
         if len(self.v6_rows):
-            where = np.searchsorted(self.v6_rows, rows)
-            where = np.minimum(where, len(self.v6_rows) - 1)
-            hit = self.v6_rows[where] == rows
+            # Row r of the batch is IPv6 row index_v6[r] (-1: not IPv6).
+            index_v6 = np.full(len(self.is_tcp), -1, dtype=np.int64)
+            index_v6[self.v6_rows] = np.arange(len(self.v6_rows))
+            where = index_v6[rows]
+            hit = where >= 0
             if hit.any():
-                src[hit] = _format_v6(self.v6_src[where[hit]])
-                dst[hit] = _format_v6(self.v6_dst[where[hit]])
+                both6 = _format_v6(np.concatenate([self.v6_src[where[hit]],
+                                                   self.v6_dst[where[hit]]]))
+                count = int(hit.sum())
+                src[hit], dst[hit] = both6[:count], both6[count:]
         return src, dst
 
 
@@ -199,11 +207,18 @@ def _format_v4(addrs: I64) -> Obj:
 def _format_v6(addrs: U8) -> Obj:
     if not len(addrs):
         return np.zeros(0, dtype=object)
-    unique, inverse = np.unique(np.ascontiguousarray(addrs).view("V16").reshape(-1),
-                                return_inverse=True)
-    text = np.empty(len(unique), dtype=object)
-    text[:] = [_v6_text(bytes(a)) for a in unique.tolist()]
-    return text[inverse.reshape(-1)]
+    # Exact distinct addresses by hashing, not sorting: factorize each 64-bit half, then the
+    # pairs of half codes (a pair identifies the address).
+    halves = np.ascontiguousarray(addrs).view(np.uint64)
+    high = pd.factorize(halves[:, 0])[0].astype(np.int64)
+    low, low_distinct = pd.factorize(halves[:, 1])
+    codes, pairs = pd.factorize(high * len(low_distinct) + low)
+    example = np.empty(len(pairs), dtype=np.int64)
+    example[codes] = np.arange(len(codes))  # a row of each address (any: they are equal)
+    text = np.empty(len(pairs), dtype=object)
+    text[:] = [_v6_text(addrs[row].tobytes()) for row in example.tolist()]
+    out: Obj = text[codes]
+    return out
 
 
 def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
