@@ -7,6 +7,7 @@ read, render, write, print.  Errors are one sentence on stderr and an exit code 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ import click
 
 from tcptrace_viz import __version__
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
+from tcptrace_viz.progress import Progress
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -295,9 +297,10 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
       tcptrace-viz report trace.pcapng -o ticket.md
       tcptrace-viz report trace.pcapng --port 8080 --format txt -o -
     """
-    with _user_errors():
+    progress = Progress.on_stderr()
+    with _user_errors(), contextlib.closing(progress):
         fmt = _report_format(fmt, output)
-        trace = _load_with_progress(path)
+        trace = _load_with_progress(path, progress)
         if port is not None:
             connection = _connection_for_port(trace, port)
         if connection is not None and connection not in set(trace.packets["conn"].tolist()):
@@ -305,6 +308,7 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
         from tcptrace_viz.render import render
 
         _attach_pcapng(trace, path)
+        progress.phase(f"rendering {fmt}")
         content = render(trace, fmt, connection=connection)
         if output is not None and str(output) == "-":
             _echo_content(content)
@@ -339,20 +343,13 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def _load_with_progress(path: Path) -> Trace:
+def _load_with_progress(path: Path, progress: Progress) -> Trace:
     from tcptrace_viz.store import read_capture
 
-    if not sys.stderr.isatty():
-        return read_capture(path)
-    with click.progressbar(length=max(path.stat().st_size if path.is_file() else 1, 1),
-                           label=f"reading {path.name}", file=sys.stderr) as bar:
-        done = [0]
+    def reading(done: int, total: int) -> None:
+        progress.reading(f"reading {path.name}", done, total)
 
-        def progress(position: int, total: int) -> None:
-            bar.update(max(position - done[0], 0))
-            done[0] = position
-
-        return read_capture(path, progress=progress)
+    return read_capture(path, progress=reading, status=progress.phase)
 
 
 def _connection_for_port(trace: Trace, port: int) -> int:

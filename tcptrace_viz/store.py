@@ -118,15 +118,26 @@ def _read_folder(folder: Path) -> Trace:
                        meta=document.get("meta") or {})
 
 
-def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = None) -> Trace:
-    """A user's pcap/pcapng file as a Trace; states are inferred from the packets."""
+def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = None,
+                   status: Callable[[str], None] | None = None) -> Trace:
+    """A user's pcap/pcapng file as a Trace; states are inferred from the packets.
+
+    ``progress(bytes_done, bytes_total)`` follows the reading; ``status(text)`` names each
+    later step (finding connections, inferring states).
+    """
     from tcptrace_viz.analysis import annotate_packets, infer_all_states
     from tcptrace_viz.pcap import read_pcap
 
+    tell = status or (lambda _text: None)
     result = read_pcap(path, progress=progress)
+    tell(f"finding the connections of {len(result.packets):,} TCP segments")
     packets = annotate_packets(result.packets)
     connections = sorted(set(packets["conn"].tolist())) if len(packets) else []
-    states = infer_all_states(packets, connections[:MAX_INFERRED_CONNECTIONS])
+    inferred = connections[:MAX_INFERRED_CONNECTIONS]
+    tell(f"inferring the TCP states of {len(inferred):,} connections"
+         + (f" (the first {len(inferred):,} of {len(connections):,})"
+            if len(inferred) < len(connections) else ""))
+    states = infer_all_states(packets, inferred)
     meta = {
         "scenario": path.name, "title": f"capture file {path.name}", "source": "file",
         "file": str(path), "file_format": result.file_format, "partial": result.partial,
@@ -141,8 +152,13 @@ MAX_INFERRED_CONNECTIONS = 2000
 
 
 def read_capture(path: str | os.PathLike[str],
-                 progress: Callable[[int, int], None] | None = None) -> Trace:
-    """Load a capture folder or a pcap/pcapng file as a Trace (BadInputError if unusable)."""
+                 progress: Callable[[int, int], None] | None = None,
+                 status: Callable[[str], None] | None = None) -> Trace:
+    """Load a capture folder or a pcap/pcapng file as a Trace (BadInputError if unusable).
+
+    For a pcap/pcapng file, ``progress`` and ``status`` report on the work as
+    ``read_pcap_file`` describes.
+    """
     target = Path(path)
     if target.is_dir():
         return _read_folder(target)
@@ -150,4 +166,4 @@ def read_capture(path: str | os.PathLike[str],
         raise BadInputError(f"{target} does not exist")
     if target.is_file() and target.name == JSON_NAME:
         return _read_folder(target.parent)
-    return read_pcap_file(target, progress)
+    return read_pcap_file(target, progress, status)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from test_pcap_builders import TS0, pcap_file, syn
 
 from tcptrace_viz.cli import main
 from tcptrace_viz.scenarios import CATALOGUE
@@ -55,3 +60,69 @@ def test_commands_that_do_not_capture_do_not_import_scapy() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert run.stdout.strip() == "False"
+
+
+def _run_on_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run the CLI with standard error on a pseudo-terminal, as a user at a shell would.
+
+    Returns the exit code, what the terminal showed and standard output.
+    """
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "tcptrace_viz", *args], cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown = bytearray()
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                process.kill()
+                raise AssertionError(f"tcptrace-viz {' '.join(args)} did not finish in 120 s")
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    stdout, _ = process.communicate(timeout=120)
+    return process.returncode, shown.decode("utf-8", "replace"), stdout
+
+
+def _small_pcap(folder: Path) -> Path:
+    frames = [syn(sport=40000 + i) for i in range(50)]
+    path = folder / "small.pcap"
+    path.write_bytes(pcap_file(frames, [TS0 + i * 1000 for i in range(len(frames))]))
+    return path
+
+
+def test_report_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    capture = _small_pcap(tmp_path)
+    code, shown, stdout = _run_on_terminal(["report", str(capture), "-o", "out.txt"], tmp_path)
+    assert code == 0, shown
+    assert "reading small.pcap: 100%" in shown
+    assert "finding the connections of 50 TCP segments…" in shown
+    assert "inferring the TCP states of 50 connections…" in shown
+    assert "rendering txt…" in shown
+    assert stdout.strip() == "wrote out.txt"
+
+
+def test_report_shows_no_progress_when_not_on_a_terminal(tmp_path: Path) -> None:
+    capture = _small_pcap(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "tcptrace_viz", "report", str(capture), "-o",
+                          "out.txt"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert run.returncode == 0
+    assert run.stderr == ""
+    assert run.stdout.strip() == "wrote out.txt"
+
+
+def test_an_error_after_progress_starts_on_its_own_line(tmp_path: Path) -> None:
+    capture = _small_pcap(tmp_path)
+    code, shown, _ = _run_on_terminal(["report", str(capture), "--connection", "999", "-o",
+                                       "out.txt"], tmp_path)
+    assert code == 2
+    last = shown.strip().splitlines()[-1]
+    assert last.startswith("tcptrace-viz: ") and "no connection 999" in last

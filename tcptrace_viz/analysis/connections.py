@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any, Final
 
 import numpy as np
@@ -35,8 +36,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def summarise(row: pd.Series[Any]) -> str:
-    """One plain sentence about a ``connections()`` row."""
+def summarise(row: Mapping[Hashable, Any]) -> str:
+    """One plain sentence about a ``connections()`` row (a dict or a Series)."""
     if row["handshake"]:
         text = f"{row['client']} connected to {row['server']}"
     else:
@@ -105,7 +106,8 @@ def connections(packets: pd.DataFrame) -> pd.DataFrame:
 
     facts = close_facts(rows)
     table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused"]])
-    table["summary"] = [summarise(row) for _, row in table.iterrows()]
+    table["summary"] = [summarise(row) for row in table.to_dict("records")]  # not iterrows:
+    # a Series per row costs ~70 us, a minute and more on a capture of a million connections
     table = table.reset_index()
     out = table[list(CONNECTION_COLUMNS)]
     return out.astype(CONNECTION_COLUMNS)

@@ -257,15 +257,9 @@ def _preview(payload: str) -> str:
 
 
 def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
-    """Connection table and plain-word findings for a capture the user brought.
+    """Connection table and plain-word findings for a capture the user brought."""
+    from tcptrace_viz.analysis import connections, findings
 
-    ``tcptrace_viz.analysis`` provides them; while it does not, the report says so.
-    """
-    try:
-        from tcptrace_viz.analysis import connections, findings
-    except ImportError:
-        return {"available": False, "columns": [], "rows": [], "summaries": [], "conn_ids": [],
-                "findings": [], "shown": selection.connection}
     table = connections(trace.packets)
     columns = [c for c in CONNECTION_HEADERS if c in table.columns]
     records = table.to_dict("records")
@@ -282,7 +276,7 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
             frame = int(item.frame)
             found.append({"kind": item.kind, "text": item.text, "frame": frame or "",
                           "ref": frame_to_ref.get(frame, "")})
-    return {"available": True, "columns": [CONNECTION_HEADERS[c] for c in columns],
+    return {"columns": [CONNECTION_HEADERS[c] for c in columns],
             "rows": rows, "summaries": summaries, "conn_ids": conn_ids, "findings": found,
             "shown": shown}
 
