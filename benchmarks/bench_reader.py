@@ -9,7 +9,8 @@ contender's memory never shows up in another's figure.  Python contenders are ti
 opening the file to the last packet decoded (imports excluded, reported separately); tshark and
 tcptrace are timed as whole processes.  Each contender extracts the same per-packet facts
 (addresses, ports, seq/ack, flags, length, window, options) except scapy's RawPcapReader (raw
-records only: a lower bound) and tcptrace (its per-connection summary).
+records only: a lower bound) and tcptrace (its per-connection summary).  ``ours-python`` is
+ours with TCPTRACE_VIZ_NO_EXTENSIONS=1: what a machine without a C compiler gets.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
-CONTENDERS = ("ours", "dpkt", "scapy-raw", "scapy", "tshark", "tcptrace")
+CONTENDERS = ("ours", "ours-python", "dpkt", "scapy-raw", "scapy", "tshark", "tcptrace")
+NO_EXTENSIONS_ENV = "TCPTRACE_VIZ_NO_EXTENSIONS"  # ours-python: ours without its C extension
+BEST_OF = ("ours", "ours-python", "tcptrace")  # quick enough to take the best of --repeat runs
 SCAPY_FULL_LIMIT = 100_000  # scapy's PcapReader beyond this is extrapolated (minutes per 1M)
 TSHARK_FIELDS = ("frame.time_epoch", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst",
                  "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
@@ -101,10 +104,11 @@ def run_tcptrace(path: str) -> int:
     raise RuntimeError(done.stdout[-500:])
 
 
-RUNNERS = {"ours": run_ours, "dpkt": run_dpkt, "scapy-raw": run_scapy_raw, "scapy": run_scapy,
-           "tshark": run_tshark, "tcptrace": run_tcptrace}
-IMPORTS = {"ours": "tcptrace_viz.pcap", "dpkt": "dpkt", "scapy-raw": "scapy.utils",
-           "scapy": "scapy.all"}
+RUNNERS = {"ours": run_ours, "ours-python": run_ours, "dpkt": run_dpkt,
+           "scapy-raw": run_scapy_raw, "scapy": run_scapy, "tshark": run_tshark,
+           "tcptrace": run_tcptrace}
+IMPORTS = {"ours": "tcptrace_viz.pcap", "ours-python": "tcptrace_viz.pcap", "dpkt": "dpkt",
+           "scapy-raw": "scapy.utils", "scapy": "scapy.all"}
 
 
 def measure(contender: str, path: str) -> dict[str, object]:
@@ -132,9 +136,13 @@ def ensure_captures(label: str) -> None:
 
 def child_measure(contender: str, path: Path, repeat: int) -> dict[str, object] | None:
     best: dict[str, object] | None = None
+    env = dict(os.environ)
+    env.pop(NO_EXTENSIONS_ENV, None)
+    if contender == "ours-python":
+        env[NO_EXTENSIONS_ENV] = "1"
     for _ in range(repeat):
         done = subprocess.run([sys.executable, __file__, "--measure", contender, str(path)],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, check=False, env=env)
         if done.returncode:
             print(f"  {contender} failed on {path.name}: {done.stderr.strip()[-300:]}",
                   file=sys.stderr)
@@ -156,7 +164,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="10k,100k,1M")
     parser.add_argument("--formats", default="pcap,pcapng")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--repeat", type=int, default=5, help="best of N for ours and tcptrace")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="best of N for ours, ours-python and tcptrace")
     parser.add_argument("--measure", nargs=2, metavar=("CONTENDER", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -184,7 +193,7 @@ def main() -> int:
                     seconds, packets, rss = SIZES[label] / scapy_rate[fmt], "~", "n/a"
                     note = " (extrapolated from 100k)"
                 else:
-                    repeat = args.repeat if contender in ("ours", "tcptrace") else 1
+                    repeat = args.repeat if contender in BEST_OF else 1
                     result = child_measure(contender, path, repeat)
                     if result is None:
                         continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from test_pcap_fuzz import BASES, MUTATION, mutate
 
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap import gather as gather_module
-from tcptrace_viz.pcap import read_pcap, texts, walk
+from tcptrace_viz.pcap import read_pcap, speedups, texts, walk
 
 COMPILED = walk.COMPILED and gather_module.COMPILED and texts.COMPILED
 needs_compiled = pytest.mark.skipif(not COMPILED and os.environ.get("CI") != "true",
@@ -30,6 +32,15 @@ def test_extension_is_built_in_ci():
     if os.environ.get("CI") != "true" and not COMPILED:
         pytest.skip("the C extension was not built (no C compiler); fallbacks in use")
     assert COMPILED
+
+
+def test_the_extension_can_be_switched_off():
+    code = ("from tcptrace_viz.pcap import gather, texts, walk;"
+            "print(walk.COMPILED, gather.COMPILED, texts.COMPILED)")
+    env = {**os.environ, speedups.NO_EXTENSIONS_ENV: "1"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.split() == ["False", "False", "False"]
 
 
 def _pcap_records(caplens: list[int], little: bool) -> bytes:

@@ -15,6 +15,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
+
 PAD: Final = 256  # zero bytes the buffer must carry after its last record
 
 I64 = npt.NDArray[np.int64]
@@ -37,8 +39,10 @@ def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
 
 
 try:
+    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
+        raise ImportError(NO_EXTENSIONS_ENV)
     from tcptrace_viz.pcap._speedups import gather as compiled_gather
-except ImportError:  # built without a C compiler
+except ImportError:  # built without a C compiler, or switched off
     COMPILED = False
     _gather: Callable[[U8, I64, int, U8], None] = python_gather
 else:

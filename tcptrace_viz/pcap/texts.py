@@ -13,6 +13,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
+
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
@@ -38,9 +40,11 @@ def python_timestamp_texts(keys: U64) -> list[str]:
 
 
 try:
+    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
+        raise ImportError(NO_EXTENSIONS_ENV)
     from tcptrace_viz.pcap._speedups import payload_texts as compiled_payload_texts
     from tcptrace_viz.pcap._speedups import timestamp_texts as compiled_timestamp_texts
-except ImportError:  # built without a C compiler
+except ImportError:  # built without a C compiler, or switched off
     COMPILED = False
     _payload_texts: Callable[[U8, I64, int], list[str]] = python_payload_texts
     _timestamp_texts: Callable[[U64], list[str]] = python_timestamp_texts

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tcptrace_viz.pcap.formats import PCAP_RECORD_HEADER_LEN
+from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
 
 BLOCK_EPB: Final = 0x00000006  # pcapng enhanced packet block
 EPB_MIN_LEN: Final = 32  # an EPB's fixed fields plus its trailing length
@@ -65,9 +66,11 @@ def python_pcapng_epbs(data: U8, out: I64, pos: int, end: int,
 
 
 try:
+    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
+        raise ImportError(NO_EXTENSIONS_ENV)
     from tcptrace_viz.pcap._speedups import pcap_records as compiled_pcap_records
     from tcptrace_viz.pcap._speedups import pcapng_epbs as compiled_pcapng_epbs
-except ImportError:  # built without a C compiler: the Python loops do the same, slower
+except ImportError:  # not built, or switched off: the Python loops do the same, slower
     COMPILED = False
     _pcap_records: Walker = python_pcap_records
     _pcapng_epbs: Walker = python_pcapng_epbs
