@@ -71,7 +71,7 @@ def close_then_write_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]],
         state(95, "client", "ESTABLISHED", "FIN_WAIT1"),
         state(105, "server", "ESTABLISHED", "CLOSE_WAIT"),
         state(115, "client", "FIN_WAIT1", "FIN_WAIT2"),
-        state(205, "client", "FIN_WAIT2", "CLOSE", reason="NO_SOCKET"),
+        state(205, "client", "FIN_WAIT2", "CLOSE", reason="RST sent: NO_SOCKET"),
         state(215, "server", "CLOSE_WAIT", "CLOSE"),
     ]
     syscalls = [

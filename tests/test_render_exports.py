@@ -71,3 +71,18 @@ def test_markdown_fence_survives_backticks_in_titles() -> None:
     out = text(make_trace(title="a ``` b"), "md")
     fences = re.findall(r"^`{3,}", out, flags=re.M)
     assert fences == ["````"] * 4  # open and close, mermaid and text ladder, all longer than ```
+
+
+def test_inferred_states_give_no_reset_reason() -> None:
+    """Only the kernel knows why it reset; a foreign capture's RST gets no invented reason."""
+    from tcptrace_viz.analysis import annotate_packets, infer_all_states
+
+    captured = make_trace()
+    packets = annotate_packets(captured.packets)
+    inferred = infer_all_states(packets, sorted(set(packets["conn"].tolist())))
+    assert "RST sent" in set(inferred["reason"])
+    trace = make_trace(packets=captured.packets.to_dict("records"),
+                       states=inferred.to_dict("records"), syscalls=[], source="file")
+    lines = text(trace, "mermaid").splitlines()
+    assert "    C-xS: [R] seq 2 win 512 len 0" in lines
+    assert "reset reason" not in text(trace, "svg")

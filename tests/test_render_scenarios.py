@@ -40,7 +40,7 @@ def close_then_write() -> Trace:
 def linger0() -> Trace:
     packets = [*handshake(), pkt(100, "client", "R.", 1, 1)]
     states = [*handshake_states(),
-              state(100, "client", "ESTABLISHED", "CLOSE", reason="TCP_ABORT_ON_LINGER"),
+              state(100, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_ABORT_ON_LINGER"),
               state(105, "server", "ESTABLISHED", "CLOSE")]
     syscalls = [call(90, "client", "setsockopt", "SO_LINGER {1, 0}", ret="0"),
                 call(95, "client", "close", ret="0"),
@@ -101,7 +101,8 @@ def long_trace(n_data: int = 400) -> Trace:
         t += 3
     packets.append(pkt(t + 10, "client", "R.", 1 + 1000 * n_data, 1))
     states = [*handshake_states(),
-              state(t + 10, "client", "ESTABLISHED", "CLOSE", reason="TCP_ABORT_ON_LINGER"),
+              state(t + 10, "client", "ESTABLISHED", "CLOSE",
+                    reason="RST sent: TCP_ABORT_ON_LINGER"),
               state(t + 15, "server", "ESTABLISHED", "CLOSE")]
     syscalls = [call(90, "client", "send", "b'...' x 400000", ret="400000"),
                 call(t + 5, "client", "close", ret="0")]

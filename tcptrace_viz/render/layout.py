@@ -50,7 +50,6 @@ RESET_REASON_WINDOW_NS: Final = 50_000_000
 SPAN_MARGIN_NS: Final = 50_000_000
 """Syscalls this close to a connection's packets belong to it (multi-connection traces)."""
 SENT_PREFIX: Final = "RST sent:"
-RECEIVED_PREFIX: Final = "RST received"
 OBSERVED_SOURCES: Final = frozenset({"tracepoint", "socket-table"})
 """State sources that saw the kernel's own state; the others are guesses."""
 FIN_RECV_CALLS: Final = frozenset({"recv", "recvfrom", "recvmsg", "read"})
@@ -341,13 +340,12 @@ def reset_reasons(trace: Trace, client: str) -> dict[int, str]:
 
     The sender's own rows are preferred; a reason more than ``RESET_REASON_WINDOW_NS`` away
     from the RST is not used.  The capture writes ``RST sent: TCP_ABORT_ON_LINGER`` and
-    ``RST received``; the first gives ``TCP_ABORT_ON_LINGER``, the second is not a reason.
+    ``RST received``; the first gives ``TCP_ABORT_ON_LINGER``, the second is not a reason (it
+    describes the receiving end), nor is an inferred state's bare ``RST sent``.
     """
     states = trace.states
     if len(states):
-        reasons = states["reason"].astype(str)
-        # "RST received" describes the receiving end, not why the RST was sent
-        with_reason = states[(reasons != "") & ~reasons.str.startswith(RECEIVED_PREFIX)]
+        with_reason = states[states["reason"].astype(str).str.startswith(SENT_PREFIX)]
     else:
         with_reason = states
     out: dict[int, str] = {}
