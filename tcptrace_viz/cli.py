@@ -266,7 +266,8 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
     lines += [f"  expected  {item}" for item in meta.get("expected", [])]
     lines += [f"  observed  {item}" for item in meta.get("observed", [])]
     if meta.get("verdict_detail"):
-        lines.append(f"  why: {meta['verdict_detail']}")
+        label = "note" if meta.get("verdict") == "pass" else "why"
+        lines.append(f"  {label}: {meta['verdict_detail']}")
     stats = meta.get("stats", {})
     lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
                  f"{stats.get('dropped', 0)} dropped; the kernel sent "

@@ -102,7 +102,9 @@ def apply_time_wait(rows: list[dict[str, Any]], entries: Iterable[SocketEntry],
     ``-> TIME_WAIT`` with source ``socket-table``; without one, a row at ``seen_ns`` is added.
     """
     for entry in entries:
-        if entry.state != "TIME_WAIT":
+        if entry.state != "TIME_WAIT" or any(
+                row["local"] == entry.local and row["remote"] == entry.remote
+                and row["new"] == "TIME_WAIT" for row in rows):  # sampling saw it already
             continue
         moves = [row for row in rows if row["local"] == entry.local
                  and row["remote"] == entry.remote and row["new"] == "CLOSE"
@@ -117,7 +119,7 @@ def apply_time_wait(rows: list[dict[str, Any]], entries: Iterable[SocketEntry],
 
 
 def states_from_samples(samples: Iterable[SampledState]) -> list[dict[str, Any]]:
-    """States-table rows from TCP_INFO sampling (the fallback when tracefs is unavailable)."""
+    """States-table rows from sampling after each call (the fallback without tracefs)."""
     return [{"ts_ns": sample.ts_ns, "side": sample.side, "local": sample.local,
              "remote": sample.remote, "old": sample.old, "new": sample.new,
              "source": "sampled", "reason": ""} for sample in samples]

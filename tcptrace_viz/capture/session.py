@@ -63,8 +63,12 @@ def read_sysctls() -> dict[str, str]:
     return values
 
 
-def _worker(name: str, family: int, writer: int) -> None:  # pragma: no cover - forked child
-    """The forked half: namespace, sniffer, scenario; results pickled into ``writer``."""
+def _worker(name: str, family: int, writer: int,
+            sample_states: bool) -> None:  # pragma: no cover - forked child
+    """The forked half: namespace, sniffer, scenario; results pickled into ``writer``.
+
+    ``sample_states``: no tracer is running, so the states are sampled after each call.
+    """
     result: dict[str, Any]
     try:
         die_with_parent()
@@ -76,7 +80,8 @@ def _worker(name: str, family: int, writer: int) -> None:  # pragma: no cover - 
         if family == socket.AF_INET6:
             netns.add_ipv6_address(server_host)
         scenario = get(name)
-        context = ScenarioContext(name, family, client_host, server_host)
+        context = ScenarioContext(name, family, client_host, server_host,
+                                  sample_states=sample_states)
         from tcptrace_viz.capture.sniffer import LoopbackSniffer
 
         before = netns.tcp_counters()
@@ -119,12 +124,12 @@ def _worker(name: str, family: int, writer: int) -> None:  # pragma: no cover - 
 class _Worker:
     """The forked worker process, killed and reaped on every way out."""
 
-    def __init__(self, name: str, family: int) -> None:
+    def __init__(self, name: str, family: int, sample_states: bool) -> None:
         reader, writer = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - child
             os.close(reader)
-            _worker(name, family, writer)
+            _worker(name, family, writer, sample_states)
         os.close(writer)
         self.reader = reader
         self.reaped = False
@@ -185,7 +190,7 @@ def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
     worker: _Worker | None = None
     try:
         started_at = time.time_ns()
-        worker = _Worker(name, family)
+        worker = _Worker(name, family, sample_states=tracer is None)
         raw = worker.result(WORKER_TIMEOUT_S)
         traced = tracer.stop() if tracer is not None else None
     finally:

@@ -3,8 +3,9 @@
 Every scenario step goes through :meth:`SyscallLog.call`, which times the call on the realtime
 clock (the packets' clock), turns an ``OSError`` into its errno name (``EPIPE``, not 32) and
 keeps going: a failing call is an observation, not a crash.  After each call the log samples the
-TCP state of the sockets it watches (``TCP_INFO``), which is the fallback state source when
-tracefs cannot be used.
+TCP state of the sockets it watches, which is the fallback state source when tracefs cannot be
+used: ``TCP_INFO`` while the program holds the socket, then the namespace's socket table, where
+the kernel keeps a closed connection until it is done (FIN_WAIT2, LAST_ACK, TIME_WAIT...).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tcptrace_viz.capture.sockettable import read_socket_table
 from tcptrace_viz.model import TCP_STATES
 
 T = TypeVar("T")
@@ -90,7 +92,10 @@ def endpoint_text(address: Any) -> str:
 class SyscallLog:
     """The syscalls of one run, in call order, plus sampled socket states."""
 
-    def __init__(self) -> None:
+    def __init__(self, sample_states: bool = True) -> None:
+        self.sample_states = sample_states
+        """Sample states after each call; off when tracefs traces them (fewer extra calls
+        between a scenario's own, so its timing stays as close to the program's as can be)."""
         self.records: list[SyscallRecord] = []
         self.sampled: list[SampledState] = []
         self._watched: list[tuple[socket.socket, str, str, str]] = []
@@ -133,11 +138,20 @@ class SyscallLog:
         self.records.append(record)
 
     def _sample(self) -> None:
+        if not self.sample_states:
+            return
         now = time.time_ns()
+        table: dict[tuple[str, str], str] | None = None
         for sock, side, local, remote in self._watched:
-            if sock.fileno() < 0:
+            if sock.fileno() >= 0:
+                state = tcp_state_of(sock)
+            elif remote:  # closed by the program; the kernel may still be closing it
+                if table is None:
+                    table = {(entry.local, entry.remote): entry.state
+                             for entry in read_socket_table()}
+                state = table.get((local, remote), "CLOSE")
+            else:
                 continue
-            state = tcp_state_of(sock)
             previous = self._last_state.get(id(sock), "")
             if state and state != previous:
                 self.sampled.append(SampledState(now, side, local, remote, previous, state))

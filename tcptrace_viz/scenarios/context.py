@@ -34,14 +34,14 @@ class ScenarioContext:
     """The environment one scenario run executes in (inside the capture's namespace)."""
 
     def __init__(self, name: str, family: int, client_host: str, server_host: str,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, sample_states: bool = True) -> None:
         self.name = name
         self.family = family
         self.client_host = client_host
         self.server_host = server_host
         self.server_port = SERVER_PORT
         self.timeout_s = timeout_s
-        self.log = SyscallLog()
+        self.log = SyscallLog(sample_states)
         self.meta: dict[str, Any] = {}
         """Extra facts for the Trace's meta (bytes accepted vs delivered, ...)."""
         self._open: list[socket.socket] = []
