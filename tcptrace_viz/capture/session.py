@@ -240,7 +240,7 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
         "state_source_note": tracer_problem, "namespace": raw["mode"],
         "clocks": {"packets": "CLOCK_REALTIME (SO_TIMESTAMPNS)",
                    "states": (f"tracefs {traced.clock} clock, aligned to CLOCK_REALTIME"
-                              if traced is not None else "TCP_INFO sampled after each call")},
+                              if traced is not None else "sampled after each call")},
         "stats": {
             "frames_kept": len(frames), "tcp_segments": len(packets),
             "kernel_packets": raw["kernel_packets"], "dropped": raw["kernel_drops"],

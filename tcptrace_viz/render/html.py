@@ -36,8 +36,8 @@ SCRIPT_FILE: Final = "report.js"
 STATE_SOURCE_TEXT: Final[dict[str, str]] = {
     "tracepoint": "traced in the kernel (sock:inet_sock_set_state tracepoint)",
     "socket-table": "read from the namespace's socket table",
-    "sampled": "sampled with TCP_INFO polling (tracefs was unavailable; short-lived states "
-               "may be missed)",
+    "sampled": "sampled after each call, from TCP_INFO and then the socket table (tracefs was "
+               "unavailable; short-lived states may be missed)",
     "inferred": "inferred from the packets (no kernel trace: these are educated guesses)",
 }
 
