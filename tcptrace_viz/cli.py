@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from tcptrace_viz import __version__
+from tcptrace_viz.describe import size_text
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
 from tcptrace_viz.progress import Progress
 
@@ -361,12 +362,24 @@ def _connection_for_port(trace: Trace, port: int) -> int:
     return int(chosen["conn"].iloc[0])
 
 
+EMBED_LIMIT = 50 << 20  # larger captures are not embedded in the HTML report
+
+
 def _attach_pcapng(trace: Trace, path: Path) -> None:
+    """Give the HTML report the capture file to embed (its download link), if not too big."""
     from tcptrace_viz.store import PCAPNG_NAME
 
     source = path / PCAPNG_NAME if path.is_dir() else path
-    if source.is_file() and source.stat().st_size <= 50 * 1024 * 1024:
+    if not source.is_file():
+        return
+    trace.meta["download_name"] = source.name if not path.is_dir() else ""
+    size = source.stat().st_size
+    if size <= EMBED_LIMIT:
         trace.meta["pcapng_bytes"] = source.read_bytes()
+    else:
+        trace.meta["download_skipped"] = (
+            f"{source.name} ({size_text(size)}) is not embedded in this report: reports embed "
+            f"captures up to {size_text(EMBED_LIMIT)}; share the file itself")
 
 
 def _echo_content(content: str | bytes) -> None:

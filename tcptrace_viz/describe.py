@@ -44,3 +44,12 @@ def describe_syscall(row: Any) -> str:
     if row.ret != "":
         return f"{text} = {row.ret}"
     return text
+
+
+def size_text(n: int) -> str:
+    """``1.5 MiB``, ``12.0 KiB``, ``300 bytes``."""
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MiB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 10):.1f} KiB"
+    return f"{n} bytes"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_pcap_builders import TS0, pcap_file, syn
 
@@ -126,3 +127,22 @@ def test_an_error_after_progress_starts_on_its_own_line(tmp_path: Path) -> None:
     assert code == 2
     last = shown.strip().splitlines()[-1]
     assert last.startswith("tcptrace-viz: ") and "no connection 999" in last
+
+
+def test_report_embeds_a_users_file_under_its_own_name(tmp_path: Path) -> None:
+    capture = _small_pcap(tmp_path)
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(main, ["report", str(capture), "-o", str(out)]).exit_code == 0
+    html = out.read_text()
+    assert 'download="small.pcap"' in html and "not embedded" not in html
+
+
+def test_report_says_when_a_capture_is_too_big_to_embed(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tcptrace_viz.cli.EMBED_LIMIT", 100)
+    capture = _small_pcap(tmp_path)
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(main, ["report", str(capture), "-o", str(out)]).exit_code == 0
+    html = out.read_text()
+    assert "download=" not in html
+    assert "small.pcap (4.4 KiB) is not embedded in this report" in html

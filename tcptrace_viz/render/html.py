@@ -14,6 +14,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from tcptrace_viz.describe import size_text
 from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
 from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
 from tcptrace_viz.render.templating import (
@@ -102,6 +103,7 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
         "sysctls": sysctl_items(meta),
         "warnings": _warnings(meta, ladder, meta.get("source") == "file"),
         "download": _download(meta),
+        "download_skipped": str(meta.get("download_skipped") or ""),
         "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
         "svg": trusted_svg(ladder_svg(ladder, meta)),
         "ladder": ladder,
@@ -179,19 +181,14 @@ def _download(meta: dict[str, Any]) -> dict[str, str] | None:
     if not isinstance(data, bytes | bytearray) or not data:
         return None
     name = str(meta.get("scenario") or "trace").replace("/", "_").replace("\\", "_") or "trace"
+    # A user's own file keeps its name (it may be a classic pcap); a capture is a pcapng.
+    filename = str(meta.get("download_name") or f"{name}.pcapng")
+    filename = filename.replace("/", "_").replace("\\", "_")
     return {
         "href": "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii"),
-        "filename": f"{name}.pcapng",
-        "size": _size_text(len(data)),
+        "filename": filename,
+        "size": size_text(len(data)),
     }
-
-
-def _size_text(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MiB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} KiB"
-    return f"{n} bytes"
 
 
 @dataclasses.dataclass(frozen=True)
