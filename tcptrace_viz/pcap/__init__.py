@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tcptrace_viz.pcap.decode import Frames, to_dataframe
 from tcptrace_viz.pcap.decode import decode as decode_all
+from tcptrace_viz.pcap.decode import to_dataframe
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import (
@@ -30,6 +30,7 @@ from tcptrace_viz.pcap.linktypes import (
 )
 from tcptrace_viz.pcap.reader import PcapReadResult, read_pcap
 from tcptrace_viz.pcap.sink import ColumnSink
+from tcptrace_viz.pcap.step import Frames
 from tcptrace_viz.pcap.writer import write_pcapng
 
 __all__ = [
@@ -70,8 +71,8 @@ def decode_frames(frames: Sequence[bytes], ts_ns: npt.NDArray[np.int64] | Sequen
         comment_array = np.empty(len(frames), dtype=object)
         comment_array[:] = [str(text) for text in comments]
     sink = ColumnSink(len(frames))
-    decode_all(Frames(
-        buf=buf, start=starts, caplen=lengths, wirelen=lengths,
+    decode_all(buf, Frames(
+        start=starts, caplen=lengths, wirelen=lengths,
         linktype=np.full(len(frames), linktype, dtype=np.int64),
         ts_ns=np.asarray(ts_ns, dtype=np.int64).reshape(-1),
         frame=np.arange(first_frame, first_frame + len(frames), dtype=np.int64),

@@ -1,10 +1,11 @@
 """Vectorised decode of captured frames to one row per TCP segment.
 
-Input is one byte buffer holding many frames plus per-frame arrays (where each frame starts,
-how many bytes were captured, link type, timestamp, frame number, comment).  Every step works
-on whole columns: gather the header bytes of all frames into a matrix, read fields as columns,
-narrow down to the frames that are still TCP.  Nothing here makes a Python object per packet
-except the text columns, which are shared (addresses, flags) or built by one format call.
+Input is one byte buffer holding many frames plus per-frame arrays (``step.Frames``: where
+each frame starts, how many bytes were captured, link type, timestamp, frame number, comment).
+Every step works on whole columns: gather the header bytes of all frames into a matrix, read
+fields as columns, narrow down to the frames that are still TCP.  Nothing here makes a Python
+object per packet except the text columns, which are shared (addresses, flags) or made in one
+call per column (``texts.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tcptrace_viz.pcap.options import (
     timestamp_texts,
 )
 from tcptrace_viz.pcap.sink import ColumnSink
+from tcptrace_viz.pcap.step import Frames
 from tcptrace_viz.pcap.texts import payload_texts
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
@@ -51,28 +53,6 @@ Obj = npt.NDArray[np.object_]
 
 
 @dataclasses.dataclass
-class Frames:
-    """Many captured frames in one padded buffer (see ``gather.PAD``)."""
-
-    buf: U8
-    """The bytes; each frame is ``buf[start:start + caplen]``."""
-    start: I64
-    """Offset of each frame's first link-layer byte."""
-    caplen: I64
-    """Captured bytes of each frame."""
-    wirelen: I64
-    """Original length on the wire (used when an IP length field says 0, as with TSO)."""
-    linktype: I64
-    """Link type of each frame."""
-    ts_ns: I64
-    """Timestamp of each frame, ns since the epoch."""
-    frame: I64
-    """Frame number of each frame (1-based, counting every record of the file)."""
-    comment: Obj | None = None
-    """Packet comment of each frame, or None when there are none."""
-
-
-@dataclasses.dataclass
 class Decoded:
     """Counts from decoding frames (the rows themselves go to a ``ColumnSink``)."""
 
@@ -91,15 +71,16 @@ def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-def decode(frames: Frames, sink: ColumnSink, expected_rows: int = 0) -> Decoded:
+def decode(buf: U8, frames: Frames, sink: ColumnSink, expected_rows: int = 0) -> Decoded:
     """Decode every TCP segment of ``frames`` (in batches of ``BATCH``) into ``sink``.
 
+    ``buf`` holds the frames followed by ``gather.PAD`` zero bytes.
     ``expected_rows``: an estimate of the sink's final size, so it grows once, not often.
     """
     total = len(frames.start)
     result = Decoded()
     for low in range(0, total, BATCH):
-        columns, part = _decode_batch(frames, slice(low, min(total, low + BATCH)))
+        columns, part = _decode_batch(buf, frames, slice(low, min(total, low + BATCH)))
         sink.append(columns, expected_rows)
         if part.malformed and not result.malformed:
             result.first_malformed = part.first_malformed
@@ -108,8 +89,7 @@ def decode(frames: Frames, sink: ColumnSink, expected_rows: int = 0) -> Decoded:
     return result
 
 
-def _decode_batch(frames: Frames, part: slice) -> tuple[dict[str, np.ndarray], Decoded]:
-    buf = frames.buf
+def _decode_batch(buf: U8, frames: Frames, part: slice) -> tuple[dict[str, np.ndarray], Decoded]:
     start, caplen = frames.start[part], frames.caplen[part]
     linktype, wirelen = frames.linktype[part], frames.wirelen[part]
     end = start + caplen

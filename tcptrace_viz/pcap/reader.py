@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.pcap.decode import Frames, decode, to_dataframe
+from tcptrace_viz.pcap.decode import decode, to_dataframe
 from tcptrace_viz.pcap.formats import PCAP_HEADER_LEN, detect_format, parse_pcap_header
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, linktype_name
@@ -73,10 +73,7 @@ class _Totals:
         self.frames += len(step.frame)
         if not len(step.frame):
             return
-        decoded = decode(Frames(buf=buf, start=step.start, caplen=step.caplen,
-                                wirelen=step.wirelen, linktype=step.linktype, ts_ns=step.ts_ns,
-                                frame=step.frame, comment=step.comment), self.sink,
-                         expected_rows)
+        decoded = decode(buf, step, self.sink, expected_rows)
         if decoded.malformed and not self.malformed:
             self.first_malformed = decoded.first_malformed
         self.malformed += decoded.malformed

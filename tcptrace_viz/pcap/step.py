@@ -1,4 +1,4 @@
-"""What a format parser hands back for one window of the file: frames plus where it stopped."""
+"""Frames found in one buffer window, and what a format parser hands back for that window."""
 
 from __future__ import annotations
 
@@ -8,27 +8,34 @@ import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+Obj = npt.NDArray[np.object_]
 
 
 @dataclasses.dataclass
-class ParseStep:
-    """Records found in one buffer window (arrays index the window's buffer)."""
+class Frames:
+    """Captured frames in one buffer (every array indexes that buffer's frames alike)."""
 
     start: I64
     """Buffer offset of each frame's first link-layer byte."""
     caplen: I64
     """Captured length of each frame."""
     wirelen: I64
-    """Length of each frame on the wire."""
+    """Length of each frame on the wire (used when an IP length field says 0, as with TSO)."""
     linktype: I64
     """Link type of each frame (-1 for an interface of unknown link type)."""
     ts_ns: I64
     """Timestamp of each frame, ns since the epoch."""
     frame: I64
-    """1-based record number of each frame in the file."""
-    comment: npt.NDArray[np.object_] | None
-    """Packet comments, or None when no frame of the window has one."""
-    stop: int
+    """1-based record number of each frame in the file (counting every record)."""
+    comment: Obj | None = None
+    """Packet comments, or None when no frame has one."""
+
+
+@dataclasses.dataclass
+class ParseStep(Frames):
+    """The frames of one buffer window, and where and why the parser stopped."""
+
+    stop: int = 0
     """Buffer offset just after the last record consumed."""
     need: int = 0
     """Bytes needed from ``stop`` before the next record can be parsed (0: unknown)."""
