@@ -270,6 +270,11 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
         label = "note" if meta.get("verdict") == "pass" else "why"
         lines.append(f"  {label}: {meta['verdict_detail']}")
     stats = meta.get("stats", {})
+    if stats.get("dropped"):
+        lines.append(f"  warning: the kernel dropped {stats['dropped']:,} frames before the "
+                     "sniffer read them, so the packets shown are incomplete"
+                     + (" (without root the sniffer's buffer is limited by net.core.rmem_max)"
+                        if meta.get("namespace") == "userns+netns" else ""))
     lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
                  f"{stats.get('dropped', 0)} dropped; the kernel sent "
                  f"{stats.get('kernel_sent_segs', 0)} and received "

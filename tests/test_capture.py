@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -20,6 +21,8 @@ from tcptrace_viz.store import pcapng_bytes, read_capture, save_capture
 pytestmark = pytest.mark.root
 
 WIRE_SCENARIOS = [name for name in CATALOGUE if get(name).wire]
+NOBODY = 65534
+PR_SET_DUMPABLE = 4
 
 
 def _assert_each_segment_once(trace) -> None:
@@ -104,6 +107,43 @@ def test_without_tracefs_states_are_sampled(name: str, monkeypatch: pytest.Monke
         moves = [(row.side, row.new) for row in trace.states.itertuples()]
         assert ("server", "CLOSE_WAIT") in moves
         assert moves.index(("client", "FIN_WAIT2")) < moves.index(("client", "CLOSE"))
+
+
+def _as_nobody_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the forked worker drop to user nobody before it creates its namespaces.
+
+    It then takes the path of a user without root: a user namespace plus a network namespace.
+    Everything the worker imports must be loaded before it drops root (the interpreter's own
+    files may not be readable by nobody), hence the codecs imported here.
+    """
+    import encodings.ascii
+    import encodings.latin_1
+    import encodings.utf_8  # noqa: F401
+
+    from tcptrace_viz.capture import netns
+
+    enter = netns.enter_private_netns
+
+    def enter_as_nobody() -> str:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        # Changing uid made the process undumpable, so its /proc/self files belong to root; a
+        # user who never was root does not have this problem.
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        return enter()
+
+    monkeypatch.setattr(netns, "enter_private_netns", enter_as_nobody)
+
+
+@pytest.mark.parametrize("name", ["close-then-write", "time-wait", "linger0"])
+def test_without_root_a_user_namespace_is_used(name: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _as_nobody_in_the_worker(monkeypatch)
+    trace = run_capture(name).trace
+    assert trace.meta["namespace"] == "userns+netns"
+    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
+    _assert_each_segment_once(trace)
 
 
 def test_bulk_close_drops_nothing() -> None:

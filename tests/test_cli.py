@@ -146,3 +146,17 @@ def test_report_says_when_a_capture_is_too_big_to_embed(tmp_path: Path,
     html = out.read_text()
     assert "download=" not in html
     assert "small.pcap (4.4 KiB) is not embedded in this report" in html
+
+
+def test_a_capture_that_dropped_frames_says_so() -> None:
+    from factory import make_trace
+
+    from tcptrace_viz.cli import _console_summary
+
+    trace = make_trace(stats={"dropped": 22455, "tcp_segments": 9065},
+                       namespace="userns+netns")
+    summary = _console_summary(trace, [])
+    assert ("warning: the kernel dropped 22,455 frames before the sniffer read them, so the "
+            "packets shown are incomplete (without root the sniffer's buffer is limited by "
+            "net.core.rmem_max)") in summary
+    assert "warning" not in _console_summary(make_trace(stats={"dropped": 0}), [])
