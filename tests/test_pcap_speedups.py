@@ -187,3 +187,51 @@ def test_reader_gives_the_same_result_without_the_extension(base, mutations):
         assert compiled[1] is fallback[1]
     else:
         pd.testing.assert_frame_equal(compiled[1], fallback[1])
+
+
+@needs_compiled
+@pytest.mark.parametrize("which", ["python", "compiled"])
+def test_gather_refuses_what_it_cannot_do_safely(which):
+    gather = getattr(gather_module, f"{which}_gather")
+    data = np.arange(24, dtype=np.uint8)
+    starts = np.array([8, 0], dtype=np.int64)
+    with pytest.raises(ValueError, match="overlap"):
+        gather(data, starts, 8, data[:16])
+    with pytest.raises(ValueError, match="len\\(starts\\) \\* width"):
+        gather(data, starts, 8, np.zeros(15, dtype=np.uint8))
+    with pytest.raises(ValueError, match="len\\(starts\\) \\* width"):
+        gather(data, starts[:0], 8, np.zeros(1, dtype=np.uint8))
+    with pytest.raises(ValueError, match="width"):
+        gather(data, starts, 0, np.zeros(0, dtype=np.uint8))
+    out = np.full((2, 8), 7, dtype=np.uint8)
+    with pytest.raises(IndexError):
+        gather(data, np.array([0, 17], dtype=np.int64), 8, out)
+    assert (out == 7).all()  # nothing written before the bad window was found
+
+
+@needs_compiled
+def test_compiled_functions_check_the_kind_of_their_arrays():
+    data = np.zeros(64, dtype=np.uint8)
+    misaligned = np.zeros(9 * 8 + 1, dtype=np.uint8)[1:].view(np.int64)
+    for bad in (misaligned, np.zeros(8, dtype=np.float64), np.zeros(8, dtype=np.int32)):
+        with pytest.raises(ValueError, match="int64"):
+            walk.compiled_pcap_records(data, bad, 0, 64, False)
+        with pytest.raises(ValueError, match="int64"):
+            gather_module.compiled_gather(data, bad, 4, np.zeros(len(bad) * 4, dtype=np.uint8))
+        with pytest.raises(ValueError, match="int64"):
+            texts.compiled_payload_texts(np.zeros((len(bad), 4), np.uint8), bad, 4)
+    for which in ("python", "compiled"):
+        with pytest.raises(ValueError, match="uint64"):
+            getattr(texts, f"{which}_timestamp_texts")(np.array([-1], dtype=np.int64))
+        with pytest.raises(ValueError, match="walk range"):
+            getattr(walk, f"{which}_pcap_records")(data, np.zeros(4, np.int64), 10, 5, False)
+
+
+@needs_compiled
+def test_sizes_that_would_overflow_are_refused():
+    starts = np.zeros(1 << 20, dtype=np.int64)  # 2**20 rows of 2**44 bytes: 2**64 wraps to 0
+    with pytest.raises(ValueError, match="len\\(starts\\) \\* width"):
+        gather_module.compiled_gather(np.zeros(64, np.uint8), starts, 1 << 44,
+                                      np.zeros(0, np.uint8))
+    with pytest.raises(ValueError, match="len\\(lengths\\) \\* width"):
+        texts.compiled_payload_texts(np.zeros(0, np.uint8), starts, 1 << 44)

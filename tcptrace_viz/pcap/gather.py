@@ -25,6 +25,12 @@ U8 = npt.NDArray[np.uint8]
 
 def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
     """Fill ``out`` (``len(starts) * width`` bytes) with the windows, using numpy alone."""
+    if width <= 0:
+        raise ValueError("width must be positive")
+    if out.size != len(starts) * width:
+        raise ValueError("out must hold len(starts) * width bytes")
+    if np.shares_memory(out, buf):
+        raise ValueError("out must not overlap data")
     if not len(starts):
         return
     if not buf.flags.c_contiguous:
@@ -58,7 +64,7 @@ def gather(buf: U8, starts: I64, width: int) -> U8:
     if width <= 0 or not len(starts):
         return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
     out = np.empty((len(starts), width), dtype=np.uint8)
-    _gather(np.ascontiguousarray(buf), np.ascontiguousarray(starts, dtype=np.int64), width, out)
+    _gather(np.ascontiguousarray(buf), np.require(starts, np.int64, ["C", "A"]), width, out)
     return out
 
 

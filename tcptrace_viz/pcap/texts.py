@@ -26,6 +26,10 @@ _PRINTABLE: Final = np.where((np.arange(256) >= 0x20) & (np.arange(256) < 0x7F),
 
 def python_payload_texts(matrix: U8, lengths: I64, width: int) -> list[str]:
     """Each row's first ``lengths`` bytes (clamped to 0..width) as text, '.' for unprintables."""
+    if width <= 0:
+        raise ValueError("width must be positive")
+    if matrix.size != len(lengths) * width:
+        raise ValueError("matrix must hold len(lengths) * width bytes")
     rows = matrix.reshape(-1, width)
     text = _PRINTABLE[rows]
     text[np.arange(width)[None, :] >= lengths[:, None]] = 0  # trailing NULs are dropped
@@ -36,6 +40,8 @@ def python_payload_texts(matrix: U8, lengths: I64, width: int) -> list[str]:
 
 def python_timestamp_texts(keys: U64) -> list[str]:
     """``nop,nop,TS val V ecr E`` for each key ``V << 32 | E``."""
+    if keys.dtype != np.uint64:
+        raise ValueError("keys must be a contiguous, aligned array of uint64")
     return [f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}" for key in keys.tolist()]
 
 
@@ -62,8 +68,8 @@ def payload_texts(matrix: U8, lengths: I64) -> Obj:
     width = matrix.shape[1]
     out = np.empty(len(matrix), dtype=object)
     if len(matrix):
-        out[:] = _payload_texts(np.ascontiguousarray(matrix), np.ascontiguousarray(
-            lengths, dtype=np.int64), width)
+        out[:] = _payload_texts(np.ascontiguousarray(matrix),
+                                np.require(lengths, np.int64, ["C", "A"]), width)
     return out
 
 
@@ -71,5 +77,5 @@ def timestamp_texts(keys: U64) -> Obj:
     """``nop,nop,TS val V ecr E`` for each key ``V << 32 | E``."""
     out = np.empty(len(keys), dtype=object)
     if len(keys):
-        out[:] = _timestamp_texts(np.ascontiguousarray(keys, dtype=np.uint64))
+        out[:] = _timestamp_texts(np.require(keys, np.uint64, ["C", "A"]))
     return out

@@ -28,9 +28,15 @@ U8 = npt.NDArray[np.uint8]
 Walker = Callable[[U8, I64, int, int, bool], tuple[int, int]]
 
 
+def _check_range(data: U8, pos: int, end: int) -> None:
+    if pos < 0 or end < pos or end > len(data):
+        raise ValueError("walk range outside the buffer")
+
+
 def python_pcap_records(data: U8, out: I64, pos: int, end: int,
                         big_endian: bool) -> tuple[int, int]:
     """Offsets of the complete pcap records in ``data[pos:end]`` into ``out``; (count, stop)."""
+    _check_range(data, pos, end)
     caplen_at = struct.Struct(">I" if big_endian else "<I").unpack_from
     raw = data.data[:end]
     offsets: list[int] = []
@@ -49,6 +55,7 @@ def python_pcap_records(data: U8, out: I64, pos: int, end: int,
 def python_pcapng_epbs(data: U8, out: I64, pos: int, end: int,
                        big_endian: bool) -> tuple[int, int]:
     """Offsets of consecutive, complete, plausible EPBs in ``data[pos:end]``; (count, stop)."""
+    _check_range(data, pos, end)
     read = struct.Struct(">II" if big_endian else "<II").unpack_from
     raw = data.data[:end]
     offsets: list[int] = []
