@@ -29,8 +29,8 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     Rows keep their order and index and every input column is kept.  The result depends only on
     the input, so reloading a saved capture reproduces it exactly.  Vectorised throughout.
     """
+    # A new frame sharing the input's column arrays (no copy: columns are only added to it).
     out = decoded.drop(columns=[c for c in ANNOTATION_COLUMNS if c in decoded.columns])
-    out = out.copy()
     n = len(out)
     if n == 0:
         out["conn"] = pd.Series(dtype="int64", index=out.index)
