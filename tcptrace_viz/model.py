@@ -112,7 +112,8 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     Missing text columns become ``""`` and missing integer columns ``0``, so every producer
     hands on the same shape.  Extra columns are dropped.
     """
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    data: dict[str, pd.Series[Any]] = {}
+    index = pd.RangeIndex(len(frame))
     for name, dtype in columns.items():
         if name in frame.columns:
             values = frame[name].to_numpy()
@@ -120,12 +121,21 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
             values = np.full(len(frame), _TEXT_DEFAULT, dtype=object)
         else:
             values = np.zeros(len(frame), dtype=dtype)
-        if dtype == "object":
-            out[name] = pd.Series(values, dtype=object).fillna(_TEXT_DEFAULT).astype(str)
-            out[name] = out[name].astype(object)
+        if dtype == "object":  # (a Series of explicit dtype: pandas 3 would infer "str")
+            data[name] = pd.Series(_as_text(values), index=index, dtype=object)
         else:
-            out[name] = pd.Series(values).astype(dtype)  # type: ignore[call-overload]
-    return out
+            data[name] = pd.Series(values, index=index).astype(dtype)  # type: ignore[call-overload]
+    return pd.DataFrame(data, index=index, columns=list(columns))
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    """``values`` as an object array of str (missing values become ``""``)."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) in (
+            "string", "empty"):
+        return values  # already all str: a C-speed check instead of a conversion
+    text: np.ndarray = pd.Series(values, dtype=object).fillna(_TEXT_DEFAULT).astype(
+        str).astype(object).to_numpy()
+    return text
 
 
 def _time_origin(*frames: pd.DataFrame) -> int:
@@ -158,7 +168,9 @@ class Trace:
                 frames.append(empty_frame(columns))
                 continue
             shaped = conform(frame, columns)
-            shaped = shaped.sort_values("ts_ns", kind="stable").reset_index(drop=True)
+            ts_ns = shaped["ts_ns"].to_numpy()
+            if not (ts_ns[1:] >= ts_ns[:-1]).all():  # captures are nearly always in order
+                shaped = shaped.sort_values("ts_ns", kind="stable").reset_index(drop=True)
             frames.append(shaped)
         origin = _time_origin(*frames)
         for frame in frames:
