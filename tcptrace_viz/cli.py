@@ -8,6 +8,7 @@ read, render, write, print.  Errors are one sentence on stderr and an exit code 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -201,7 +202,7 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
             pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
             folder = save_capture(trace, pcapng, out)
             written.append(folder)
-            written += _write_reports(trace, pcapng, reports, name)
+            written += _write_reports(trace, pcapng, reports, name, folder)
             index_entries.append((trace, f"{name}.html"))
         click.echo(_console_summary(trace, written))
         if verdict != "pass":
@@ -218,11 +219,13 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
     return failed
 
 
-def _write_reports(trace: Trace, pcapng: bytes, reports: Path, name: str) -> list[Path]:
+def _write_reports(trace: Trace, pcapng: bytes, reports: Path, name: str,
+                   folder: Path) -> list[Path]:
     from tcptrace_viz.render import render
+    from tcptrace_viz.store import PCAPNG_NAME
 
     reports.mkdir(parents=True, exist_ok=True)
-    trace.meta["pcapng_bytes"] = pcapng
+    _embed(trace, pcapng, folder / PCAPNG_NAME)
     try:
         written = []
         for fmt, suffix in (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"),
@@ -232,7 +235,8 @@ def _write_reports(trace: Trace, pcapng: bytes, reports: Path, name: str) -> lis
             written.append(path)
         return written
     finally:
-        trace.meta.pop("pcapng_bytes", None)
+        for key in ("pcapng_bytes", "download_skipped"):
+            trace.meta.pop(key, None)
 
 
 def _write_output(path: Path, content: str | bytes) -> None:
@@ -261,7 +265,10 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
     from tcptrace_viz.render import render
 
     meta = trace.meta
-    ladder = render(trace, "txt")
+    # The ladder without its one-line verdict: the fuller verdict follows it.
+    quiet = {key: value for key, value in meta.items()
+             if key not in ("verdict", "verdict_detail")}
+    ladder = render(dataclasses.replace(trace, meta=quiet), "txt")
     verdict = str(meta.get("verdict", "")).upper() or "?"
     lines = [str(ladder).rstrip(), "", f"verdict: {verdict}"]
     lines += [f"  expected  {item}" for item in meta.get("expected", [])]
@@ -321,7 +328,11 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
             _echo_content(content)
             return
         target = output or Path("reports") / f"{_stem(path)}.{_suffix(fmt)}"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if output is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        elif not target.parent.is_dir():
+            raise BadInputError(f"cannot write {target}: the folder {target.parent} does not "
+                                "exist")
         _write_output(target, content)
         if trace.meta.get("partial"):
             click.echo(f"tcptrace-viz: partial: {trace.meta.get('problem')}", err=True)
@@ -367,24 +378,31 @@ def _connection_for_port(trace: Trace, port: int) -> int:
     return int(chosen["conn"].iloc[0])
 
 
-EMBED_LIMIT = 50 << 20  # larger captures are not embedded in the HTML report
+EMBED_LIMIT = 20 << 20  # larger captures are not embedded in the HTML report
 
 
 def _attach_pcapng(trace: Trace, path: Path) -> None:
     """Give the HTML report the capture file to embed (its download link), if not too big."""
-    from tcptrace_viz.store import PCAPNG_NAME
+    from tcptrace_viz.store import JSON_NAME, PCAPNG_NAME
 
     source = path / PCAPNG_NAME if path.is_dir() else path
     if not source.is_file():
         return
-    trace.meta["download_name"] = source.name if not path.is_dir() else ""
+    if not path.is_dir() and not (path.parent / JSON_NAME).is_file():
+        trace.meta["download_name"] = source.name  # a user's own file keeps its name
     size = source.stat().st_size
-    if size <= EMBED_LIMIT:
-        trace.meta["pcapng_bytes"] = source.read_bytes()
-    else:
-        trace.meta["download_skipped"] = (
-            f"{source.name} ({size_text(size)}) is not embedded in this report: reports embed "
-            f"captures up to {size_text(EMBED_LIMIT)}; share the file itself")
+    _embed(trace, source.read_bytes() if size <= EMBED_LIMIT else b"", source, size)
+
+
+def _embed(trace: Trace, data: bytes, source: Path, size: int | None = None) -> None:
+    """Set what the HTML report embeds: ``data``, or a sentence on why ``source`` is not."""
+    size = len(data) if size is None else size
+    if data and size <= EMBED_LIMIT:
+        trace.meta["pcapng_bytes"] = data
+        return
+    trace.meta["download_skipped"] = (
+        f"{source} ({size_text(size)}) is not embedded in this report, which embeds captures "
+        f"up to {size_text(EMBED_LIMIT)}; share that file itself")
 
 
 def _echo_content(content: str | bytes) -> None:

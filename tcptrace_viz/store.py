@@ -164,6 +164,7 @@ def read_capture(path: str | os.PathLike[str],
         return _read_folder(target)
     if not target.exists():
         raise BadInputError(f"{target} does not exist")
-    if target.is_file() and target.name == JSON_NAME:
-        return _read_folder(target.parent)
+    if target.is_file() and (target.name == JSON_NAME or (
+            target.name == PCAPNG_NAME and (target.parent / JSON_NAME).is_file())):
+        return _read_folder(target.parent)  # a capture's own file: states and calls too
     return read_pcap_file(target, progress, status)

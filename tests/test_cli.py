@@ -160,3 +160,44 @@ def test_a_capture_that_dropped_frames_says_so() -> None:
             "packets shown are incomplete (without root the sniffer's buffer is limited by "
             "net.core.rmem_max)") in summary
     assert "warning" not in _console_summary(make_trace(stats={"dropped": 0}), [])
+    assert summary.lower().count("verdict") == 1  # the ladder's own verdict line is left out
+
+
+def _capture_folder(root: Path) -> Path:
+    """A saved capture folder (trace.json + trace.pcapng), made without capturing."""
+    import pandas as pd
+
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
+    from tcptrace_viz.store import pcapng_bytes, save_capture
+
+    frames = [syn(sport=40000)]
+    times = [TS0]
+    packets = annotate_packets(decode_frames(frames, times, LINKTYPE_ETHERNET))
+    states = pd.DataFrame([{"ts_ns": TS0 + 1, "side": "client", "local": "127.0.0.1:40000",
+                            "remote": "127.0.0.2:5555", "old": "CLOSE", "new": "SYN_SENT",
+                            "source": "tracepoint", "reason": ""}])
+    trace = Trace.build(packets=packets, states=states,
+                        meta={"scenario": "demo", "title": "a demo", "source": "capture"})
+    return save_capture(trace, pcapng_bytes(trace, frames, times), root)
+
+
+def test_a_captures_own_pcapng_reports_like_its_folder(tmp_path: Path) -> None:
+    folder = _capture_folder(tmp_path / "captures")
+    runner = CliRunner()
+    from_folder = runner.invoke(main, ["report", str(folder), "-f", "md", "-o", "-"])
+    from_file = runner.invoke(main, ["report", str(folder / "trace.pcapng"), "-f", "md",
+                                     "-o", "-"])
+    assert from_folder.exit_code == from_file.exit_code == 0
+    assert from_file.output == from_folder.output
+    assert "SYN_SENT" in from_file.output and "(inferred)" not in from_file.output
+
+
+def test_an_output_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    capture = _small_pcap(tmp_path)
+    target = tmp_path / "missing" / "r.html"
+    result = CliRunner().invoke(main, ["report", str(capture), "-o", str(target)])
+    assert result.exit_code == 2
+    assert f"the folder {target.parent} does not exist" in result.output
+    assert not target.parent.exists()

@@ -198,8 +198,8 @@ class PcapngParser:
                        f" and at most {MAX_BLOCK})"), 0
         if size > end - pos:
             if eof:
-                return 0, (f"the block at byte offset {where} claims {size} bytes but the file "
-                           f"ends after {end - pos}"), 0
+                return 0, (f"the block at byte offset {where} claims {size} bytes but only "
+                           f"{end - pos} of them are in the file"), 0
             return size, "", 0
         trailer = self._u32(buf, pos + size - 4)
         if trailer != size:

@@ -157,8 +157,8 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
     """Things a reader must know before trusting the picture."""
     out: list[str] = []
     if meta.get("partial"):
-        out.append("This trace is incomplete: " + str(meta.get("problem")
-                                                      or "the reading stopped early") + ".")
+        problem = str(meta.get("problem") or "the reading stopped early").rstrip(".")
+        out.append(f"This trace is incomplete: {problem}.")
     stats = meta.get("stats")
     if isinstance(stats, dict):
         for key, what in (("dropped", "packets were dropped by the kernel during capture"),

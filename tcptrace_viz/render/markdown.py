@@ -88,7 +88,8 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
     if facts:
         out += ["; ".join(facts) + ".", ""]
     if meta.get("partial"):
-        out += [f"**Partial trace:** {md_text(meta.get('problem') or 'reading stopped early')}.",
+        problem = str(meta.get("problem") or "reading stopped early").rstrip(".")
+        out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
 
     ladder = build_ladder(trace, connection)

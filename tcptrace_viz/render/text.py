@@ -150,7 +150,8 @@ def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
         detail = str(meta.get("verdict_detail") or "")
         lines.append(f"Verdict: {verdict}" + (f": {detail}" if detail else "."))
     if meta.get("partial"):
-        lines.append(f"Partial trace: {meta.get('problem') or 'the reading stopped early'}.")
+        problem = str(meta.get("problem") or "the reading stopped early").rstrip(".")
+        lines.append(f"Partial trace: {problem}.")
     wrapped: list[str] = []
     for text in lines:
         wrapped.extend(textwrap.wrap(printable(text), width, break_long_words=True,
