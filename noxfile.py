@@ -15,7 +15,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "browser", "lint", "typecheck"]
 
 SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver",
-                   "cc": "gcc"}
+                   "cc": "gcc", "tcptrace": "tcptrace"}
 
 
 def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
@@ -75,7 +75,7 @@ def capture(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Reader benchmarks against dpkt, scapy and tshark (see benchmarks/README.md)."""
-    _install_system_packages(session, ["tshark"])
+    """Reader benchmarks against dpkt, scapy, tshark and tcptrace (see benchmarks/README.md)."""
+    _install_system_packages(session, ["tshark", "tcptrace", "cc"])
     session.install(".[test]")
     session.run("python", "benchmarks/bench_reader.py", *session.posargs)
