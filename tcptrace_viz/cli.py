@@ -321,7 +321,8 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
             raise BadInputError(f"{path} has no connection {connection}")
         from tcptrace_viz.render import render
 
-        _attach_pcapng(trace, path)
+        if fmt == "html":
+            _attach_pcapng(trace, path)
         progress.phase(f"rendering {fmt}")
         content = render(trace, fmt, connection=connection)
         if output is not None and str(output) == "-":
@@ -329,10 +330,14 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
             return
         target = output or Path("reports") / f"{_stem(path)}.{_suffix(fmt)}"
         if output is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInputError(f"cannot write {target}: {target.parent} cannot be made "
+                                    f"a folder ({exc.strerror})") from exc
         elif not target.parent.is_dir():
-            raise BadInputError(f"cannot write {target}: the folder {target.parent} does not "
-                                "exist")
+            why = "is not a folder" if target.parent.exists() else "does not exist"
+            raise BadInputError(f"cannot write {target}: {target.parent} {why}")
         _write_output(target, content)
         if trace.meta.get("partial"):
             click.echo(f"tcptrace-viz: partial: {trace.meta.get('problem')}", err=True)
@@ -356,6 +361,12 @@ def _suffix(fmt: str) -> str:
 
 
 def _stem(path: Path) -> str:
+    """The report's name: the scenario for a capture folder or its files, else the file's."""
+    from tcptrace_viz.store import JSON_NAME, PCAPNG_NAME
+
+    if path.is_file() and path.name in (JSON_NAME, PCAPNG_NAME) and (
+            path.parent / JSON_NAME).is_file():
+        path = path.parent
     if path.is_dir():
         return path.parent.name if path.parent.name else path.name
     return path.stem
@@ -385,11 +396,13 @@ def _attach_pcapng(trace: Trace, path: Path) -> None:
     """Give the HTML report the capture file to embed (its download link), if not too big."""
     from tcptrace_viz.store import JSON_NAME, PCAPNG_NAME
 
-    source = path / PCAPNG_NAME if path.is_dir() else path
+    own_file = not path.is_dir() and not (path.parent / JSON_NAME).is_file()
+    folder = path if path.is_dir() else path.parent
+    source = path if own_file else folder / PCAPNG_NAME
     if not source.is_file():
         return
-    if not path.is_dir() and not (path.parent / JSON_NAME).is_file():
-        trace.meta["download_name"] = source.name  # a user's own file keeps its name
+    if own_file:
+        trace.meta["download_name"] = source.name  # a user's file keeps its name (and format)
     size = source.stat().st_size
     _embed(trace, source.read_bytes() if size <= EMBED_LIMIT else b"", source, size)
 

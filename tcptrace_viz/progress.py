@@ -37,13 +37,15 @@ class Progress:
         if done < total and now - self._last_draw < _REDRAW_S:
             return
         self._last_draw = now
-        percent = 100 * done // total if total > 0 else 100
-        self.stream.write(f"\r{label}: {percent}% ({done / _MB:.0f} of {total / _MB:.0f} MB)")
+        percent = min(100 * done // total, 100) if total > 0 else 100
+        of = (f" ({min(done, total) / _MB:.0f} of {total / _MB:.0f} MB)" if total >= _MB
+              else "")
+        self.stream.write(f"\r{label}: {percent}%{of}")
         self.stream.flush()
         self._open_line = True
 
     def phase(self, text: str) -> None:
-        """Start a new step, e.g. ``inferring TCP states of 2,000 connections``."""
+        """Start a new step, e.g. ``inferring the TCP states of 2,000 connections``."""
         if not self.enabled:
             return
         self._end_line()

@@ -156,8 +156,9 @@ def read_capture(path: str | os.PathLike[str],
                  status: Callable[[str], None] | None = None) -> Trace:
     """Load a capture folder or a pcap/pcapng file as a Trace (BadInputError if unusable).
 
-    For a pcap/pcapng file, ``progress`` and ``status`` report on the work as
-    ``read_pcap_file`` describes.
+    A capture folder's own ``trace.json`` or ``trace.pcapng`` loads the whole folder (states
+    and system calls included).  For any other pcap/pcapng file, ``progress`` and ``status``
+    report on the work as ``read_pcap_file`` describes.
     """
     target = Path(path)
     if target.is_dir():

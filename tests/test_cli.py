@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_pcap_builders import TS0, pcap_file, syn
+from test_pcap_builders import TS0, Iface, Packet, Section, pcap_file, pcapng_file, syn
 
 from tcptrace_viz.cli import main
 from tcptrace_viz.scenarios import CATALOGUE
@@ -120,6 +120,18 @@ def test_report_shows_no_progress_when_not_on_a_terminal(tmp_path: Path) -> None
     assert run.stdout.strip() == "wrote out.txt"
 
 
+def test_an_error_while_reading_starts_on_its_own_line(tmp_path: Path) -> None:
+    """The percentage line is still open when reading fails: the error must not join it."""
+    only_unsupported = pcapng_file(Section([Iface(linktype=147)], [Packet(syn(), TS0)]))
+    capture = tmp_path / "dlt147.pcapng"
+    capture.write_bytes(only_unsupported)
+    code, shown, _ = _run_on_terminal(["report", str(capture), "-o", "out.txt"], tmp_path)
+    assert code == 2
+    lines = shown.replace("\r\n", "\n").strip().split("\n")
+    assert lines[-2].endswith("reading dlt147.pcapng: 100%")
+    assert lines[-1].startswith("tcptrace-viz: ") and "link type" in lines[-1]
+
+
 def test_an_error_after_progress_starts_on_its_own_line(tmp_path: Path) -> None:
     capture = _small_pcap(tmp_path)
     code, shown, _ = _run_on_terminal(["report", str(capture), "--connection", "999", "-o",
@@ -183,15 +195,37 @@ def _capture_folder(root: Path) -> Path:
     return save_capture(trace, pcapng_bytes(trace, frames, times), root)
 
 
-def test_a_captures_own_pcapng_reports_like_its_folder(tmp_path: Path) -> None:
+def test_a_captures_own_files_report_like_its_folder(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _capture_folder(tmp_path / "captures")
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    from_folder = runner.invoke(main, ["report", str(folder), "-f", "md", "-o", "-"])
-    from_file = runner.invoke(main, ["report", str(folder / "trace.pcapng"), "-f", "md",
-                                     "-o", "-"])
-    assert from_folder.exit_code == from_file.exit_code == 0
-    assert from_file.output == from_folder.output
-    assert "SYN_SENT" in from_file.output and "(inferred)" not in from_file.output
+    outputs = []
+    for target in (folder, folder / "trace.pcapng", folder / "trace.json"):
+        markdown = runner.invoke(main, ["report", str(target), "-f", "md", "-o", "-"])
+        assert markdown.exit_code == 0, markdown.output
+        outputs.append(markdown.output)
+        written = runner.invoke(main, ["report", str(target)])
+        assert written.output.strip() == "wrote reports/demo.html"
+        html = (tmp_path / "reports" / "demo.html").read_text()
+        assert 'download="demo.pcapng"' in html
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "SYN_SENT" in outputs[0] and "(inferred)" not in outputs[0]
+
+
+def test_a_reports_folder_that_is_a_file_is_one_sentence(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = _small_pcap(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").write_text("not a folder")
+    result = CliRunner().invoke(main, ["report", str(capture)])
+    assert result.exit_code == 2
+    assert result.output.startswith("tcptrace-viz: cannot write reports/small.html: reports "
+                                    "cannot be made a folder")
+    inside_a_file = CliRunner().invoke(main, ["report", str(capture), "-o",
+                                              str(capture / "x.html")])
+    assert inside_a_file.exit_code == 2
+    assert f"{capture} is not a folder" in inside_a_file.output
 
 
 def test_an_output_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
@@ -199,5 +233,5 @@ def test_an_output_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None
     target = tmp_path / "missing" / "r.html"
     result = CliRunner().invoke(main, ["report", str(capture), "-o", str(target)])
     assert result.exit_code == 2
-    assert f"the folder {target.parent} does not exist" in result.output
+    assert f"{target.parent} does not exist" in result.output
     assert not target.parent.exists()

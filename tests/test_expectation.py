@@ -55,3 +55,10 @@ def test_sampled_states_missing_a_short_lived_state_still_pass_with_a_note() -> 
     assert "not seen: client CLOSING" in sampled.detail
     wrong_wire = Outcome("Linux", present=("c2s S.",), states=("client CLOSING",))
     assert not judge(make_trace(state_source="sampled"), (wrong_wire,)).passed
+
+
+def test_sampled_states_prefer_the_outcome_whose_states_were_seen() -> None:
+    unseen = Outcome("first", states=("client CLOSING",))
+    seen = Outcome("second", states=("server CLOSE_WAIT",))
+    verdict = judge(make_trace(state_source="sampled"), (unseen, seen))
+    assert verdict.passed and verdict.matched == "second" and verdict.detail == ""

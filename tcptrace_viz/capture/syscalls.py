@@ -2,10 +2,11 @@
 
 Every scenario step goes through :meth:`SyscallLog.call`, which times the call on the realtime
 clock (the packets' clock), turns an ``OSError`` into its errno name (``EPIPE``, not 32) and
-keeps going: a failing call is an observation, not a crash.  After each call the log samples the
-TCP state of the sockets it watches, which is the fallback state source when tracefs cannot be
-used: ``TCP_INFO`` while the program holds the socket, then the namespace's socket table, where
-the kernel keeps a closed connection until it is done (FIN_WAIT2, LAST_ACK, TIME_WAIT...).
+keeps going: a failing call is an observation, not a crash.  When tracefs cannot be used, the log
+also samples the TCP state of the sockets it watches after each call (the fallback state
+source): ``TCP_INFO`` while the program holds the socket, then the namespace's socket table,
+where the kernel keeps a closed connection until it is done (FIN_WAIT2, LAST_ACK, TIME_WAIT...),
+until the connection is gone.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ class SyscallLog:
         for sock, side, local, remote in self._watched:
             if sock.fileno() >= 0:
                 state = tcp_state_of(sock)
-            elif remote:  # closed by the program; the kernel may still be closing it
+            elif remote and self._last_state.get(id(sock)) != "CLOSE":
+                # closed by the program; the kernel may still be closing it
                 if table is None:
                     table = {(entry.local, entry.remote): entry.state
                              for entry in read_socket_table()}

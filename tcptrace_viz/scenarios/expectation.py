@@ -233,12 +233,17 @@ def judge(trace: Trace, outcomes: tuple[Outcome, ...]) -> Verdict:
     observed = observed_summary(trace, outcomes)
     sampled = trace.meta.get("state_source") == "sampled"
     problems = []
+    matching: list[tuple[Outcome, list[str]]] = []  # (outcome, its required states not seen)
     for outcome in outcomes:
         problem = outcome_problem(trace, outcome, check_states=not sampled)
-        if not problem:
-            unseen = unseen_states(trace, outcome) if sampled else []
-            note = ("states were sampled after each call, so short-lived ones can be missed; "
-                    f"not seen: {', '.join(unseen)}") if unseen else ""
-            return Verdict(True, outcome.label, expected, observed, note)
-        problems.append(f"{outcome.label}: {problem}")
-    return Verdict(False, "", expected, observed, "; ".join(problems))
+        if problem:
+            problems.append(f"{outcome.label}: {problem}")
+        else:
+            matching.append((outcome, unseen_states(trace, outcome) if sampled else []))
+    if not matching:
+        return Verdict(False, "", expected, observed, "; ".join(problems))
+    # An outcome whose states were all seen beats one that only the wire and calls match.
+    outcome, unseen = min(matching, key=lambda match: bool(match[1]))
+    note = ("states were sampled after each call, so short-lived ones can be missed; "
+            f"not seen: {', '.join(unseen)}") if unseen else ""
+    return Verdict(True, outcome.label, expected, observed, note)
