@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox`` runs tests, browser, lint and typecheck (what CI runs).
+"""Developer sessions: ``nox`` runs tests, oldest, browser, lint and typecheck (what CI runs).
 
 The test sessions need root for the capture tests (network namespaces, tracefs) and a few
 system packages (tshark, chromium); when run as root they install what is missing with apt-get.
@@ -12,7 +12,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "browser", "lint", "typecheck"]
+nox.options.sessions = ["tests", "oldest", "browser", "lint", "typecheck"]
 
 SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver",
                    "cc": "gcc", "tcptrace": "tcptrace"}
@@ -42,6 +42,13 @@ def tests(session: nox.Session) -> None:
     _install_system_packages(session, ["tshark", "cc"])
     session.install(".[test]")
     session.run("pytest", "-m", "not browser", *session.posargs)
+
+
+@nox.session
+def oldest(session: nox.Session) -> None:
+    """The tests that need no root, on the oldest pandas and numpy pyproject.toml accepts."""
+    session.install(".[test]", "pandas==2.1.4", "numpy==1.26.4")
+    session.run("pytest", "-m", "not browser and not root", *session.posargs)
 
 
 @nox.session
