@@ -279,9 +279,8 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
     stats = meta.get("stats", {})
     if stats.get("dropped"):
         lines.append(f"  warning: the kernel dropped {stats['dropped']:,} frames before the "
-                     "sniffer read them, so the packets shown are incomplete"
-                     + (" (without root the sniffer's buffer is limited by net.core.rmem_max)"
-                        if meta.get("namespace") == "userns+netns" else ""))
+                     "sniffer read them (its receive ring was full), so the packets shown are "
+                     "incomplete")
     lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
                  f"{stats.get('dropped', 0)} dropped; the kernel sent "
                  f"{stats.get('kernel_sent_segs', 0)} and received "

@@ -139,7 +139,7 @@ def _as_nobody_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netns, "enter_private_netns", enter_as_nobody)
 
 
-@pytest.mark.parametrize("name", ["close-then-write", "time-wait", "linger0"])
+@pytest.mark.parametrize("name", ["close-then-write", "time-wait", "linger0", "bulk-close"])
 def test_without_root_a_user_namespace_is_used(name: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _as_nobody_in_the_worker(monkeypatch)

@@ -94,8 +94,8 @@ def _worker(name: str, family: int, writer: int,
             error = exc.message
         table = read_socket_table()
         table_ns = time.time_ns()
-        sniffed = sniffer.stop()
-        after = netns.tcp_counters()
+        # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
+        sniffed, after = sniffer.stop(netns.tcp_counters)
         end_ns = time.time_ns()
         context.cleanup()
         result = {

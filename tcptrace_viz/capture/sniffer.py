@@ -1,22 +1,25 @@
 """Sniff the namespace's loopback interface with scapy, keeping each segment exactly once.
 
-scapy opens and binds the AF_PACKET listening socket on ``lo``.  Frames are then read raw with
-their nanosecond kernel timestamps (scapy's own reader rounds them to a float) and decoded later,
-all at once, by :mod:`tcptrace_viz.pcap`.
+scapy opens and binds the AF_PACKET listening socket on ``lo``.  Frames are then read raw from
+the socket's receive ring (:mod:`.ring`), with their nanosecond kernel timestamps (scapy's own
+reader rounds them to a float), and decoded later, all at once, by :mod:`tcptrace_viz.pcap`.
 
 Three details make the capture exact:
 
 - **Once per segment.** Loopback hands every frame to packet sockets twice: once leaving
   (``PACKET_OUTGOING``) and once arriving.  A classic BPF filter in the kernel drops the outgoing
   copy, so the arriving copy, timestamped when the receiving stack gets it, is kept.
-- **No silent drops.** The socket's receive buffer is forced large enough for a fast burst (the
-  default drops most of one), and ``PACKET_STATISTICS`` reports what the kernel dropped anyway.
+- **No silent drops.** The receive ring holds a fast burst whole, root or not (a socket's
+  ordinary buffer drops most of one), and ``PACKET_STATISTICS`` reports what the kernel dropped
+  anyway.
 - **Drained before stopping.** ``stop()`` sends a sentinel datagram through ``lo`` and reads
   until it arrives: frames reach the socket in order, so everything before it has been read.
+  It repeats while a segment crosses that cut, so the capture matches the kernel's counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import errno
@@ -25,15 +28,17 @@ import select
 import socket
 import struct
 import threading
-import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from tcptrace_viz.capture.ring import SOL_PACKET, ReceiveRing
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 
-SO_RCVBUFFORCE = 33  # set the receive buffer beyond rmem_max (needs CAP_NET_ADMIN)
-SO_TIMESTAMPNS = 35  # nanosecond receive timestamps as ancillary data
+T = TypeVar("T")
+
 SO_ATTACH_FILTER = 26  # attach a classic BPF program
-SOL_PACKET = 263
-PACKET_STATISTICS = 6  # struct tpacket_stats {u32 tp_packets; u32 tp_drops;}, reset on read
+PACKET_STATISTICS = 6  # reset on read
+STATS_V3 = struct.Struct("=III")  # struct tpacket_stats_v3: packets, drops, freeze_q_cnt
 PACKET_OUTGOING = 4  # sll_pkttype of a frame the host is sending
 
 SKF_AD_PKTTYPE = 0xFFFFF000 + 4  # BPF ancillary load: the frame's packet type
@@ -42,8 +47,8 @@ BPF_JEQ_K = 0x15
 BPF_RET_K = 0x06
 SNAPLEN = 262144
 
-RECEIVE_BUFFER_BYTES = 256 * 1024 * 1024
 DRAIN_TIMEOUT_S = 10.0
+MAX_CUT_ROUNDS = 8  # sentinels sent at the most while segments keep crossing the cut
 _MAX_FRAME = 65600
 
 
@@ -100,14 +105,19 @@ class LoopbackSniffer:
         self._iface = iface
         self._frames: list[bytes] = []
         self._ts_ns: list[int] = []
-        self._token = os.urandom(16)
-        self._sentinel_seen = threading.Event()
+        self._token = os.urandom(12)
+        """Sentinel datagrams carry this plus a 4-byte round number."""
+        self._cuts: dict[int, int] = {}
+        """Round number -> how many frames came before that round's sentinel."""
+        self._cut_seen = threading.Condition()
         self._listening = threading.Event()
         self._closing = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._scapy_socket: object | None = None
         self._sock: socket.socket | None = None
+        self._ring: ReceiveRing | None = None
+        self._wake_reader, self._wake_writer = os.pipe()  # close() wakes the reader's select
 
     def start(self) -> None:
         """Open the socket and start reading; returns once the sniffer is listening."""
@@ -122,18 +132,14 @@ class LoopbackSniffer:
         self._scapy_socket = scapy_socket
         sock: socket.socket = scapy_socket.ins
         self._sock = sock
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES)
-        except PermissionError:  # not root (a user namespace): as much as rmem_max allows
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         program, fprog = _drop_outgoing_filter()
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
         del program  # the kernel copied the program
-        # Frames queued before the filter was attached may include outgoing copies: discard them
-        # and reset the statistics (reading them resets the counters).
+        # Frames queued before the filter was attached may include outgoing copies: discard
+        # them; from now on frames go to the ring.  Reading the statistics resets them.
         self._discard_pending(sock)
-        sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        self._ring = ReceiveRing(sock)
+        sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, STATS_V3.size)
         self._thread = threading.Thread(target=self._read_loop, name="sniffer", daemon=True)
         self._thread.start()
         if not self._listening.wait(DRAIN_TIMEOUT_S):
@@ -146,66 +152,99 @@ class LoopbackSniffer:
             sock.recv(_MAX_FRAME)
 
     def _read_loop(self) -> None:
-        sock = self._sock
-        assert sock is not None
-        ancillary_size = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(32)
+        sock, ring = self._sock, self._ring
+        assert sock is not None and ring is not None
         self._listening.set()
         try:
             while not self._closing:
-                ready, _, _ = select.select([sock], [], [], 0.5)
-                if not ready:
-                    continue
-                try:
-                    data, ancillary, _flags, _address = sock.recvmsg(_MAX_FRAME, ancillary_size)
-                except OSError as exc:
-                    # lo going down (simultaneous-close does it on purpose) is reported once
-                    # as ENETDOWN; the socket keeps capturing once lo is up again.
-                    if exc.errno == errno.ENETDOWN:
-                        continue
-                    raise
-                stamp = 0
-                for level, kind, payload in ancillary:
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        seconds, nanoseconds = struct.unpack("qq", payload[:16])
-                        stamp = seconds * 1_000_000_000 + nanoseconds
-                if self._token in data:
-                    self._sentinel_seen.set()
+                # Readable: a block of the ring is ready (or an error is pending), or close()
+                # wants the loop to end.
+                ready, _, _ = select.select([sock.fileno(), self._wake_reader], [], [])
+                if self._closing:
                     return
-                self._frames.append(data)
-                self._ts_ns.append(stamp or time.time_ns())
+                if sock.fileno() not in ready:
+                    continue
+                taken = ring.take()
+                if not taken:
+                    # lo going down (simultaneous-close does it on purpose) leaves ENETDOWN
+                    # pending, which keeps the socket readable until read; the socket keeps
+                    # capturing once lo is up again.
+                    pending = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if pending not in (0, errno.ENETDOWN):
+                        raise OSError(pending, os.strerror(pending))
+                for data, stamp in taken:
+                    where = data.find(self._token)
+                    if where >= 0:  # a sentinel: frames before it are all in
+                        round_number = int.from_bytes(data[where + 12:where + 16], "big")
+                        with self._cut_seen:
+                            self._cuts[round_number] = len(self._frames)
+                            self._cut_seen.notify_all()
+                        continue
+                    self._frames.append(data)
+                    self._ts_ns.append(stamp)
         except BaseException as exc:  # surfaced by stop()
             self._error = exc
-            self._sentinel_seen.set()
+            with self._cut_seen:
+                self._cut_seen.notify_all()
 
-    def stop(self) -> SniffResult:
-        """Drain every frame sent so far, stop reading and return what was captured."""
+    def stop(self, counters: Callable[[], T]) -> tuple[SniffResult, T]:
+        """Drain every frame sent so far, stop reading; the capture and ``counters()`` at its end.
+
+        The capture ends at a sentinel datagram sent through ``lo``: frames reach the socket in
+        order, so every frame before it has been read once it arrives.  ``counters()`` (the
+        kernel's segment counters) is read before and after each sentinel; while a segment
+        crosses that cut (a delayed ACK, say), another sentinel follows, so the frames kept
+        and the counters returned describe the same segments.
+        """
         try:
-            self._send_sentinel()
-            if not self._sentinel_seen.wait(DRAIN_TIMEOUT_S):
-                raise ScenarioError("the packet sniffer did not drain within "
-                                    f"{DRAIN_TIMEOUT_S:.0f} s: the capture may be incomplete")
-            if self._error is not None:
-                raise ScenarioError(f"the packet sniffer failed: {self._error}")
+            previous = counters()
+            for round_number in range(MAX_CUT_ROUNDS):
+                cut = self._cut(round_number)
+                now = counters()
+                if now == previous:
+                    break
+                previous = now
             assert self._sock is not None
-            packets, drops = struct.unpack(
-                "II", self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-            # The sentinel itself went through the filter: do not count it.
-            return SniffResult(self._frames, self._ts_ns, max(packets - 1, 0), drops)
+            packets, drops, _frozen = STATS_V3.unpack(
+                self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, STATS_V3.size))
+            sentinels = round_number + 1  # they went through the filter: not counted
+            result = SniffResult(self._frames[:cut], self._ts_ns[:cut],
+                                 max(packets - sentinels, 0), drops)
+            return result, now
         finally:
             self.close()
 
-    def _send_sentinel(self) -> None:
+    def _cut(self, round_number: int) -> int:
+        """Send sentinel ``round_number``; how many frames came before it."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver, \
                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             receiver.bind(("127.0.0.1", 0))  # a bound receiver: no ICMP port-unreachable reply
-            sender.sendto(self._token, receiver.getsockname())
+            sender.sendto(self._token + round_number.to_bytes(4, "big"),
+                          receiver.getsockname())
+        with self._cut_seen:
+            arrived = self._cut_seen.wait_for(
+                lambda: round_number in self._cuts or self._error is not None, DRAIN_TIMEOUT_S)
+        if self._error is not None:
+            raise ScenarioError(f"the packet sniffer failed: {self._error}")
+        if not arrived:
+            raise ScenarioError("the packet sniffer did not drain within "
+                                f"{DRAIN_TIMEOUT_S:.0f} s: the capture may be incomplete")
+        return self._cuts[round_number]
 
     def close(self) -> None:
         """Stop the reader thread and close the socket (idempotent)."""
         self._closing = True
         if self._thread is not None and self._thread is not threading.current_thread():
+            os.write(self._wake_writer, b"x")
             self._thread.join(DRAIN_TIMEOUT_S)
         self._thread = None
+        for fd in (self._wake_reader, self._wake_writer):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_reader = self._wake_writer = -1
+        if self._ring is not None:
+            self._ring.close()  # unmapped before its socket closes
+            self._ring = None
         if self._scapy_socket is not None:
             self._scapy_socket.close()  # type: ignore[attr-defined]
             self._scapy_socket = None
