@@ -281,11 +281,16 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
         lines.append(f"  warning: the kernel dropped {stats['dropped']:,} frames before the "
                      "sniffer read them (its receive ring was full), so the packets shown are "
                      "incomplete")
-    lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
-                 f"{stats.get('dropped', 0)} dropped; the kernel sent "
-                 f"{stats.get('kernel_sent_segs', 0)} and received "
-                 f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
-                 + (f" ({meta['state_source_note']})" if meta.get("state_source_note") else ""))
+    if not len(trace.packets) and not len(trace.states) and not stats.get("kernel_in_segs"):
+        lines.append("  capture: no TCP segments and no TCP states (this scenario uses no TCP "
+                     "socket)")
+    else:
+        lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
+                     f"{stats.get('dropped', 0)} dropped; the kernel sent "
+                     f"{stats.get('kernel_sent_segs', 0)} and received "
+                     f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
+                     + (f" ({meta['state_source_note']})" if meta.get("state_source_note")
+                        else ""))
     lines += [f"  wrote {path}" for path in written]
     return "\n".join(lines) + "\n"
 

@@ -233,3 +233,14 @@ def test_an_output_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert f"{target.parent} does not exist" in result.output
     assert not target.parent.exists()
+
+
+def test_a_scenario_without_tcp_says_so() -> None:
+    from factory import make_trace
+
+    from tcptrace_viz.cli import _console_summary
+
+    no_tcp = make_trace(packets=[], states=[], stats={"tcp_segments": 0}, scenario="pipe")
+    summary = _console_summary(no_tcp, [])
+    assert "capture: no TCP segments and no TCP states" in summary
+    assert "states from" not in summary
