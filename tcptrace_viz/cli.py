@@ -366,13 +366,11 @@ def _suffix(fmt: str) -> str:
 
 def _stem(path: Path) -> str:
     """The report's name: the scenario for a capture folder or its files, else the file's."""
-    from tcptrace_viz.store import JSON_NAME, PCAPNG_NAME
+    from tcptrace_viz.store import capture_folder_of
 
-    if path.is_file() and path.name in (JSON_NAME, PCAPNG_NAME) and (
-            path.parent / JSON_NAME).is_file():
-        path = path.parent
-    if path.is_dir():
-        return path.parent.name if path.parent.name else path.name
+    folder = capture_folder_of(path)
+    if folder is not None:
+        return folder.parent.name if folder.parent.name else folder.name
     return path.stem
 
 
@@ -398,14 +396,13 @@ EMBED_LIMIT = 20 << 20  # larger captures are not embedded in the HTML report
 
 def _attach_pcapng(trace: Trace, path: Path) -> None:
     """Give the HTML report the capture file to embed (its download link), if not too big."""
-    from tcptrace_viz.store import JSON_NAME, PCAPNG_NAME
+    from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of
 
-    own_file = not path.is_dir() and not (path.parent / JSON_NAME).is_file()
-    folder = path if path.is_dir() else path.parent
-    source = path if own_file else folder / PCAPNG_NAME
+    folder = capture_folder_of(path)
+    source = path if folder is None else folder / PCAPNG_NAME
     if not source.is_file():
         return
-    if own_file:
+    if folder is None:
         trace.meta["download_name"] = source.name  # a user's file keeps its name (and format)
     size = source.stat().st_size
     _embed(trace, source.read_bytes() if size <= EMBED_LIMIT else b"", source, size)

@@ -161,11 +161,20 @@ def read_capture(path: str | os.PathLike[str],
     report on the work as ``read_pcap_file`` describes.
     """
     target = Path(path)
-    if target.is_dir():
-        return _read_folder(target)
     if not target.exists():
         raise BadInputError(f"{target} does not exist")
-    if target.is_file() and (target.name == JSON_NAME or (
-            target.name == PCAPNG_NAME and (target.parent / JSON_NAME).is_file())):
-        return _read_folder(target.parent)  # a capture's own file: states and calls too
+    folder = capture_folder_of(target)
+    if folder is not None:
+        return _read_folder(folder)
     return read_pcap_file(target, progress, status)
+
+
+def capture_folder_of(path: Path) -> Path | None:
+    """The capture folder ``path`` names: a folder itself, or a folder's ``trace.json`` or its
+    ``trace.pcapng`` (a capture's own file: states and calls come with it); None for any other
+    file."""
+    if path.is_dir():
+        return path
+    if path.name == JSON_NAME or (path.name == PCAPNG_NAME and (path.parent / JSON_NAME).is_file()):
+        return path.parent
+    return None
