@@ -291,6 +291,8 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
                      f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
                      + (f" ({meta['state_source_note']})" if meta.get("state_source_note")
                         else ""))
+    lines += [f"  out of causal order, as the kernel timestamped it: {note}"
+              for note in meta.get("order_notes") or []]
     lines += [f"  wrote {path}" for path in written]
     return "\n".join(lines) + "\n"
 

@@ -46,6 +46,11 @@ def describe_syscall(row: Any) -> str:
     return text
 
 
+def describe_call_start(row: Any) -> str:
+    """``connect(127.0.0.1:5555) called``: where a call that spans other events began."""
+    return f"{row.call}({row.args}) called"
+
+
 def size_text(n: int) -> str:
     """``1.5 MiB``, ``12.0 KiB``, ``300 bytes``."""
     if n >= 1 << 20:

@@ -72,6 +72,7 @@ PACKET_COLUMNS: Final[dict[str, str]] = {
     "options": "object",  # decoded TCP options, tcpdump style: "mss 65495,sackOK,TS val 1 ecr 0"
     "payload": "object",  # printable preview of the first payload bytes (untrusted text)
     "comment": "object",  # pcapng packet comment (untrusted text)
+    "reason": "object",  # for an RST the kernel sent: its reason (tcp:tcp_send_reset), else ""
 }
 
 STATE_COLUMNS: Final[dict[str, str]] = {
@@ -87,7 +88,7 @@ STATE_COLUMNS: Final[dict[str, str]] = {
 }
 
 SYSCALL_COLUMNS: Final[dict[str, str]] = {
-    "ts_ns": "int64",  # when the call started
+    "ts_ns": "int64",  # when the call started (its result is known at ts_ns + duration_ns)
     "t": "float64",
     "side": "object",
     "call": "object",  # "send", "close", "poll", ...
@@ -190,20 +191,39 @@ class Trace:
             return [str(side) for side in sides]
         return ["client", "server"]
 
+    def sides_without_socket(self) -> set[str]:
+        """Sides that had no socket: none of their states was traced, and the kernel answered
+        for them with an RST of reason ``NO_SOCKET`` (a SYN to a port nobody listens on)."""
+        packets = self.packets
+        if not len(packets) or self.meta.get("state_source") != "tracepoint":
+            return set()
+        found = set()
+        for side, direction in zip(self.sides, ("c2s", "s2c"), strict=True):
+            answered = (packets["dir"] == direction) & (packets["reason"] == "NO_SOCKET")
+            if answered.any() and not (self.states["side"] == side).any():
+                found.add(side)
+        return found
+
     def timeline(self) -> pd.DataFrame:
         """Merge packets, states and syscalls into one table ordered by time.
 
-        Columns: ``ts_ns, t, kind`` (``packet``/``state``/``syscall``), ``side`` (the sender for
-        packets), ``text`` (a one-line description) and ``row`` (index in the source table).
-        Events at the same nanosecond keep the order packet, state, syscall.
+        Columns: ``ts_ns, t, kind`` (``packet``/``state``/``syscall``/``call``), ``side`` (the
+        sender for packets), ``text`` (a one-line description) and ``row`` (index in the source
+        table).  A syscall sits where it *returned*, with its result; when a packet or a state
+        change happened while it ran, a ``call`` row also marks where it started.  Events at the
+        same nanosecond keep the order call start, packet, state, syscall.
         """
-        from tcptrace_viz.describe import describe_packet, describe_state, describe_syscall
+        from tcptrace_viz.describe import (
+            describe_call_start,
+            describe_packet,
+            describe_state,
+            describe_syscall,
+        )
 
         parts: list[pd.DataFrame] = []
         for kind, frame, describe, side_of in (
             ("packet", self.packets, describe_packet, _packet_sender),
             ("state", self.states, describe_state, _own_side),
-            ("syscall", self.syscalls, describe_syscall, _own_side),
         ):
             if not len(frame):
                 continue
@@ -214,12 +234,26 @@ class Trace:
                 "text": [describe(row) for row in frame.itertuples(index=False)],
                 "row": np.arange(len(frame)),
             }))
+        if len(self.syscalls):
+            calls = self.syscalls
+            start, end, spans = call_moments(calls, self.packets["ts_ns"].to_numpy(),
+                                             self.states["ts_ns"].to_numpy())
+            rows = list(calls.itertuples(index=False))
+            parts.append(pd.DataFrame({
+                "ts_ns": end, "kind": "syscall", "side": calls["side"].to_numpy(),
+                "text": [describe_syscall(row) for row in rows], "row": np.arange(len(calls))}))
+            if spans.any():
+                where = np.flatnonzero(spans)
+                parts.append(pd.DataFrame({
+                    "ts_ns": start[where], "kind": "call",
+                    "side": calls["side"].to_numpy()[where],
+                    "text": [describe_call_start(rows[i]) for i in where], "row": where}))
         if not parts:
             return pd.DataFrame({"ts_ns": pd.Series(dtype="int64"), "t": pd.Series(dtype="float64"),
                                  "kind": pd.Series(dtype=object), "side": pd.Series(dtype=object),
                                  "text": pd.Series(dtype=object), "row": pd.Series(dtype="int64")})
         merged = pd.concat(parts, ignore_index=True)
-        order = {"packet": 0, "state": 1, "syscall": 2}
+        order = {"call": 0, "packet": 1, "state": 2, "syscall": 3}
         merged["_kind_order"] = merged["kind"].map(order)
         merged = merged.sort_values(["ts_ns", "_kind_order", "row"], kind="stable")
         merged = merged.drop(columns="_kind_order").reset_index(drop=True)
@@ -230,6 +264,24 @@ class Trace:
         """True when both traces hold the same packets, states, syscalls and metadata."""
         return (self.packets.equals(other.packets) and self.states.equals(other.states)
                 and self.syscalls.equals(other.syscalls) and self.meta == other.meta)
+
+
+def call_moments(syscalls: pd.DataFrame, *event_ns: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """When each call started and returned, and whether it spans other events.
+
+    Returns ``(start_ns, return_ns, spans)``, one entry per row of ``syscalls``: ``spans`` is
+    True when one of ``event_ns`` (packet or state times) falls strictly inside the call, so its
+    start must be shown apart from its result (``connect()`` waits for the SYN-ACK; ``close()``
+    sends the FIN before it returns).
+    """
+    start = syscalls["ts_ns"].to_numpy(dtype=np.int64)
+    end = start + np.maximum(syscalls["duration_ns"].to_numpy(dtype=np.int64), 0)
+    others = np.sort(np.concatenate([np.asarray(ns, dtype=np.int64) for ns in event_ns]
+                                    or [np.zeros(0, dtype=np.int64)]))
+    inside = np.searchsorted(others, end, side="left") - np.searchsorted(others, start,
+                                                                        side="right")
+    return start, end, inside > 0
 
 
 def _packet_sender(row: Any, sides: list[str]) -> str:

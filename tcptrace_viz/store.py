@@ -57,6 +57,9 @@ def _json_document(trace: Trace) -> dict[str, Any]:
         "meta": trace.meta,
         "states": trace.states.drop(columns="t").to_dict(orient="records"),
         "syscalls": trace.syscalls.drop(columns="t").to_dict(orient="records"),
+        "reset_reasons": {str(int(frame)): str(reason) for frame, reason
+                          in zip(trace.packets["frame"], trace.packets["reason"], strict=True)
+                          if reason},
     }
 
 
@@ -113,6 +116,11 @@ def _read_folder(folder: Path) -> Trace:
         raise BadInputError(f"{json_path} is not a tcptrace-viz trace ({FORMAT_TAG})")
     result = read_pcap(pcap_path)
     packets = annotate_packets(result.packets)
+    reasons = document.get("reset_reasons") or {}
+    if isinstance(reasons, dict) and reasons:
+        by_frame = {str(key): str(value) for key, value in reasons.items()}
+        packets["reason"] = pd.Series([by_frame.get(str(int(frame)), "")
+                                       for frame in packets["frame"]], dtype=object)
     return Trace.build(packets=packets, states=pd.DataFrame(document.get("states") or []),
                        syscalls=pd.DataFrame(document.get("syscalls") or []),
                        meta=document.get("meta") or {})

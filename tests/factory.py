@@ -21,7 +21,8 @@ ISN_S = 5000
 
 
 def pkt(us: float, sender: str, flags: str, seq: int, ack: int, length: int = 0,
-        win: int = 512, payload: str = "", comment: str = "", options: str = "") -> dict[str, Any]:
+        win: int = 512, payload: str = "", comment: str = "", options: str = "",
+        reason: str = "") -> dict[str, Any]:
     """One packet row; ``seq``/``ack`` are relative, ``sender`` is "client" or "server"."""
     client_sends = sender == "client"
     src, dst = (CLIENT, SERVER) if client_sends else (SERVER, CLIENT)
@@ -32,7 +33,7 @@ def pkt(us: float, sender: str, flags: str, seq: int, ack: int, length: int = 0,
         "dst": dst[0], "dport": dst[1], "dir": "c2s" if client_sends else "s2c",
         "flags": flags, "seq": isn_self + seq, "ack": isn_peer + ack if has_ack else 0,
         "rel_seq": seq, "rel_ack": ack if has_ack else 0, "len": length, "win": win,
-        "options": options, "payload": payload, "comment": comment,
+        "options": options, "payload": payload, "comment": comment, "reason": reason,
     }
 
 
@@ -62,7 +63,7 @@ def close_then_write_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]],
         pkt(100, "client", "F.", 1, 1),
         pkt(110, "server", ".", 1, 2),
         pkt(200, "server", "P.", 1, 2, length=3, payload="123"),
-        pkt(210, "client", "R", 2, 0),
+        pkt(210, "client", "R", 2, 0, reason="NO_SOCKET"),
     ]
     states = [
         state(-5, "client", "CLOSE", "SYN_SENT"),

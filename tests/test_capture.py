@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tcptrace_viz.analysis.causality import order_violations
 from tcptrace_viz.capture.kstate import INSTANCE_PREFIX
 from tcptrace_viz.capture.session import run_capture
 from tcptrace_viz.scenarios import CATALOGUE, get
@@ -23,6 +24,19 @@ pytestmark = pytest.mark.root
 WIRE_SCENARIOS = [name for name in CATALOGUE if get(name).wire]
 NOBODY = 65534
 PR_SET_DUMPABLE = 4
+
+
+def _assert_truthful(trace) -> None:
+    """What every traced run must show: each state between its causes, no empty state rows,
+    each result after the events its call waited for."""
+    assert order_violations(trace) == []
+    assert trace.meta["order_notes"] == []
+    assert (trace.states["new"] != "").all() and (trace.states["old"] != "").all()
+    table = trace.timeline()
+    calls = trace.syscalls
+    returned = table[table["kind"] == "syscall"]
+    assert (returned["ts_ns"].to_numpy()
+            == (calls["ts_ns"] + calls["duration_ns"]).to_numpy()[returned["row"]]).all()
 
 
 def _assert_each_segment_once(trace) -> None:
@@ -42,6 +56,7 @@ def test_scenario_behaves_as_expected(name: str) -> None:
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
     assert trace.meta["state_source"] == "tracepoint"
     assert trace.meta["stats"]["tracer_overruns"] == 0
+    _assert_truthful(trace)
     if get(name).wire:
         _assert_each_segment_once(trace)
     else:
@@ -55,6 +70,41 @@ def test_scenario_over_ipv6(name: str) -> None:
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
     assert trace.meta["family"] == "ipv6"
     assert all(":" in address for address in trace.packets["src"])
+    _assert_truthful(trace)
+
+
+def test_question_client_stays_in_fin_wait2_until_its_reset() -> None:
+    """Orphaned in FIN_WAIT2, the client lives on as a timewait mini-socket: the server's data
+    reaches it, it answers RST (TCP_TIMEWAIT_SOCKET) and only then is it gone."""
+    trace = run_capture("question").trace
+    client = trace.states[trace.states["side"] == "client"]
+    assert list(client["new"])[-3:] == ["FIN_WAIT2", "FIN_WAIT2", "CLOSE"]
+    rst = trace.packets[trace.packets["flags"].str.contains("R")]
+    assert list(rst["reason"]) == ["TCP_TIMEWAIT_SOCKET"]
+    assert int(client["ts_ns"].iloc[-2]) < int(rst["ts_ns"].iloc[0]) - 1_000_000
+    assert "client states: SYN_SENT -> ESTABLISHED -> FIN_WAIT1 -> FIN_WAIT2 -> CLOSE" in (
+        trace.meta["observed"])
+
+
+def test_bulk_close_time_wait_starts_at_the_servers_fin() -> None:
+    trace = run_capture("bulk-close").trace
+    rows = trace.states[(trace.states["side"] == "client")
+                        & (trace.states["new"] == "TIME_WAIT")]
+    assert len(rows) == 1 and rows["source"].iloc[0] == "socket-table"
+    server_fin = trace.packets[(trace.packets["dir"] == "s2c")
+                               & trace.packets["flags"].str.contains("F")]
+    assert int(rows["ts_ns"].iloc[0]) > int(server_fin["ts_ns"].iloc[0])
+
+
+def test_connect_refused_names_the_missing_socket() -> None:
+    trace = run_capture("connect-refused").trace
+    assert list(trace.packets["reason"]) == ["", "NO_SOCKET"]
+    assert set(trace.states["side"]) == {"client"}
+    assert any("server: no socket" in line for line in trace.meta["observed"])
+    table = trace.timeline()
+    texts = list(table["text"])
+    rst = next(i for i, text in enumerate(texts) if text.startswith("[R"))
+    assert texts.index(next(t for t in texts if t.endswith("-> ECONNREFUSED"))) > rst
 
 
 def test_close_then_write_story_in_order() -> None:
@@ -78,6 +128,9 @@ def test_linger0_reset_reason_is_traced() -> None:
     trace = run_capture("linger0").trace
     reasons = " ".join(trace.states["reason"])
     assert "RST sent" in reasons and "RST received" in reasons
+    # The reason is on the segment too (this kernel: TCP_STATE, from tcp_disconnect()).
+    rst = trace.packets[trace.packets["flags"].str.contains("R")]
+    assert len(rst) == 1 and f"RST sent: {rst['reason'].iloc[0]}" in reasons
 
 
 def test_time_wait_comes_from_the_socket_table() -> None:

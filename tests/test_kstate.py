@@ -5,7 +5,15 @@ from __future__ import annotations
 import socket
 
 from tcptrace_viz.capture.kstate import KernelTracer
-from tcptrace_viz.capture.kstates import apply_time_wait, states_from_events
+import pandas as pd
+
+from tcptrace_viz.capture.kstates import (
+    MINI_SOCKET_NOTE,
+    SentReset,
+    follow_timewait_sockets,
+    packet_reasons,
+    states_from_events,
+)
 from tcptrace_viz.capture.netns import run_addresses
 from tcptrace_viz.capture.sockettable import SocketEntry, _address
 from tcptrace_viz.capture.syscalls import errno_name, poll_flags_to_str
@@ -33,20 +41,63 @@ def test_trace_lines_parse_with_context() -> None:
 
 
 def test_only_this_runs_sockets_become_states() -> None:
-    rows = states_from_events(_events(), {"127.0.0.9"}, 5555, until_ns=2**62)
-    assert [row["new"] for row in rows] == ["SYN_SENT", "CLOSE", ""]
+    rows, sent = states_from_events(_events(), {"127.0.0.9"}, 5555, until_ns=2**62)
+    # Every row is a real state change: no row made of a reset reason alone.
+    assert [row["new"] for row in rows] == ["SYN_SENT", "CLOSE"]
     assert rows[0]["side"] == "client" and rows[1]["side"] == "server"
     assert rows[1]["reason"] == "RST received"
-    assert "TCP_ABORT_ON_LINGER" in rows[2]["reason"]
+    assert [(reset.local, reset.reason) for reset in sent] == [
+        ("127.0.0.9:43548", "TCP_ABORT_ON_LINGER")]
 
 
-def test_time_wait_rewrites_the_last_close() -> None:
-    rows = [{"ts_ns": 1, "side": "client", "local": "127.0.0.9:40000",
-             "remote": "127.0.0.9:5555", "old": "FIN_WAIT2", "new": "CLOSE",
-             "source": "tracepoint", "reason": ""}]
-    apply_time_wait(rows, [SocketEntry("127.0.0.9:40000", "127.0.0.9:5555", "TIME_WAIT")],
-                    5555, 5)
-    assert rows[0]["new"] == "TIME_WAIT" and rows[0]["source"] == "socket-table"
+C, S = "127.0.0.9:40000", "127.0.0.9:5555"
+
+
+def _packets(*rows: tuple[int, str, str]) -> pd.DataFrame:
+    """(ts_ns, sender endpoint, flags) -> a minimal packets table."""
+    out = []
+    for ts, sender, flags in rows:
+        receiver = S if sender == C else C
+        out.append({"ts_ns": ts, "src": sender.rsplit(":", 1)[0],
+                    "sport": int(sender.rsplit(":", 1)[1]), "dst": receiver.rsplit(":", 1)[0],
+                    "dport": int(receiver.rsplit(":", 1)[1]), "flags": flags})
+    return pd.DataFrame(out)
+
+
+def _close_row(ts: int, old: str) -> dict:
+    return {"ts_ns": ts, "side": "client", "local": C, "remote": S, "old": old,
+            "new": "CLOSE", "source": "tracepoint", "reason": ""}
+
+
+def test_an_orphaned_fin_wait2_lives_on_until_the_peers_fin() -> None:
+    """close() before the peer's FIN: the full socket's CLOSE is a hand-over to a mini-socket,
+    still FIN_WAIT2; TIME_WAIT starts when the peer's FIN arrives, not before."""
+    rows = [_close_row(100, "FIN_WAIT2")]
+    packets = _packets((50, C, "F."), (90, S, "."), (5000, S, "F."), (5010, C, "."))
+    follow_timewait_sockets(rows, packets, [SocketEntry(C, S, "TIME_WAIT")], [], 5555, 9000)
+    assert [(r["old"], r["new"], r["source"]) for r in rows] == [
+        ("FIN_WAIT2", "FIN_WAIT2", "tracepoint"), ("FIN_WAIT2", "TIME_WAIT", "socket-table")]
+    assert rows[0]["reason"] == MINI_SOCKET_NOTE
+    assert rows[1]["ts_ns"] == 5001  # just after the peer's FIN, before the ACK of it
+
+
+def test_a_fin_wait2_that_got_the_fin_enters_time_wait_at_once() -> None:
+    rows = [_close_row(5003, "FIN_WAIT2")]
+    packets = _packets((50, C, "F."), (90, S, "."), (5000, S, "F."), (5010, C, "."))
+    follow_timewait_sockets(rows, packets, [SocketEntry(C, S, "TIME_WAIT")], [], 5555, 9000)
+    assert [(r["new"], r["ts_ns"]) for r in rows] == [("TIME_WAIT", 5003)]
+
+
+def test_a_mini_socket_ends_with_its_reset() -> None:
+    """The question's client: data reaches the FIN_WAIT2 mini-socket, which answers RST and is
+    removed; the client is not drawn CLOSE before that RST."""
+    rows = [_close_row(100, "FIN_WAIT2")]
+    packets = _packets((50, C, "F."), (90, S, "."), (7000, S, "P."), (7010, C, "R"))
+    sent = [SentReset(7005, C, S, "TCP_TIMEWAIT_SOCKET", "TIME_WAIT")]
+    follow_timewait_sockets(rows, packets, [], sent, 5555, 9000)
+    assert [(r["new"], r["ts_ns"]) for r in rows] == [("FIN_WAIT2", 100), ("CLOSE", 7005)]
+    assert "TCP_TIMEWAIT_SOCKET" in rows[1]["reason"]
+    assert packet_reasons(packets, sent) == ["", "", "", "TCP_TIMEWAIT_SOCKET"]
 
 
 def test_socket_table_addresses() -> None:

@@ -59,7 +59,8 @@ def test_markdown_sections() -> None:
     assert "```mermaid\nsequenceDiagram\n" in out
     assert "<details><summary>Text ladder</summary>" in out
     assert "| t (ms) | what | who | description |" in out
-    assert "| 0.200 | syscall | server | `send(b'123', MSG_NOSIGNAL) -> ECONNRESET` |" in out
+    # A result sits where the call returned (it started at 0.200 ms and took 5 µs).
+    assert "| 0.205 | syscall | server | `send(b'123', MSG_NOSIGNAL) -> ECONNRESET` |" in out
 
 
 def test_markdown_counts_lost_bytes() -> None:
@@ -81,7 +82,7 @@ def test_inferred_states_give_no_reset_reason() -> None:
     packets = annotate_packets(captured.packets)
     inferred = infer_all_states(packets, sorted(set(packets["conn"].tolist())))
     assert "RST sent" in set(inferred["reason"])
-    trace = make_trace(packets=captured.packets.to_dict("records"),
+    trace = make_trace(packets=captured.packets.assign(reason="").to_dict("records"),
                        states=inferred.to_dict("records"), syscalls=[], source="file")
     lines = text(trace, "mermaid").splitlines()
     assert "    C-xS: [R] seq 2 win 512 len 0" in lines

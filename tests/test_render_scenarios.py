@@ -38,7 +38,7 @@ def close_then_write() -> Trace:
 
 
 def linger0() -> Trace:
-    packets = [*handshake(), pkt(100, "client", "R.", 1, 1)]
+    packets = [*handshake(), pkt(100, "client", "R.", 1, 1, reason="TCP_ABORT_ON_LINGER")]
     states = [*handshake_states(),
               state(100, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_ABORT_ON_LINGER"),
               state(105, "server", "ESTABLISHED", "CLOSE")]
@@ -353,14 +353,14 @@ def test_text_and_markdown_do_not_import_matplotlib() -> None:
 
 
 def test_reset_reason_as_the_capture_writes_it() -> None:
-    """The capture writes "RST sent: REASON" on the sender and "RST received" on the peer."""
-    packets = [*handshake(), pkt(100, "client", "R.", 1, 1)]
+    """The capture writes the kernel's reason on the RST segment it explains; state rows'
+    notes ("RST sent: ...", "RST received") say why a socket closed, not why a segment left."""
     states = [*handshake_states(),
               state(99, "server", "ESTABLISHED", "CLOSE", reason="RST received"),
               state(101, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_STATE")]
+    packets = [*handshake(), pkt(100, "client", "R.", 1, 1, reason="TCP_STATE")]
     ladder = build_ladder(make_trace(packets, states, []))
     assert [e.reason for e in ladder.of_kind("packet") if e.rst] == ["TCP_STATE"]
-    only_received = [*handshake_states(),
-                     state(99, "server", "ESTABLISHED", "CLOSE", reason="RST received")]
-    ladder = build_ladder(make_trace(packets, only_received, []))
+    without = [*handshake(), pkt(100, "client", "R.", 1, 1)]
+    ladder = build_ladder(make_trace(without, states, []))
     assert [e.reason for e in ladder.of_kind("packet") if e.rst] == [""]

@@ -1,17 +1,59 @@
-"""Turn tracepoint hits, socket-table reads and samples into rows of the states table."""
+"""Turn tracepoint hits, socket-table reads and samples into rows of the states table.
+
+Three kernel facts shape this module:
+
+- ``sock:inet_sock_set_state`` reports the *full* socket's moves.  When a connection enters
+  TIME_WAIT, or is orphaned in FIN_WAIT2 (close() before the peer's FIN), Linux replaces the
+  full socket by a timewait mini-socket (``tcp_time_wait()``) and the tracepoint reports the
+  full socket's move to CLOSE.  The connection lives on: in FIN_WAIT2 until the peer's FIN,
+  then in TIME_WAIT.  No tracepoint reports either; the socket table lists the mini-socket with
+  its substate, and the moment it enters TIME_WAIT is the arrival of the peer's FIN.
+- A mini-socket that answers a segment with an RST (reason ``TCP_TIMEWAIT_SOCKET``) is removed
+  right after (``inet_twsk_deschedule_put()`` in ``tcp_v4_rcv``/``tcp_v6_rcv``).
+- ``tcp:tcp_send_reset`` names the reason of each RST the kernel sends, also for ports where no
+  socket exists.  The reason belongs to that RST segment (``packets.reason``) and, when the
+  sending socket closes with it, to that state change.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from tcptrace_viz.capture.kstate import KernelEvent
 from tcptrace_viz.capture.sockettable import SocketEntry
 from tcptrace_viz.capture.syscalls import SampledState
 
+RESET_NEAR_NS = 5_000_000
+"""A reset explains a move to CLOSE of the same socket this close in time (5 ms)."""
+MINI_SOCKET_NOTE = "orphaned: a timewait mini-socket holds it on in FIN_WAIT2"
+TIME_WAIT_NOTE = "seen in the socket table; entered when the peer's FIN arrived"
+TW_RESET_REASON = "TCP_TIMEWAIT_SOCKET"
+WINDOW_KEYS = ("_low_ns", "_high_ns")
+"""Private row keys: the microsecond a traced change happened in (see ``causality.settle``)."""
 
-def _endpoint(address: str, port: str | int) -> str:
+
+@dataclasses.dataclass(frozen=True)
+class SentReset:
+    """An RST the kernel sent (``tcp:tcp_send_reset``)."""
+
+    ts_ns: int
+    local: str
+    """The sender's ``addr:port``."""
+    remote: str
+    reason: str
+    """The kernel's reason, e.g. ``TCP_ABORT_ON_LINGER``, ``NO_SOCKET``."""
+    state: str
+    """The sending socket's state (``TIME_WAIT`` for every mini-socket), ``""`` if none."""
+
+
+def endpoint(address: str, port: str | int) -> str:
+    """``127.0.0.1:5555``, ``[fd00::1]:5555``; IPv4-mapped IPv6 shown as IPv4."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -27,99 +69,205 @@ def _state_name(text: str) -> str:
     return text.removeprefix("TCP_")
 
 
-def _host(endpoint: str) -> str:
-    return endpoint.rsplit(":", 1)[0].strip("[]")
+def _host(text: str) -> str:
+    return text.rsplit(":", 1)[0].strip("[]")
 
 
 def _side(local: str, server_port: int) -> str:
     return "server" if local.endswith(f":{server_port}") else "client"
 
 
+def _row(ts_ns: int, side: str, local: str, remote: str, old: str, new: str, source: str,
+         reason: str = "") -> dict[str, Any]:
+    return {"ts_ns": ts_ns, "side": side, "local": local, "remote": remote, "old": old,
+            "new": new, "source": source, "reason": reason}
+
+
 def _set_state_row(event: KernelEvent, server_port: int) -> dict[str, Any] | None:
     fields = event.fields
-    if fields.get("family") == "AF_INET6":
-        local = _endpoint(fields.get("saddrv6", ""), fields.get("sport", "0"))
-        remote = _endpoint(fields.get("daddrv6", ""), fields.get("dport", "0"))
-    else:
-        local = _endpoint(fields.get("saddr", ""), fields.get("sport", "0"))
-        remote = _endpoint(fields.get("daddr", ""), fields.get("dport", "0"))
+    v6 = fields.get("family") == "AF_INET6"
+    local = endpoint(fields.get("saddrv6" if v6 else "saddr", ""), fields.get("sport", "0"))
+    remote = endpoint(fields.get("daddrv6" if v6 else "daddr", ""), fields.get("dport", "0"))
     if remote.endswith(":0"):
         return None  # the listening socket's own life (CLOSE -> LISTEN -> CLOSE)
-    return {"ts_ns": event.ts_ns, "side": _side(local, server_port), "local": local,
-            "remote": remote, "old": _state_name(fields.get("oldstate", "")),
-            "new": _state_name(fields.get("newstate", "")), "source": "tracepoint",
-            "reason": ""}
+    row = _row(event.ts_ns, _side(local, server_port), local, remote,
+               _state_name(fields.get("oldstate", "")), _state_name(fields.get("newstate", "")),
+               "tracepoint")
+    # The text trace gives microseconds: the change happened somewhere inside this one.
+    low = event.ts_ns - (999 if event.softirq else 0)
+    row.update(dict(zip(WINDOW_KEYS, (low, low + 999), strict=True)))
+    return row
 
 
 def states_from_events(events: Iterable[KernelEvent], hosts: set[str], server_port: int,
-                       until_ns: int) -> list[dict[str, Any]]:
-    """States-table rows for this run's sockets (addresses in ``hosts``), up to ``until_ns``."""
+                       until_ns: int) -> tuple[list[dict[str, Any]], list[SentReset]]:
+    """States-table rows and sent RSTs of this run's sockets (addresses in ``hosts``).
+
+    A received RST is written on the move to CLOSE it caused; a sent one on the sender's move
+    to CLOSE when there is one (SO_LINGER {1, 0}).  Sent resets are also returned, for their
+    segments and for the mini-sockets they end (:func:`follow_timewait_sockets`).
+    """
     rows: list[dict[str, Any]] = []
-    resets: list[tuple[KernelEvent, str, str]] = []
+    sent: list[SentReset] = []
+    received: list[tuple[int, str]] = []
     for event in events:
         if event.ts_ns > until_ns:
             continue
+        fields = event.fields
         if event.event == "inet_sock_set_state":
             row = _set_state_row(event, server_port)
             if row and (_host(row["local"]) in hosts or _host(row["remote"]) in hosts):
                 rows.append(row)
         elif event.event == "tcp_send_reset":
-            local, remote = event.fields.get("src", ""), event.fields.get("dest", "")
+            local, remote = _normal(fields.get("src", "")), _normal(fields.get("dest", ""))
             if _host(local) in hosts or _host(remote) in hosts:
-                resets.append((event, local, "RST sent: " + event.fields.get("reason", "?")))
+                sent.append(SentReset(event.ts_ns, local, remote, fields.get("reason", "?"),
+                                      _state_name(fields.get("state", ""))))
         elif event.event == "tcp_receive_reset":
-            family_v6 = event.fields.get("family") == "AF_INET6"
-            address = event.fields.get("saddrv6" if family_v6 else "saddr", "")
-            local = _endpoint(address, event.fields.get("sport", "0"))
+            v6 = fields.get("family") == "AF_INET6"
+            local = endpoint(fields.get("saddrv6" if v6 else "saddr", ""),
+                             fields.get("sport", "0"))
             if _host(local) in hosts:
-                resets.append((event, local, "RST received"))
-    for event, local, reason in resets:
-        _attach_reset(rows, event, local, reason, server_port)
-    return sorted(rows, key=lambda row: int(row["ts_ns"]))
+                received.append((event.ts_ns, local))
+    for ts_ns, local in received:
+        _note_on_close(rows, local, ts_ns, "RST received")
+    for reset in sent:
+        if reset.state != "TIME_WAIT":  # a mini-socket's reset: follow_timewait_sockets
+            _note_on_close(rows, reset.local, reset.ts_ns, f"RST sent: {reset.reason}")
+    rows.sort(key=lambda row: int(row["ts_ns"]))
+    return rows, sent
 
 
-def _attach_reset(rows: list[dict[str, Any]], event: KernelEvent, local: str, reason: str,
-                  server_port: int) -> None:
-    """Put a reset's reason on the same socket's nearest move to CLOSE, else a row of its own."""
+def _normal(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    return endpoint(host.strip("[]"), port)
+
+
+def _note_on_close(rows: list[dict[str, Any]], local: str, ts_ns: int, note: str) -> None:
+    """Write ``note`` on the same socket's nearest move to CLOSE (none: the note is dropped;
+    a sent reset's reason stays on its segment)."""
     candidates = [row for row in rows if row["local"] == local and row["new"] == "CLOSE"
-                  and abs(int(row["ts_ns"]) - event.ts_ns) < 5_000_000]
+                  and abs(int(row["ts_ns"]) - ts_ns) < RESET_NEAR_NS]
     if candidates:
-        nearest = min(candidates, key=lambda row: abs(int(row["ts_ns"]) - event.ts_ns))
-        nearest["reason"] = f"{nearest['reason']}; {reason}" if nearest["reason"] else reason
-        return
-    remote = event.fields.get("dest", "")
-    rows.append({"ts_ns": event.ts_ns, "side": _side(local, server_port), "local": local,
-                 "remote": remote, "old": "", "new": "", "source": "tracepoint",
-                 "reason": reason + (" (no socket)" if "NO_SOCKET" in reason else "")})
+        nearest = min(candidates, key=lambda row: abs(int(row["ts_ns"]) - ts_ns))
+        nearest["reason"] = f"{nearest['reason']}; {note}" if nearest["reason"] else note
 
 
-def apply_time_wait(rows: list[dict[str, Any]], entries: Iterable[SocketEntry],
-                    server_port: int, seen_ns: int) -> None:
-    """Mark sockets the socket table lists in TIME_WAIT.
+def packet_endpoints(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each packet's source and destination as :func:`endpoint` text (the states' spelling)."""
+    memo: dict[tuple[str, int], str] = {}
 
-    The tracepoint shows the full socket's last move (FIN_WAIT2 or CLOSING -> CLOSE); the
-    connection itself is then in TIME_WAIT, held by a time-wait socket.  That move becomes
-    ``-> TIME_WAIT`` with source ``socket-table``; without one, a row at ``seen_ns`` is added.
+    def spelled(addresses: pd.Series[Any], ports: pd.Series[Any]) -> np.ndarray:
+        out = []
+        for pair in zip(addresses.astype(str), ports.astype(int), strict=True):
+            text = memo.get(pair)
+            if text is None:
+                text = memo[pair] = endpoint(*pair)
+            out.append(text)
+        return np.asarray(out, dtype=object)
+
+    return spelled(packets["src"], packets["sport"]), spelled(packets["dst"], packets["dport"])
+
+
+def _first_fin_ns(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray], sender: str,
+                  receiver: str) -> int | None:
+    """When the first FIN from ``sender`` to ``receiver`` was captured."""
+    if not len(packets):
+        return None
+    src, dst = ends
+    mask = ((src == sender) & (dst == receiver)
+            & packets["flags"].str.contains("F", regex=False).to_numpy(dtype=bool))
+    hits = packets["ts_ns"].to_numpy()[mask]
+    return int(hits[0]) if len(hits) else None
+
+
+def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
+                            table: Iterable[SocketEntry], sent: Iterable[SentReset],
+                            server_port: int, table_ns: int) -> None:
+    """Follow each connection the kernel handed to a timewait mini-socket (see module doc).
+
+    The full socket's last traced move (FIN_WAIT2, CLOSING or FIN_WAIT1 -> CLOSE) becomes what
+    the connection did: ``-> TIME_WAIT`` when the peer's FIN had arrived (or CLOSING's ACK),
+    ``-> FIN_WAIT2`` (orphaned) when it had not, followed by ``FIN_WAIT2 -> TIME_WAIT`` when the
+    peer's FIN reached the mini-socket.  A mini-socket's RST ends it (``-> CLOSE``).
     """
-    for entry in entries:
-        if entry.state != "TIME_WAIT" or any(
-                row["local"] == entry.local and row["remote"] == entry.remote
-                and row["new"] == "TIME_WAIT" for row in rows):  # sampling saw it already
+    listed = {(entry.local, entry.remote): entry.state for entry in table}
+    ends = packet_endpoints(packets)
+    resets = [reset for reset in sent if reset.state == "TIME_WAIT"]
+    sockets = list(dict.fromkeys((row["local"], row["remote"]) for row in rows))
+    for local, remote in sockets:
+        own = [row for row in rows if (row["local"], row["remote"]) == (local, remote)]
+        last = own[-1]
+        if last["new"] != "CLOSE" or last["reason"] or last["source"] == "sampled":
             continue
-        moves = [row for row in rows if row["local"] == entry.local
-                 and row["remote"] == entry.remote and row["new"] == "CLOSE"
-                 and row["old"] in ("FIN_WAIT2", "CLOSING", "FIN_WAIT1")]
-        if moves:
-            moves[-1]["new"] = "TIME_WAIT"
-            moves[-1]["source"] = "socket-table"
+        if last["old"] not in ("FIN_WAIT2", "CLOSING", "FIN_WAIT1"):
             continue
-        rows.append({"ts_ns": seen_ns, "side": _side(entry.local, server_port),
-                     "local": entry.local, "remote": entry.remote, "old": "",
-                     "new": "TIME_WAIT", "source": "socket-table", "reason": ""})
+        peer_fin = _first_fin_ns(packets, ends, remote, local)
+        kill = next((reset for reset in resets if (reset.local, reset.remote) == (local, remote)
+                     and reset.ts_ns >= int(last["ts_ns"])), None)
+        if listed.get((local, remote)) is None and kill is None:
+            continue  # gone without a trace of a mini-socket: the tracepoint's CLOSE stands
+        side = str(last["side"])
+        if last["old"] == "FIN_WAIT2" and (peer_fin is None or peer_fin > int(last["ts_ns"])):
+            last.update(new="FIN_WAIT2", reason=MINI_SOCKET_NOTE)
+            state = "FIN_WAIT2"
+            if peer_fin is not None and (kill is None or kill.ts_ns > peer_fin):
+                rows.append(_row(peer_fin + 1, side, local, remote, "FIN_WAIT2", "TIME_WAIT",
+                                 "socket-table", TIME_WAIT_NOTE))
+                state = "TIME_WAIT"
+        else:
+            last.update(new="TIME_WAIT", source="socket-table")
+            state = "TIME_WAIT"
+        if kill is not None:
+            rows.append(_row(kill.ts_ns, side, local, remote, state, "CLOSE", "tracepoint",
+                             f"RST sent: {kill.reason}; the timewait socket is removed"))
+    _add_listed_time_wait(rows, packets, ends, listed, server_port, table_ns)
+    rows.sort(key=lambda row: int(row["ts_ns"]))
+
+
+def _add_listed_time_wait(rows: list[dict[str, Any]], packets: pd.DataFrame,
+                          ends: tuple[np.ndarray, np.ndarray],
+                          listed: dict[tuple[str, str], str], server_port: int,
+                          table_ns: int) -> None:
+    """A TIME_WAIT the table lists but no row shows yet (sampling missed it) gets its row, at
+    the peer's FIN when it was captured, else when the table was read."""
+    for (local, remote), state in listed.items():
+        if state != "TIME_WAIT" or any(
+                (row["local"], row["remote"], row["new"]) == (local, remote, "TIME_WAIT")
+                for row in rows):
+            continue
+        peer_fin = _first_fin_ns(packets, ends, remote, local)
+        previous = [row for row in rows if (row["local"], row["remote"]) == (local, remote)]
+        old = str(previous[-1]["new"]) if previous else ""
+        if previous and old == "CLOSE":
+            old = str(previous[-1]["old"])
+        rows.append(_row(table_ns if peer_fin is None else peer_fin + 1,
+                         _side(local, server_port), local, remote, old, "TIME_WAIT",
+                         "socket-table", TIME_WAIT_NOTE))
+
+
+def packet_reasons(packets: pd.DataFrame, sent: Iterable[SentReset]) -> list[str]:
+    """The kernel's reason for each captured RST it sent (``""`` for every other segment).
+
+    Each reset is matched to the first RST from its sender to its receiver captured at or after
+    its trace time (within the trace clock's microsecond).
+    """
+    reasons = [""] * len(packets)
+    if not len(packets):
+        return reasons
+    src, dst = packet_endpoints(packets)
+    is_rst = packets["flags"].str.contains("R", regex=False).to_numpy(dtype=bool)
+    ts = packets["ts_ns"].to_numpy()
+    for reset in sorted(sent, key=lambda item: item.ts_ns):
+        for index in np.flatnonzero(is_rst):
+            if (not reasons[index] and src[index] == reset.local and dst[index] == reset.remote
+                    and int(ts[index]) >= reset.ts_ns - 999):
+                reasons[index] = reset.reason
+                break
+    return reasons
 
 
 def states_from_samples(samples: Iterable[SampledState]) -> list[dict[str, Any]]:
     """States-table rows from sampling after each call (the fallback without tracefs)."""
-    return [{"ts_ns": sample.ts_ns, "side": sample.side, "local": sample.local,
-             "remote": sample.remote, "old": sample.old, "new": sample.new,
-             "source": "sampled", "reason": ""} for sample in samples]
+    return [_row(sample.ts_ns, sample.side, sample.local, sample.remote, sample.old,
+                 sample.new, "sampled") for sample in samples]

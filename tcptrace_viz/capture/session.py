@@ -21,10 +21,19 @@ import time
 import traceback
 from typing import Any
 
+import pandas as pd
+
 from tcptrace_viz import __version__
+from tcptrace_viz.analysis.causality import order_violations
 from tcptrace_viz.capture import netns
 from tcptrace_viz.capture.kstate import KernelTracer, sweep_stale_instances, tracefs_root
-from tcptrace_viz.capture.kstates import apply_time_wait, states_from_events, states_from_samples
+from tcptrace_viz.capture.kstates import (
+    SentReset,
+    follow_timewait_sockets,
+    packet_reasons,
+    states_from_events,
+    states_from_samples,
+)
 from tcptrace_viz.capture.sockettable import family_name, read_socket_table
 from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
 from tcptrace_viz.model import Trace
@@ -204,10 +213,25 @@ def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
     return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at)
 
 
+def settle_states(rows: list[dict[str, Any]], packets: pd.DataFrame,
+                  syscalls: pd.DataFrame) -> pd.DataFrame:
+    """The states table, each traced change placed inside its microsecond between its cause
+    and its effect (rows without a window, from the socket table or samples, stay put)."""
+    from tcptrace_viz.analysis.causality import settle, state_bounds
+    from tcptrace_viz.capture.kstates import WINDOW_KEYS
+
+    low = [int(row.get(WINDOW_KEYS[0], row["ts_ns"])) for row in rows]
+    high = [int(row.get(WINDOW_KEYS[1], row["ts_ns"])) for row in rows]
+    states = pd.DataFrame([{key: value for key, value in row.items() if key not in WINDOW_KEYS}
+                           for row in rows])
+    if not len(states):
+        return states
+    settled = settle(states, state_bounds(packets, states, syscalls), low, high)
+    return settled.sort_values("ts_ns", kind="stable").reset_index(drop=True)
+
+
 def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_problem: str,
               started_at: int) -> CaptureResult:
-    import pandas as pd
-
     from tcptrace_viz.analysis import annotate_packets
     from tcptrace_viz.capture.comments import packet_comments
     from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
@@ -220,15 +244,19 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
     decoded = decode_frames(frames, np.asarray(ts_ns, dtype=np.int64), LINKTYPE_ETHERNET)
     packets = annotate_packets(decoded)
     hosts = set(raw["hosts"])
+    sent_resets: list[SentReset] = []
     if traced is not None:
-        state_rows = states_from_events(traced.events, hosts, raw["server_port"], raw["end_ns"])
+        state_rows, sent_resets = states_from_events(traced.events, hosts, raw["server_port"],
+                                                     raw["end_ns"])
         state_source = "tracepoint"
     else:
         state_rows = states_from_samples(raw["samples"])
         state_source = "sampled"
-    apply_time_wait(state_rows, [entry for entry in raw["table"]
-                                 if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
-                    raw["server_port"], raw["table_ns"])
+    follow_timewait_sockets(state_rows, packets,
+                            [entry for entry in raw["table"]
+                             if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
+                            sent_resets, raw["server_port"], raw["table_ns"])
+    packets["reason"] = pd.Series(packet_reasons(packets, sent_resets), dtype=object)
     records = [dataclasses.asdict(record) for record in raw["records"]]
     counters = raw["counters"]
     meta: dict[str, Any] = {
@@ -260,8 +288,10 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
         meta["endpoints"] = {"client": endpoints[0 if client_first else 1],
                              "server": endpoints[1 if client_first else 0]}
     meta.update(raw["meta"])
-    trace = Trace.build(packets=packets, states=pd.DataFrame(state_rows),
-                        syscalls=pd.DataFrame(records), meta=meta)
+    syscalls = pd.DataFrame(records)
+    states = settle_states(state_rows, packets, syscalls)
+    trace = Trace.build(packets=packets, states=states, syscalls=syscalls, meta=meta)
+    trace.meta["order_notes"] = order_violations(trace)
     trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
     verdict = judge(trace, scenario.outcomes)
     passed = verdict.passed and not raw["error"]

@@ -165,6 +165,8 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
                           ("tracer_overruns", "kernel trace events were lost (overruns)")):
             if int(stats.get(key) or 0) > 0:
                 out.append(f"{stats[key]} {what}: the picture may miss events.")
+    for note in meta.get("order_notes") or []:
+        out.append(f"Out of causal order, as the kernel timestamped it: {note}.")
     if meta.get("state_source") == "sampled":
         out.append("TCP states were sampled, not traced: a state that lasted only briefly may "
                    "be missing.")
@@ -229,6 +231,8 @@ def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
             ref = f"s{row}"
             if trace.states.iloc[row]["source"] not in ("tracepoint", "socket-table"):
                 classes.append("inferred")
+        elif item.kind == "call":
+            ref = f"c{row}s"
         else:
             ref = f"c{row}"
             call = trace.syscalls.iloc[row]

@@ -23,9 +23,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.describe import describe_packet, describe_state, describe_syscall
+from tcptrace_viz.describe import (
+    describe_call_start,
+    describe_packet,
+    describe_state,
+    describe_syscall,
+)
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.model import Trace
+from tcptrace_viz.model import Trace, call_moments
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -45,11 +50,8 @@ BREAK_MEDIAN_FACTOR: Final = 8
 MAX_EVENTS: Final = 120
 """Above this many events, only the first and last ``KEEP_EACH_END`` packets/syscalls are drawn."""
 KEEP_EACH_END: Final = 40
-RESET_REASON_WINDOW_NS: Final = 50_000_000
-"""A state row's reason belongs to an RST sent within this time (50 ms)."""
 SPAN_MARGIN_NS: Final = 50_000_000
 """Syscalls this close to a connection's packets belong to it (multi-connection traces)."""
-SENT_PREFIX: Final = "RST sent:"
 OBSERVED_SOURCES: Final = frozenset({"tracepoint", "socket-table"})
 """State sources that saw the kernel's own state; the others are guesses."""
 FIN_RECV_CALLS: Final = frozenset({"recv", "recvfrom", "recvmsg", "read"})
@@ -104,6 +106,8 @@ class Event:
     """For syscalls: failed or killed by a signal."""
     frame: int = 0
     """For packets, the frame number in the capture file."""
+    start: bool = False
+    """For syscalls: where a call that spans other events began (its result comes later)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,7 +315,10 @@ def _lifelines(trace: Trace) -> tuple[Lifeline, Lifeline]:
         addresses = [client, server]
     elif isinstance(endpoints, dict):
         addresses = [str(endpoints.get(side, "")) for side in sides]
-    return Lifeline(sides[0], addresses[0]), Lifeline(sides[1], addresses[1])
+    names = [side if side not in trace.sides_without_socket() else f"{side} (no socket)"
+             for side in sides]
+    return Lifeline(names[0], addresses[0]), Lifeline(names[1], addresses[1])
+
 
 
 def _client_packet(pkts: pd.DataFrame) -> Any:
@@ -335,39 +342,14 @@ def _side_lane(side: str, sides: Sequence[str]) -> int:
     return sides.index(side) if side in sides else -1
 
 
-def reset_reasons(trace: Trace, client: str) -> dict[int, str]:
-    """Packet row -> the kernel's reason for that RST, from the nearest state row with a reason.
-
-    The sender's own rows are preferred; a reason more than ``RESET_REASON_WINDOW_NS`` away
-    from the RST is not used.  The capture writes ``RST sent: TCP_ABORT_ON_LINGER`` and
-    ``RST received``; the first gives ``TCP_ABORT_ON_LINGER``, the second is not a reason (it
-    describes the receiving end), nor is an inferred state's bare ``RST sent``.
-    """
-    states = trace.states
-    if len(states):
-        with_reason = states[states["reason"].astype(str).str.startswith(SENT_PREFIX)]
-    else:
-        with_reason = states
-    out: dict[int, str] = {}
-    if not len(with_reason):
-        return out
-    sides = trace.sides
-    for idx, row in enumerate(rows_of(trace.packets)):
-        if "R" not in row.flags:
-            continue
-        sender = sides[_packet_lane(row, client)]
-        best: tuple[int, int, str] | None = None
-        for st in rows_of(with_reason):
-            dt = abs(int(st.ts_ns) - int(row.ts_ns))
-            if dt > RESET_REASON_WINDOW_NS:
-                continue
-            key = (0 if st.side == sender else 1, dt,
-                   str(st.reason).removeprefix(SENT_PREFIX).strip())
-            if best is None or key < best:
-                best = key
-        if best is not None:
-            out[idx] = best[2]
-    return out
+def reset_reasons(trace: Trace) -> dict[int, str]:
+    """Packet row -> the kernel's reason for that RST (``packets.reason``, set by the capture
+    from ``tcp:tcp_send_reset`` for the very segment it sent); RSTs without one are left out."""
+    packets = trace.packets
+    if not len(packets):
+        return {}
+    reasons = packets["reason"].astype(str).to_numpy()
+    return {int(i): str(reasons[i]) for i in np.flatnonzero(reasons != "")}
 
 
 @dataclasses.dataclass
@@ -388,7 +370,7 @@ def _raw_events(trace: Trace, lifelines: tuple[Lifeline, Lifeline]) -> list[_Raw
     sides = trace.sides
     client = lifelines[0].address
     has_wire = bool(len(trace.packets))
-    reasons = reset_reasons(trace, client)
+    reasons = reset_reasons(trace)
     raws: list[_Raw] = []
     for idx, row in enumerate(rows_of(trace.packets)):
         reason = reasons.get(idx, "")
@@ -400,18 +382,27 @@ def _raw_events(trace: Trace, lifelines: tuple[Lifeline, Lifeline]) -> list[_Raw
         if lane < 0:
             continue
         observed = row.source in OBSERVED_SOURCES
-        raws.append(_Raw("state", int(row.ts_ns), lane, state_label(str(row.new), observed),
+        label = state_label(str(row.new), observed)
+        if row.old == row.new:  # the same state, now held by another kernel object
+            label += " orphaned"
+        raws.append(_Raw("state", int(row.ts_ns), lane, label,
                          describe_state(row), f"s{idx}", idx,
                          {"state": str(row.new), "observed": observed, "reason": row.reason}))
-    for idx, row in enumerate(rows_of(trace.syscalls)):
-        lane = _side_lane(str(row.side), sides)
-        if lane < 0:
-            continue
-        raws.append(_Raw("syscall", int(row.ts_ns), lane, short_syscall(row, has_wire),
-                         describe_syscall(row), f"c{idx}", idx,
-                         {"error": bool(row.errno or row.signal)}))
-    order = {"packet": 0, "state": 1, "syscall": 2}
-    raws.sort(key=lambda r: (r.ts_ns, order[r.kind], r.row))
+    if len(trace.syscalls):
+        start, end, spans = call_moments(trace.syscalls, trace.packets["ts_ns"].to_numpy(),
+                                         trace.states["ts_ns"].to_numpy())
+        for idx, row in enumerate(rows_of(trace.syscalls)):
+            lane = _side_lane(str(row.side), sides)
+            if lane < 0:
+                continue
+            if spans[idx]:  # something happened while it ran: show where it began
+                raws.append(_Raw("syscall", int(start[idx]), lane, f"{row.call}() called",
+                                 describe_call_start(row), f"c{idx}s", idx, {"start": True}))
+            raws.append(_Raw("syscall", int(end[idx]), lane, short_syscall(row, has_wire),
+                             describe_syscall(row), f"c{idx}", idx,
+                             {"error": bool(row.errno or row.signal)}))
+    order = {"packet": 1, "state": 2, "syscall": 3}
+    raws.sort(key=lambda r: (r.ts_ns, 0 if r.extra.get("start") else order[r.kind], r.row))
     return raws
 
 
@@ -503,7 +494,7 @@ def _event(raw: _Raw, y: float, origin_ns: int) -> Event:
                  raw.detail, raw.ref, raw.row, rst=bool(extra.get("rst", False)),
                  reason=str(extra.get("reason", "")), state=str(extra.get("state", "")),
                  observed=bool(extra.get("observed", True)), error=bool(extra.get("error", False)),
-                 frame=int(extra.get("frame", 0)))
+                 frame=int(extra.get("frame", 0)), start=bool(extra.get("start", False)))
 
 
 def _bands(events: Iterable[Event], height: float) -> list[StateBand]:

@@ -193,10 +193,14 @@ def observed_summary(trace: Trace, outcomes: tuple[Outcome, ...]) -> list[str]:
                 lines.append(f"{prefix} -> {row['errno']}")
             else:
                 lines.append(f"{prefix} = {row['ret']}")
+    without_socket = trace.sides_without_socket()
     for side in trace.sides:
         reached = trace.states.loc[trace.states["side"] == side, "new"].tolist()
         if reached:
             lines.append(f"{side} states: " + " -> ".join(_dedupe(reached)))
+        elif side in without_socket:
+            lines.append(f"{side}: no socket; the kernel itself answered with an RST "
+                         "(reason NO_SOCKET)")
     return lines
 
 
