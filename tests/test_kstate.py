@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 
-from tcptrace_viz.capture.kstate import KernelTracer
 import pandas as pd
 
+from tcptrace_viz.capture.kstate import KernelTracer
 from tcptrace_viz.capture.kstates import (
     MINI_SOCKET_NOTE,
     SentReset,
