@@ -21,9 +21,10 @@ STOPPED_BY_ERROR = (2, 3)  # the command failed (and said why) before the signal
 
 def _run(args: list[str]) -> int | str | None:
     """Parse ``args`` and run the command; return the exit code (errors are already shown)."""
-    import click
+    with interrupts.deferred():  # a KeyboardInterrupt inside the import machinery can be lost
+        import click
 
-    from tcptrace_viz.cli import main as group
+        from tcptrace_viz.cli import main as group
 
     try:
         with group.make_context("tcptrace-viz", args) as context:

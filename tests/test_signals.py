@@ -56,18 +56,19 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Pat
     return process, out, reports
 
 
-STARTUP_S = 0.3
-"""Before the interpreter runs tcptrace-viz's first line (its own start: 10-40 ms alone, longer when several start at once) a signal
-meets CPython itself: SIGTERM kills the process (the shell shows 143); SIGINT kills it too, or
-CPython reports a fatal error while importing ``site``.  Nothing of the run exists yet."""
+STARTUP_S = 0.5
+"""Before the interpreter runs tcptrace-viz's first line (its own start: 10-40 ms alone, longer
+when several start at once) a signal meets CPython itself: SIGTERM kills the process (the shell
+shows 143); SIGINT kills it too, or CPython reports a fatal error while it starts.  Nothing of
+the run exists yet."""
 
 
 def _check_after(process: subprocess.Popen[str], out: Path, reports: Path,
                  delay: float, signum: int, label: str) -> int:
-    stdout, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=30)
     said = [line for line in stderr.splitlines() if not line.startswith(PROGRESS)]
     in_cpython = (process.returncode == -signum and stderr == "") or (
-        "Fatal Python error: init_import_site" in stderr)
+        "Fatal Python error: init_" in stderr)
     if delay < STARTUP_S and in_cpython:
         assert not out.exists() and not reports.exists(), label
     else:
