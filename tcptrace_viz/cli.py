@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from tcptrace_viz import __version__
+from tcptrace_viz import __version__, interrupts
 from tcptrace_viz.describe import size_text
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
 from tcptrace_viz.progress import Progress
 
 if TYPE_CHECKING:
+    from tcptrace_viz.capture.session import CaptureResult
     from tcptrace_viz.model import Trace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,26 +33,29 @@ SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg", ".png": "png", ".md"
 
 
 def _fail(error: TcptraceVizError) -> NoReturn:
-    click.echo(f"tcptrace-viz: {error.message}", err=True)
+    interrupts.stop_listening()
+    if isinstance(error, Interrupted):
+        interrupts.release_all()
+    message = (interrupts.message() if isinstance(error, Interrupted) and interrupts.received()
+               else error.message)
+    click.echo(f"tcptrace-viz: {message}", err=True)
+    interrupts.mark_said()
     sys.exit(int(error.exit_code))
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("terminated by SIGTERM")
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the tool's exceptions, Ctrl-C and SIGTERM into one sentence and an exit code."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    """Turn the tool's exceptions, Ctrl-C and SIGTERM into one sentence and an exit code.
+
+    The signal handling itself is :mod:`tcptrace_viz.interrupts`, which ``tcptrace-viz``
+    installs before anything else is imported.
+    """
     try:
         yield
     except TcptraceVizError as error:
         _fail(error)
     except KeyboardInterrupt:
         _fail(Interrupted("interrupted"))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _scenario_names() -> Sequence[str]:
@@ -92,8 +93,9 @@ def main() -> None:
       tcptrace-viz report trace.pcapng --format md
 
     \b
-    Exit codes: 0 ok, 1 an expectation failed, 2 usage or bad input,
-    3 missing privilege or kernel feature, 130 interrupted.
+    Exit codes: 0 ok, 1 an expectation failed or a scenario crashed, 2 usage or
+    bad input, 3 missing privilege or kernel feature, 130 interrupted (Ctrl-C or
+    SIGTERM).
     """
 
 
@@ -181,84 +183,77 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool) -> None
 
 def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
                    save: bool) -> list[str]:
-    """Capture each scenario; print its ladder and verdict; return the names that failed."""
+    """Capture each scenario; print its ladder and verdict; return the names that failed.
+
+    A scenario that crashes gets verdict ERROR and the others still run; missing privilege, an
+    unwritable file or Ctrl-C stop all.  The index lists the scenarios that finished.
+    """
     import socket
+    from functools import partial
 
     from tcptrace_viz.capture.session import run_capture
-    from tcptrace_viz.store import pcapng_bytes, remove_partial_folders, save_capture
+    from tcptrace_viz.errors import PrivilegeError
+    from tcptrace_viz.outputs import error_entry, write_index
+    from tcptrace_viz.store import remove_partial_folders
 
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
     failed: list[str] = []
     index_entries: list[tuple[Trace, str]] = []
     if out is not None:
         remove_partial_folders(out)
-    for number, name in enumerate(names, start=1):
-        click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
-        result = run_capture(name, family)
-        trace = result.trace
-        verdict = trace.meta.get("verdict", "")
-        written: list[Path] = []
-        if save and out is not None and reports is not None:
-            pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
-            folder = save_capture(trace, pcapng, out)
-            written.append(folder)
-            written += _write_reports(trace, pcapng, reports, name, folder)
-            index_entries.append((trace, f"{name}.html"))
-        click.echo(_console_summary(trace, written))
-        if verdict != "pass":
-            failed.append(name)
-    if save and reports is not None and len(index_entries) > 1:
-        from tcptrace_viz.render import render_index
-
-        index = reports / "index.html"
-        _write_text(index, render_index(index_entries))
-        click.echo(f"index: {index}")
+    indexed = not (save and reports is not None and len(names) > 1)
+    try:
+        for number, name in enumerate(names, start=1):
+            click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
+            try:
+                result = run_capture(name, family)
+            except (PrivilegeError, Interrupted):
+                raise
+            except Exception as exc:
+                why = exc.message if isinstance(exc, TcptraceVizError) else (
+                    f"scenario {name} crashed: {exc!r}")
+                click.echo(f"verdict: ERROR\n  why: {why}\n")
+                failed.append(name)
+                index_entries.append(error_entry(name, why))
+                continue
+            entry = (result.trace, f"{name}.html")
+            written = (_save_scenario(result, name, out, reports,
+                                      partial(index_entries.append, entry))
+                       if save and out is not None and reports is not None else [])
+            click.echo(_console_summary(result.trace, written))
+            if result.trace.meta.get("verdict", "") != "pass":
+                failed.append(name)
+        if not indexed and reports is not None:
+            index = write_index(index_entries, reports)
+            indexed = True
+            click.echo(f"index: {index}")
+    except (KeyboardInterrupt, Interrupted):
+        if not indexed and reports is not None and index_entries:
+            write_index(index_entries, reports)
+        raise
     if len(names) > 1:
         click.echo(f"{len(names) - len(failed)} of {len(names)} scenarios behaved as expected"
                    + (f"; unexpected: {', '.join(failed)}" if failed else ""))
     return failed
 
 
-def _write_reports(trace: Trace, pcapng: bytes, reports: Path, name: str,
-                   folder: Path) -> list[Path]:
-    from tcptrace_viz.render import render
-    from tcptrace_viz.store import PCAPNG_NAME
+def _save_scenario(result: CaptureResult, name: str, out: Path, reports: Path,
+                   done: Callable[[], None]) -> list[Path]:
+    """Render a scenario's capture folder and report set, then write them all or nothing
+    (``done`` runs as soon as they are written)."""
+    from tcptrace_viz.outputs import commit_scenario, render_report_set
+    from tcptrace_viz.store import PCAPNG_NAME, capture_json, new_capture_folder, pcapng_bytes
 
-    reports.mkdir(parents=True, exist_ok=True)
+    trace = result.trace
+    pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
+    folder = new_capture_folder(out, name)
     _embed(trace, pcapng, folder / PCAPNG_NAME)
     try:
-        written = []
-        for fmt, suffix in (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"),
-                            ("png", ".png")):
-            path = reports / f"{name}{suffix}"
-            _write_output(path, render(trace, fmt))
-            written.append(path)
-        return written
+        report_files = render_report_set(trace, reports, name)
     finally:
         for key in ("pcapng_bytes", "download_skipped"):
             trace.meta.pop(key, None)
-
-
-def _write_output(path: Path, content: str | bytes) -> None:
-    if isinstance(content, bytes):
-        _write_bytes(path, content)
-    else:
-        _write_text(path, content)
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write atomically: a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_bytes(data)
-        temporary.replace(path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise BadInputError(f"cannot write {path}: {exc.strerror}") from exc
+    return commit_scenario(folder, pcapng, capture_json(trace), report_files, done)
 
 
 def _console_summary(trace: Trace, written: list[Path]) -> str:
@@ -344,7 +339,9 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
         elif not target.parent.is_dir():
             why = "is not a folder" if target.parent.exists() else "does not exist"
             raise BadInputError(f"cannot write {target}: {target.parent} {why}")
-        _write_output(target, content)
+        from tcptrace_viz.outputs import write_file
+
+        write_file(target, content)
         if trace.meta.get("partial"):
             click.echo(f"tcptrace-viz: partial: {trace.meta.get('problem')}", err=True)
         click.echo(f"wrote {target}")

@@ -7,6 +7,7 @@ files are complete, so a crash or Ctrl-C never leaves a half-written folder that
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,24 +66,46 @@ def _json_document(trace: Trace) -> dict[str, Any]:
 
 def save_capture(trace: Trace, pcapng: bytes, out_dir: Path) -> Path:
     """Write ``captures/<scenario>/<UTC timestamp>/`` atomically; return the folder."""
-    scenario = str(trace.meta.get("scenario", "capture"))
+    folder = new_capture_folder(out_dir, str(trace.meta.get("scenario", "capture")))
+    return write_capture_folder(folder, pcapng, capture_json(trace))
+
+
+def new_capture_folder(out_dir: Path, scenario: str) -> Path:
+    """A free ``<out_dir>/<scenario>/<UTC timestamp>`` name for a new capture (not created)."""
     parent = out_dir / scenario
-    parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     final = parent / stamp
     suffix = 2
     while final.exists():
         final = parent / f"{stamp}-{suffix}"
         suffix += 1
+    return final
+
+
+def capture_json(trace: Trace) -> str:
+    """The text of a capture folder's ``trace.json``."""
+    return json.dumps(_json_document(trace), indent=1, default=str)
+
+
+def write_capture_folder(final: Path, pcapng: bytes, document: str) -> Path:
+    """Write both files into a hidden folder beside ``final``, then rename it; return ``final``.
+
+    Nothing is left on failure, not even a scenario folder this call made.
+    """
+    parent = final.parent
+    made_parent = not parent.exists()
+    parent.mkdir(parents=True, exist_ok=True)
     temporary = parent / f".{final.name}.partial-{os.getpid()}"
-    temporary.mkdir()
     try:
+        temporary.mkdir()
         (temporary / PCAPNG_NAME).write_bytes(pcapng)
-        document = json.dumps(_json_document(trace), indent=1, default=str)
         (temporary / JSON_NAME).write_text(document, encoding="utf-8")
         temporary.rename(final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
+        if made_parent:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise
     return final
 

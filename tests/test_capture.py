@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tcptrace_viz.analysis.causality import order_violations
-from tcptrace_viz.capture.kstate import INSTANCE_PREFIX
 from tcptrace_viz.capture.session import run_capture
 from tcptrace_viz.scenarios import CATALOGUE, get
 from tcptrace_viz.store import pcapng_bytes, read_capture, save_capture
@@ -256,19 +255,11 @@ def test_two_captures_at_once_do_not_see_each_other() -> None:
         assert "3 of 3 scenarios behaved as expected" in out
 
 
-def _leftovers(marker: str) -> list[str]:
-    found = []
-    instances = Path("/sys/kernel/tracing/instances")
-    if instances.is_dir():
-        found += [p.name for p in instances.iterdir() if p.name.startswith(INSTANCE_PREFIX)]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(f"pid {proc.name}")
-            except OSError:
-                continue
-    return found
+def _leftovers(cli_pid: int, marker: str) -> list[str]:
+    """This run's own leftovers only: other captures may be running on the machine."""
+    from test_signals import own_leftovers
+
+    return own_leftovers(cli_pid, marker)
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130)])
@@ -284,12 +275,12 @@ def test_interrupted_capture_leaves_nothing_behind(tmp_path: Path, signum: int,
     import time
 
     deadline = time.monotonic() + 10
-    while len(_leftovers(str(out))) < 3 and time.monotonic() < deadline:
+    while len(_leftovers(process.pid, str(out))) < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     process.send_signal(signum)
     _, err = process.communicate(timeout=30)
     assert process.returncode == code, err
     assert "interrupted" in err or "SIGTERM" in err
     assert "Traceback" not in err
-    assert _leftovers(str(out)) == []
+    assert _leftovers(process.pid, str(out)) == []
     assert not out.exists() or not any(out.rglob("trace.json"))

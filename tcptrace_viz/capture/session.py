@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from tcptrace_viz import __version__
+from tcptrace_viz import __version__, interrupts
 from tcptrace_viz.analysis.causality import order_violations
 from tcptrace_viz.capture import netns
 from tcptrace_viz.capture.kstate import KernelTracer, sweep_stale_instances, tracefs_root
@@ -72,16 +72,15 @@ def read_sysctls() -> dict[str, str]:
     return values
 
 
-def _worker(name: str, family: int, writer: int,
-            sample_states: bool) -> None:  # pragma: no cover - forked child
+def _worker(name: str, family: int, writer: int, sample_states: bool,
+            parent: int) -> None:  # pragma: no cover - forked child
     """The forked half: namespace, sniffer, scenario; results pickled into ``writer``.
 
     ``sample_states``: no tracer is running, so the states are sampled after each call.
     """
     result: dict[str, Any]
     try:
-        die_with_parent()
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        die_with_parent(parent)
         mode = netns.enter_private_netns()
         netns.setup_loopback()
         netns.keep_ipv6_addresses_on_down()
@@ -134,11 +133,17 @@ class _Worker:
     """The forked worker process, killed and reaped on every way out."""
 
     def __init__(self, name: str, family: int, sample_states: bool) -> None:
+        """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
+        parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - child
-            os.close(reader)
-            _worker(name, family, writer, sample_states)
+            try:  # never return into the parent's code, whatever happens
+                interrupts.reset_in_child(signal.default_int_handler)
+                os.close(reader)
+                _worker(name, family, writer, sample_states, parent)
+            finally:
+                os._exit(130)
         os.close(writer)
         self.reader = reader
         self.reaped = False
@@ -166,6 +171,7 @@ class _Worker:
         return result
 
     def close(self) -> None:
+        """Kill and reap the worker unless it has been reaped (idempotent)."""
         with contextlib.suppress(OSError):
             os.close(self.reader)
         if not self.reaped:
@@ -190,23 +196,30 @@ def _start_tracer() -> tuple[KernelTracer | None, str]:
 
 
 def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
-    """Run scenario ``name`` once and return its Trace (with the verdict in ``meta``)."""
+    """Run scenario ``name`` once and return its Trace (with the verdict in ``meta``).
+
+    The tracefs instance and the worker are registered with :mod:`tcptrace_viz.interrupts`
+    the moment they exist, so they go even when a signal skips the ``finally`` below.
+    """
     from tcptrace_viz.capture.sniffer import preload_scapy
 
     scenario = get(name)
     preload_scapy()
-    tracer, tracer_problem = _start_tracer()
-    worker: _Worker | None = None
+    held: list[int] = []
     try:
+        with interrupts.deferred():
+            tracer, tracer_problem = _start_tracer()
+            if tracer is not None:
+                held.append(interrupts.keep(tracer.close))
         started_at = time.time_ns()
-        worker = _Worker(name, family, sample_states=tracer is None)
+        with interrupts.deferred():
+            worker = _Worker(name, family, sample_states=tracer is None)
+            held.append(interrupts.keep(worker.close))
         raw = worker.result(WORKER_TIMEOUT_S)
         traced = tracer.stop() if tracer is not None else None
     finally:
-        if worker is not None:
-            worker.close()
-        if tracer is not None:
-            tracer.close()
+        while held:
+            interrupts.release(held.pop())
     if not raw["ok"]:
         error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
         raise error_class(raw["error"])

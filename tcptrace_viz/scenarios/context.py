@@ -215,8 +215,12 @@ class ChildProcess:
         self.started_ns = started_ns
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to kill this process if its parent dies (nothing is left behind)."""
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel to kill this process if its parent dies (nothing is left behind).
+
+    ``parent`` is the pid that forked this process: if it died before the request was made,
+    this process exits at once instead of living on as an orphan.
+    """
     import ctypes
     import ctypes.util
     import signal as signal_module
@@ -224,6 +228,8 @@ def die_with_parent() -> None:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, int(signal_module.SIGKILL), 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def fork_child(context: ScenarioContext, body: Callable[[], None],
@@ -234,12 +240,13 @@ def fork_child(context: ScenarioContext, body: Callable[[], None],
 
     reader, writer = os.pipe()
     started = time.time_ns()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 0
         try:
             os.close(reader)
-            die_with_parent()
+            die_with_parent(parent)
             if restore_sigpipe:
                 signal_module.signal(signal_module.SIGPIPE, signal_module.SIG_DFL)
             first = len(context.log.records)

@@ -1,0 +1,126 @@
+"""Writing what a run produced: each file atomically, each scenario's files all or nothing.
+
+A scenario's capture folder and its report set are rendered to bytes first (that is the slow,
+interruptible part), then committed in one short step with SIGINT and SIGTERM held (see
+:func:`tcptrace_viz.interrupts.deferred`): after Ctrl-C a scenario has either its new capture
+folder and its whole new report set, or nothing new at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tcptrace_viz import interrupts
+from tcptrace_viz.errors import BadInputError
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
+
+REPORT_SET = (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"), ("png", ".png"))
+"""The formats ``capture`` writes for each scenario, and their suffixes."""
+
+
+def as_bytes(content: str | bytes) -> bytes:
+    """A renderer's result as the bytes of its file (text is UTF-8)."""
+    return content if isinstance(content, bytes) else content.encode("utf-8")
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_file(path: Path, content: str | bytes) -> None:
+    """Write atomically: a reader never sees half a file (BadInputError when it cannot)."""
+    write_set({path: as_bytes(content)})
+
+
+def write_set(files: Mapping[Path, bytes]) -> None:
+    """Write every file or none: all temporaries first, then the renames, with signals held."""
+    temporaries: dict[Path, Path] = {}
+    current = Path()
+    with interrupts.deferred():
+        try:
+            for current, data in files.items():
+                temporaries[current] = _temporary(current)
+                temporaries[current].write_bytes(data)
+            for current, temporary in temporaries.items():
+                temporary.replace(current)
+        except OSError as exc:
+            for temporary in temporaries.values():
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
+            raise BadInputError(f"cannot write {current}: {exc.strerror}") from exc
+
+
+def render_report_set(trace: Trace, reports: Path, name: str) -> dict[Path, bytes]:
+    """``reports/<name>.txt``, ``.html``, ``.svg`` and ``.png``, rendered (nothing written)."""
+    from tcptrace_viz.render import render
+
+    return {reports / f"{name}{suffix}": as_bytes(render(trace, fmt))
+            for fmt, suffix in REPORT_SET}
+
+
+def commit_scenario(folder: Path, pcapng: bytes, document: str,
+                    report_files: Mapping[Path, bytes],
+                    done: Callable[[], None] = lambda: None) -> list[Path]:
+    """Write a scenario's capture folder and report set, all or nothing; return what was written.
+
+    ``folder`` is the capture folder's name from :func:`tcptrace_viz.store.new_capture_folder`;
+    ``done`` runs once everything is written, before a held signal takes effect.
+    """
+    from tcptrace_viz.store import write_capture_folder
+
+    with interrupts.deferred():
+        reports = {path.parent for path in report_files}
+        made = [parent for parent in reports if not parent.exists()]
+        try:
+            for parent in reports:
+                parent.mkdir(parents=True, exist_ok=True)
+            write_capture_folder(folder, pcapng, document)
+        except OSError as exc:
+            _remove_folders(made)
+            raise BadInputError(f"cannot write {exc.filename or folder}: {exc.strerror}") from exc
+        try:
+            write_set(report_files)
+        except BadInputError:
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # only if this run made it and it is empty
+            _remove_folders(made)
+            raise
+        done()
+    return [folder, *report_files]
+
+
+def _remove_folders(folders: Sequence[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def write_index(entries: Sequence[tuple[Trace, str]], reports: Path) -> Path:
+    """Render ``reports/index.html`` for ``entries`` and write it, with signals held."""
+    from tcptrace_viz.render import render_index
+
+    with interrupts.deferred():
+        index = reports / "index.html"
+        try:
+            reports.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot write {index}: {exc.strerror}") from exc
+        write_file(index, render_index(entries))
+    return index
+
+
+def error_entry(name: str, why: str) -> tuple[Trace, str]:
+    """The index's entry for a scenario that crashed: its name, ERROR and why; no link."""
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.scenarios import get
+
+    meta = {"scenario": name, "title": get(name).title, "verdict": "error", "verdict_detail": why}
+    return Trace.build(meta=meta), "#"
