@@ -5,8 +5,7 @@ Packets on the wire, the kernel's TCP states and each system call's result, on o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: importing typing here would slow every start (see entry.py)
 __version__ = "0.1.0"
 __all__ = ["Trace", "__version__", "read_capture"]
 

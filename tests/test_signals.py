@@ -68,7 +68,9 @@ def _check_after(process: subprocess.Popen[str], out: Path, reports: Path,
     _, stderr = process.communicate(timeout=30)
     said = [line for line in stderr.splitlines() if not line.startswith(PROGRESS)]
     in_cpython = (process.returncode == -signum and stderr == "") or (
-        "Fatal Python error: init_" in stderr)
+        "Fatal Python error: init_" in stderr) or (
+        # interrupted inside CPython's own start (runpy, site), before a line of ours ran
+        stderr.rstrip().endswith("KeyboardInterrupt") and "tcptrace_viz" not in stderr)
     if delay < STARTUP_S and in_cpython:
         assert not out.exists() and not reports.exists(), label
     else:
