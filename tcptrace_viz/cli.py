@@ -290,7 +290,9 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
         label = "note" if meta.get("verdict") == "pass" else "why"
         lines.append(f"  {label}: {meta['verdict_detail']}")
     stats = meta.get("stats", {})
-    lines += [f"  lost: {loss}" for loss in stats.get("losses", [])]
+    losses = stats.get("losses", [f"{stats['dropped']:,} frames not captured: the packet ring "
+                                  "was full"] if stats.get("dropped") else [])
+    lines += [f"  lost: {loss}; the packets shown are incomplete" for loss in losses]
     if not len(trace.packets) and not len(trace.states) and not stats.get("kernel_in_segs"):
         lines.append("  capture: no TCP segments and no TCP states (this scenario uses no TCP "
                      "socket)")
