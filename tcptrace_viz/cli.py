@@ -112,6 +112,8 @@ def list_command() -> None:
     width = max(len(name) for name in CATALOGUE)
     for name in CATALOGUE:
         click.echo(f"{name:<{width}}  {get(name).title}")
+        for parameter in get(name).parameters:  # what --set NAME=VALUE can change
+            click.echo(f"{'':<{width}}    --set {parameter.describe()}")
 
 
 def _scenario_options(function: F) -> F:
@@ -122,6 +124,11 @@ def _scenario_options(function: F) -> F:
                             help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
     function = click.option("--ipv6", is_flag=True,
                             help="Use IPv6 instead of IPv4.")(function)
+    function = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                            help="Set a scenario parameter (repeatable), e.g. --set "
+                                 "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
+                                 "`tcptrace-viz list` shows each scenario's parameters and "
+                                 "defaults.")(function)
     return function
 
 
@@ -143,8 +150,8 @@ def _chosen(scenarios: tuple[str, ...], run_all: bool) -> list[str]:
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True,
               help="Where reports (txt, html, svg, png, index.html) are written.")
-def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool, out: Path,
-                    reports: Path) -> None:
+def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
+                    sets: tuple[str, ...], out: Path, reports: Path) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
 
     Needs root (or unprivileged user namespaces, without kernel state tracing). For each
@@ -156,16 +163,18 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool, out: 
       sudo tcptrace-viz capture --scenario linger0
       sudo tcptrace-viz capture -s close-then-write -s shutdown --ipv6
       sudo tcptrace-viz capture --all --out /tmp/captures --reports /tmp/reports
+      sudo tcptrace-viz capture -s bulk-close --set bytes=160MiB
     """
     names = _chosen(scenarios, run_all)
     with _user_errors():
-        failed = _run_scenarios(names, ipv6, out, reports, save=True)
+        failed = _run_scenarios(names, ipv6, out, reports, save=True, sets=sets)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 @main.command("check")
 @_scenario_options
-def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool) -> None:
+def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
+                  sets: tuple[str, ...]) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
     Exits 1 when any scenario's outcome differs from what it expects.
@@ -177,12 +186,12 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool) -> None
     """
     names = _chosen(scenarios, run_all or not scenarios)
     with _user_errors():
-        failed = _run_scenarios(names, ipv6, None, None, save=False)
+        failed = _run_scenarios(names, ipv6, None, None, save=False, sets=sets)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
-                   save: bool) -> list[str]:
+                   save: bool, sets: Sequence[str] = ()) -> list[str]:
     """Capture each scenario; print its ladder and verdict; return the names that failed.
 
     A scenario that crashes gets verdict ERROR and the others still run; missing privilege, an
@@ -194,7 +203,11 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
     from tcptrace_viz.capture.session import run_capture
     from tcptrace_viz.errors import PrivilegeError
     from tcptrace_viz.outputs import error_entry, write_index
+    from tcptrace_viz.scenarios import get
+    from tcptrace_viz.scenarios.params import resolve_all
     from tcptrace_viz.store import remove_partial_folders
+
+    values = resolve_all([get(name) for name in names], sets)  # refused before any run
 
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
     failed: list[str] = []
@@ -206,7 +219,7 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
         for number, name in enumerate(names, start=1):
             click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
             try:
-                result = run_capture(name, family)
+                result = run_capture(name, family, values[name])
             except (PrivilegeError, Interrupted):
                 raise
             except Exception as exc:
@@ -272,16 +285,15 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
         label = "note" if meta.get("verdict") == "pass" else "why"
         lines.append(f"  {label}: {meta['verdict_detail']}")
     stats = meta.get("stats", {})
-    if stats.get("dropped"):
-        lines.append(f"  warning: the kernel dropped {stats['dropped']:,} frames before the "
-                     "sniffer read them (its receive ring was full), so the packets shown are "
-                     "incomplete")
+    losses = stats.get("losses", [f"{stats['dropped']:,} frames not captured: the packet ring "
+                                  "was full"] if stats.get("dropped") else [])
+    lines += [f"  lost: {loss}; the packets shown are incomplete" for loss in losses]
     if not len(trace.packets) and not len(trace.states) and not stats.get("kernel_in_segs"):
         lines.append("  capture: no TCP segments and no TCP states (this scenario uses no TCP "
                      "socket)")
     else:
         lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
-                     f"{stats.get('dropped', 0)} dropped; the kernel sent "
+                     f"{stats.get('lost', stats.get('dropped', 0))} lost; the kernel sent "
                      f"{stats.get('kernel_sent_segs', 0)} and received "
                      f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
                      + (f" ({meta['state_source_note']})" if meta.get("state_source_note")

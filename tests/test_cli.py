@@ -167,9 +167,13 @@ def test_a_capture_that_dropped_frames_says_so() -> None:
 
     trace = make_trace(stats={"dropped": 22455, "tcp_segments": 9065})
     summary = _console_summary(trace, [])
-    assert ("warning: the kernel dropped 22,455 frames before the sniffer read them (its "
-            "receive ring was full), so the packets shown are incomplete") in summary
-    assert "warning" not in _console_summary(make_trace(stats={"dropped": 0}), [])
+    assert ("lost: 22,455 frames not captured: the packet ring was full; the packets shown "
+            "are incomplete") in summary
+    assert "lost:" not in _console_summary(make_trace(stats={"dropped": 0}), [])
+    named = make_trace(stats={"dropped": 0, "tcp_segments": 9065, "lost": 169,
+                              "losses": ["169 segments sent but dropped by lo's receive backlog"]})
+    assert "lost: 169 segments sent but dropped by lo's receive backlog" in _console_summary(
+        named, [])
     assert summary.lower().count("verdict") == 1  # the ladder's own verdict line is left out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import pickle
 import platform
@@ -34,12 +35,15 @@ from tcptrace_viz.capture.kstates import (
     states_from_events,
     states_from_samples,
 )
+from tcptrace_viz.capture.losses import account, drop_counters
+from tcptrace_viz.capture.ring import MIN_BLOCKS, blocks_for
 from tcptrace_viz.capture.sockettable import family_name, read_socket_table
 from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
 from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios import get
 from tcptrace_viz.scenarios.context import ScenarioContext, die_with_parent
 from tcptrace_viz.scenarios.expectation import judge
+from tcptrace_viz.scenarios.params import Value, bind_outcomes, check_values
 from tcptrace_viz.store import normalise_meta
 
 SYSCTLS = (
@@ -72,8 +76,33 @@ def read_sysctls() -> dict[str, str]:
     return values
 
 
+def _counters() -> dict[str, int]:
+    """The namespace's TCP segment counters and drop counters, read inside it."""
+    return {**netns.tcp_counters(), **drop_counters()}
+
+
+def time_order(frames: list[bytes], ts_ns: list[int]) -> tuple[list[bytes], list[int], int]:
+    """Frames stably sorted by timestamp, and how many came earlier than the frame before.
+
+    Why timestamps go backwards in ring order: with two CPUs sending (data on one, ACKs on
+    the other), each CPU's softirq delivers its own lo backlog to the packet socket
+    concurrently.  Each takes the frame's timestamp (CLOCK_REALTIME, in ``tpacket_rcv``)
+    before it takes the socket's queue lock that hands out the next place in the ring, so
+    the CPU that stamped first can be the second to get its place: the ring holds frames in
+    per-socket arrival order, with timestamps out of order by microseconds.  Sorting
+    by timestamp restores the order frames entered lo; the sort is stable, so frames with equal
+    timestamps (of one flow direction, queued on one CPU) keep their ring order.
+    """
+    backwards = sum(1 for before, after in itertools.pairwise(ts_ns)
+                    if after < before)
+    if not backwards:
+        return frames, ts_ns, 0
+    order = sorted(range(len(ts_ns)), key=ts_ns.__getitem__)
+    return [frames[i] for i in order], [ts_ns[i] for i in order], backwards
+
+
 def _worker(name: str, family: int, writer: int, sample_states: bool,
-            parent: int) -> None:  # pragma: no cover - forked child
+            parent: int, params: dict[str, Value]) -> None:  # pragma: no cover - forked child
     """The forked half: namespace, sniffer, scenario; results pickled into ``writer``.
 
     ``sample_states``: no tracer is running, so the states are sampled after each call.
@@ -89,11 +118,12 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
             netns.add_ipv6_address(server_host)
         scenario = get(name)
         context = ScenarioContext(name, family, client_host, server_host,
-                                  sample_states=sample_states)
+                                  sample_states=sample_states, params=params)
         from tcptrace_viz.capture.sniffer import LoopbackSniffer
 
-        before = netns.tcp_counters()
-        sniffer = LoopbackSniffer()
+        burst = scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
+        before = _counters()
+        sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else MIN_BLOCKS)
         sniffer.start()
         error = ""
         try:
@@ -103,14 +133,16 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
         table = read_socket_table()
         table_ns = time.time_ns()
         # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
-        sniffed, after = sniffer.stop(netns.tcp_counters)
+        sniffed, after = sniffer.stop(_counters)
         end_ns = time.time_ns()
         context.cleanup()
         result = {
             "ok": True, "error": error, "mode": mode, "hosts": sorted({client_host, server_host}),
             "server_port": context.server_port, "frames": sniffed.frames,
             "ts_ns": sniffed.ts_ns, "kernel_packets": sniffed.kernel_packets,
-            "kernel_drops": sniffed.kernel_drops, "table": table, "table_ns": table_ns,
+            "kernel_drops": sniffed.kernel_drops, "ring_blocks": sniffed.ring_blocks,
+            "clock": sniffed.clock, "reader_priority": sniffed.reader_priority,
+            "table": table, "table_ns": table_ns,
             "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
             "counters": {key: after[key] - before.get(key, 0) for key in after},
             "meta": context.meta,
@@ -132,7 +164,8 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
 class _Worker:
     """The forked worker process, killed and reaped on every way out."""
 
-    def __init__(self, name: str, family: int, sample_states: bool) -> None:
+    def __init__(self, name: str, family: int, sample_states: bool,
+                 params: dict[str, Value]) -> None:
         """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
         parent = os.getpid()
@@ -141,7 +174,7 @@ class _Worker:
             try:  # never return into the parent's code, whatever happens
                 interrupts.reset_in_child(signal.default_int_handler)
                 os.close(reader)
-                _worker(name, family, writer, sample_states, parent)
+                _worker(name, family, writer, sample_states, parent, params)
             finally:
                 os._exit(130)
         os.close(writer)
@@ -195,15 +228,19 @@ def _start_tracer() -> tuple[KernelTracer | None, str]:
     return tracer, ""
 
 
-def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
+def run_capture(name: str, family: int = socket.AF_INET,
+                params: dict[str, Value] | None = None) -> CaptureResult:
     """Run scenario ``name`` once and return its Trace (with the verdict in ``meta``).
 
-    The tracefs instance and the worker are registered with :mod:`tcptrace_viz.interrupts`
-    the moment they exist, so they go even when a signal skips the ``finally`` below.
+    ``params``: parsed parameter values (see :func:`tcptrace_viz.scenarios.params.resolve_all`);
+    the scenario's defaults fill in the rest.  The tracefs instance and the worker are
+    registered with :mod:`tcptrace_viz.interrupts` the moment they exist, so they go even when
+    a signal skips the ``finally`` below.
     """
     from tcptrace_viz.capture.sniffer import preload_scapy
 
     scenario = get(name)
+    values = check_values(scenario, params)
     preload_scapy()
     held: list[int] = []
     try:
@@ -213,7 +250,7 @@ def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
                 held.append(interrupts.keep(tracer.close))
         started_at = time.time_ns()
         with interrupts.deferred():
-            worker = _Worker(name, family, sample_states=tracer is None)
+            worker = _Worker(name, family, sample_states=tracer is None, params=values)
             held.append(interrupts.keep(worker.close))
         raw = worker.result(WORKER_TIMEOUT_S)
         traced = tracer.stop() if tracer is not None else None
@@ -223,7 +260,7 @@ def run_capture(name: str, family: int = socket.AF_INET) -> CaptureResult:
     if not raw["ok"]:
         error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
         raise error_class(raw["error"])
-    return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at)
+    return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at, values)
 
 
 def settle_states(rows: list[dict[str, Any]], packets: pd.DataFrame,
@@ -244,14 +281,13 @@ def settle_states(rows: list[dict[str, Any]], packets: pd.DataFrame,
 
 
 def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_problem: str,
-              started_at: int) -> CaptureResult:
+              started_at: int, values: dict[str, Value]) -> CaptureResult:
     from tcptrace_viz.analysis import annotate_packets
     from tcptrace_viz.capture.comments import packet_comments
     from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
 
     scenario = get(name)
-    frames: list[bytes] = raw["frames"]
-    ts_ns: list[int] = raw["ts_ns"]
+    frames, ts_ns, backwards = time_order(raw["frames"], raw["ts_ns"])
     import numpy as np
 
     decoded = decode_frames(frames, np.asarray(ts_ns, dtype=np.int64), LINKTYPE_ETHERNET)
@@ -279,7 +315,8 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
         "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
         "sides": list(scenario.sides), "source": "capture", "state_source": state_source,
         "state_source_note": tracer_problem, "namespace": raw["mode"],
-        "clocks": {"packets": "CLOCK_REALTIME (SO_TIMESTAMPNS)",
+        "parameters": values,
+        "clocks": {"packets": raw["clock"],
                    "states": (f"tracefs {traced.clock} clock, aligned to CLOCK_REALTIME"
                               if traced is not None else "sampled after each call")},
         "stats": {
@@ -291,6 +328,8 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
             # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
             "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
             "tracer_overruns": traced.overruns if traced is not None else 0,
+            "frames_reordered": backwards, "ring_mib": raw["ring_blocks"],
+            "reader_priority": raw["reader_priority"],
         },
         "error": raw["error"],
     }
@@ -300,15 +339,19 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
         endpoints = (f"{first['src']}:{first['sport']}", f"{first['dst']}:{first['dport']}")
         meta["endpoints"] = {"client": endpoints[0 if client_first else 1],
                              "server": endpoints[1 if client_first else 0]}
+    account(meta["stats"], counters)
     meta.update(raw["meta"])
     syscalls = pd.DataFrame(records)
     states = settle_states(state_rows, packets, syscalls)
     trace = Trace.build(packets=packets, states=states, syscalls=syscalls, meta=meta)
     trace.meta["order_notes"] = order_violations(trace)
     trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
-    verdict = judge(trace, scenario.outcomes)
-    passed = verdict.passed and not raw["error"]
-    detail = "; ".join(part for part in (raw["error"], verdict.detail) if part)
+    verdict = judge(trace, bind_outcomes(scenario.outcomes, values))
+    incomplete = ""
+    if scenario.complete and meta["stats"]["losses"]:
+        incomplete = "the capture is incomplete: " + "; ".join(meta["stats"]["losses"])
+    passed = verdict.passed and not raw["error"] and not incomplete
+    detail = "; ".join(part for part in (raw["error"], incomplete, verdict.detail) if part)
     trace.meta.update({"expected": verdict.expected, "observed": verdict.observed,
                        "verdict": "pass" if passed else "fail", "verdict_detail": detail,
                        "matched_outcome": verdict.matched})

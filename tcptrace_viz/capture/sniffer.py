@@ -19,6 +19,7 @@ Three details make the capture exact:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import dataclasses
@@ -31,7 +32,15 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from tcptrace_viz.capture.ring import SOL_PACKET, ReceiveRing
+from tcptrace_viz.capture.ring import (
+    MIN_BLOCKS,
+    SOL_PACKET,
+    TP_STATUS_TS_RAW_HARDWARE,
+    TP_STATUS_TS_SOFTWARE,
+    Frames,
+    ReceiveRing,
+    parse_block,
+)
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 
 T = TypeVar("T")
@@ -50,6 +59,7 @@ SNAPLEN = 262144
 DRAIN_TIMEOUT_S = 10.0
 MAX_CUT_ROUNDS = 8  # sentinels sent at the most while segments keep crossing the cut
 _MAX_FRAME = 65600
+READER_RT_PRIORITY = 10
 
 
 class _SockFilter(ctypes.Structure):
@@ -82,7 +92,13 @@ class SniffResult:
     kernel_packets: int
     """Frames the kernel delivered to the socket's filter path (``tp_packets``)."""
     kernel_drops: int
-    """Frames the kernel dropped because the socket buffer was full (``tp_drops``)."""
+    """Frames the kernel dropped because the receive ring was full (``tp_drops``)."""
+    ring_blocks: int
+    """The ring's size in 1 MiB blocks."""
+    clock: str
+    """Where the frames' timestamps come from, in words."""
+    reader_priority: str
+    """The reader thread's scheduling (``SCHED_FIFO 10`` or ``normal``)."""
 
 
 def preload_scapy() -> None:
@@ -98,13 +114,43 @@ def preload_scapy() -> None:
     import scapy.arch.linux  # noqa: F401
 
 
+def _raise_priority() -> str:
+    """Run the calling (reader) thread ahead of ordinary busy processes, where allowed.
+
+    With every CPU busy an ordinary reader thread waits its turn while the ring fills; a
+    real-time reader drains it as soon as a block is ready (needs CAP_SYS_NICE: root).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(READER_RT_PRIORITY))
+    except (OSError, AttributeError):
+        return "normal"
+    return f"SCHED_FIFO {READER_RT_PRIORITY}"
+
+
+def _clock_text(frames: Frames) -> str:
+    if frames.status_flags & TP_STATUS_TS_RAW_HARDWARE:
+        return "hardware timestamps (TPACKET_V3 ring, TP_STATUS_TS_RAW_HARDWARE)"
+    ring_time = ("CLOCK_REALTIME taken by the kernel's packet socket when it copied the frame "
+                 "into the TPACKET_V3 ring (tp_sec/tp_nsec; the skb had no receive timestamp, "
+                 "tp_status without TP_STATUS_TS_SOFTWARE)")
+    skb_time = ("CLOCK_REALTIME of the skb's software receive timestamp (TPACKET_V3 ring "
+                "tp_sec/tp_nsec, TP_STATUS_TS_SOFTWARE)")
+    stamped = len(frames.data) - frames.untimed
+    if not frames.status_flags & TP_STATUS_TS_SOFTWARE or stamped <= 0:
+        return ring_time
+    if not frames.untimed:
+        return skb_time
+    return f"{ring_time}; {stamped} frames: {skb_time}"
+
+
 class LoopbackSniffer:
     """Capture every frame on ``lo`` between ``start()`` and ``stop()``."""
 
-    def __init__(self, iface: str = "lo") -> None:
+    def __init__(self, iface: str = "lo", blocks: int = MIN_BLOCKS) -> None:
         self._iface = iface
-        self._frames: list[bytes] = []
-        self._ts_ns: list[int] = []
+        self._taken = Frames()
+        self._blocks = blocks
+        self.reader_priority = ""
         self._token = os.urandom(12)
         """Sentinel datagrams carry this plus a 4-byte round number."""
         self._cuts: dict[int, int] = {}
@@ -138,7 +184,7 @@ class LoopbackSniffer:
         # Frames queued before the filter was attached may include outgoing copies: discard
         # them; from now on frames go to the ring.  Reading the statistics resets them.
         self._discard_pending(sock)
-        self._ring = ReceiveRing(sock)
+        self._ring = ReceiveRing(sock, self._blocks)
         sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, STATS_V3.size)
         self._thread = threading.Thread(target=self._read_loop, name="sniffer", daemon=True)
         self._thread.start()
@@ -154,38 +200,56 @@ class LoopbackSniffer:
     def _read_loop(self) -> None:
         sock, ring = self._sock, self._ring
         assert sock is not None and ring is not None
+        self.reader_priority = _raise_priority()
         self._listening.set()
+        pending: collections.deque[bytes] = collections.deque()
         try:
             while not self._closing:
-                # Readable: a block of the ring is ready (or an error is pending), or close()
-                # wants the loop to end.
-                ready, _, _ = select.select([sock.fileno(), self._wake_reader], [], [])
-                if self._closing:
-                    return
-                if sock.fileno() not in ready:
-                    continue
-                taken = ring.take()
-                if not taken:
-                    # lo going down (simultaneous-close does it on purpose) leaves ENETDOWN
-                    # pending, which keeps the socket readable until read; the socket keeps
-                    # capturing once lo is up again.
-                    pending = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if pending not in (0, errno.ENETDOWN):
-                        raise OSError(pending, os.strerror(pending))
-                for data, stamp in taken:
-                    where = data.find(self._token)
-                    if where >= 0:  # a sentinel: frames before it are all in
-                        round_number = int.from_bytes(data[where + 12:where + 16], "big")
-                        with self._cut_seen:
-                            self._cuts[round_number] = len(self._frames)
-                            self._cut_seen.notify_all()
+                if not pending:
+                    # Readable: a block of the ring is ready (or an error is pending), or
+                    # close() wants the loop to end.
+                    ready, _, _ = select.select([sock.fileno(), self._wake_reader], [], [])
+                    if self._closing:
+                        return
+                    if sock.fileno() not in ready:
                         continue
-                    self._frames.append(data)
-                    self._ts_ns.append(stamp)
+                    pending.extend(ring.take_blocks())
+                    if not pending:
+                        # lo going down (simultaneous-close does it on purpose) leaves
+                        # ENETDOWN pending, which keeps the socket readable until read; the
+                        # socket keeps capturing once lo is up again.
+                        error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        if error not in (0, errno.ENETDOWN):
+                            raise OSError(error, os.strerror(error))
+                        continue
+                # Free the ring first (a copy per block), split copies into frames after.
+                self._split(pending.popleft())
+                pending.extend(ring.take_blocks())
         except BaseException as exc:  # surfaced by stop()
             self._error = exc
             with self._cut_seen:
                 self._cut_seen.notify_all()
+
+    def _split(self, block: bytes) -> None:
+        """Add one copied block's frames; a sentinel among them marks a cut."""
+        taken = self._taken
+        if self._token not in block:
+            parse_block(block, taken)
+            return
+        frames = Frames()
+        parse_block(block, frames)
+        taken.status_flags |= frames.status_flags
+        taken.untimed += frames.untimed
+        for data, stamp in zip(frames.data, frames.ts_ns, strict=True):
+            where = data.find(self._token)
+            if where >= 0:  # a sentinel: frames before it are all in
+                round_number = int.from_bytes(data[where + 12:where + 16], "big")
+                with self._cut_seen:
+                    self._cuts[round_number] = len(taken.data)
+                    self._cut_seen.notify_all()
+                continue
+            taken.data.append(data)
+            taken.ts_ns.append(stamp)
 
     def stop(self, counters: Callable[[], T]) -> tuple[SniffResult, T]:
         """Drain every frame sent so far, stop reading; the capture and ``counters()`` at its end.
@@ -208,8 +272,10 @@ class LoopbackSniffer:
             packets, drops, _frozen = STATS_V3.unpack(
                 self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, STATS_V3.size))
             sentinels = round_number + 1  # they went through the filter: not counted
-            result = SniffResult(self._frames[:cut], self._ts_ns[:cut],
-                                 max(packets - sentinels, 0), drops)
+            taken = self._taken
+            result = SniffResult(taken.data[:cut], taken.ts_ns[:cut],
+                                 max(packets - sentinels, 0), drops, self._blocks,
+                                 _clock_text(taken), self.reader_priority)
             return result, now
         finally:
             self.close()

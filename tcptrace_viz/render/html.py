@@ -149,7 +149,8 @@ def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
         facts.append(("TCP states", STATE_SOURCE_TEXT.get(source, source)))
     stats = meta.get("stats")
     if isinstance(stats, dict) and stats:
-        facts.append(("capture counters", ", ".join(f"{k} {v}" for k, v in stats.items())))
+        facts.append(("capture counters", ", ".join(f"{k} {v}" for k, v in stats.items()
+                                                    if not isinstance(v, list | dict))))
     return facts
 
 
@@ -161,8 +162,13 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
         out.append(f"This trace is incomplete: {problem}.")
     stats = meta.get("stats")
     if isinstance(stats, dict):
-        for key, what in (("dropped", "packets were dropped by the kernel during capture"),
-                          ("tracer_overruns", "kernel trace events were lost (overruns)")):
+        losses = stats.get("losses")
+        checks = [("tracer_overruns", "kernel trace events were lost (overruns)")]
+        if isinstance(losses, list):  # where each segment was lost (capture.losses)
+            out += [f"Lost: {loss}: the picture may miss events." for loss in losses]
+        else:  # a capture made before losses were named
+            checks.insert(0, ("dropped", "packets were dropped by the kernel during capture"))
+        for key, what in checks:
             if int(stats.get(key) or 0) > 0:
                 out.append(f"{stats[key]} {what}: the picture may miss events.")
     for note in meta.get("order_notes") or []:

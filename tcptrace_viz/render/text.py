@@ -152,6 +152,9 @@ def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
     if meta.get("partial"):
         problem = str(meta.get("problem") or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
+    stats = meta.get("stats")
+    if isinstance(stats, dict):
+        lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]
     wrapped: list[str] = []
     for text in lines:
         wrapped.extend(textwrap.wrap(printable(text), width, break_long_words=True,

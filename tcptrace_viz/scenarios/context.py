@@ -34,7 +34,8 @@ class ScenarioContext:
     """The environment one scenario run executes in (inside the capture's namespace)."""
 
     def __init__(self, name: str, family: int, client_host: str, server_host: str,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, sample_states: bool = True) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, sample_states: bool = True,
+                 params: dict[str, int | float | str] | None = None) -> None:
         self.name = name
         self.family = family
         self.client_host = client_host
@@ -42,6 +43,8 @@ class ScenarioContext:
         self.server_port = SERVER_PORT
         self.timeout_s = timeout_s
         self.log = SyscallLog(sample_states)
+        self.params: dict[str, int | float | str] = dict(params or {})
+        """The scenario's parameter values (its defaults, or what ``--set`` gave)."""
         self.meta: dict[str, Any] = {}
         """Extra facts for the Trace's meta (bytes accepted vs delivered, ...)."""
         self._open: list[socket.socket] = []

@@ -7,14 +7,17 @@ built-in ones explicitly, in catalogue order, so nothing is discovered by magic.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
+
+from tcptrace_viz.scenarios.params import Parameter, Value
 
 if TYPE_CHECKING:
     from tcptrace_viz.scenarios.context import ScenarioContext
     from tcptrace_viz.scenarios.expectation import Outcome
 
 RunFunction = Callable[["ScenarioContext"], None]
+BurstFunction = Callable[[Mapping[str, Value]], int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,12 @@ class Scenario:
     """False for scenarios with no TCP traffic (pipe, socketpair)."""
     sides: tuple[str, str] = ("client", "server")
     """The two lifelines of the diagram."""
+    parameters: tuple[Parameter, ...] = ()
+    """What ``--set NAME=VALUE`` may change; the run gets the values in ``ctx.params``."""
+    burst_bytes: BurstFunction | None = None
+    """The TCP payload the run sends at once, from its parameters: sizes the capture ring."""
+    complete: bool = False
+    """The point of the run is a complete capture: any segment lost or dropped fails it."""
 
 
 _REGISTRY: dict[str, Scenario] = {}
@@ -44,13 +53,16 @@ _REGISTRY: dict[str, Scenario] = {}
 
 def scenario(*, name: str, title: str, teaches: str, steps: str,
              outcomes: tuple[Outcome, ...], wire: bool = True,
-             sides: tuple[str, str] = ("client", "server")) -> Callable[[RunFunction], RunFunction]:
+             sides: tuple[str, str] = ("client", "server"),
+             parameters: tuple[Parameter, ...] = (), burst_bytes: BurstFunction | None = None,
+             complete: bool = False) -> Callable[[RunFunction], RunFunction]:
     """Register the decorated function as the steps of scenario ``name``."""
 
     def register(run: RunFunction) -> RunFunction:
         if name in _REGISTRY:
             raise ValueError(f"scenario {name!r} is registered twice")
-        _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides)
+        _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides,
+                                   parameters, burst_bytes, complete)
         return run
 
     return register
