@@ -291,8 +291,15 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
                      f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
                      + (f" ({meta['state_source_note']})" if meta.get("state_source_note")
                         else ""))
+    lines += _count_explanations(stats)
     lines += [f"  wrote {path}" for path in written]
     return "\n".join(lines) + "\n"
+
+
+def _count_explanations(stats: dict[str, Any]) -> list[str]:
+    from tcptrace_viz.accounting import explain_counts
+
+    return [f"  why the counts differ: {sentence}" for sentence in explain_counts(stats)]
 
 
 @main.command("report")

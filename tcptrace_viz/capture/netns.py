@@ -242,3 +242,20 @@ def tcp_counters() -> dict[str, int]:
         lines = [line.split() for line in handle if line.startswith("Tcp:")]
     names, values = lines[0][1:], lines[1][1:]
     return {name: int(value) for name, value in zip(names, values, strict=True)}
+
+
+def loopback_drops() -> dict[str, int]:
+    """``lo``'s own drop counters in this namespace: ``tx_dropped`` and ``rx_dropped``.
+
+    Read from ``/proc/net/dev``, which is per namespace (``/sys/class/net`` shows the namespace
+    sysfs was mounted in).  A segment sent while ``lo`` is down counts in the kernel's OutSegs
+    and in ``tx_dropped``, and never reaches the wire.
+    """
+    with open("/proc/net/dev", encoding="ascii") as handle:
+        for line in handle:
+            name, _, fields = line.partition(":")
+            if name.strip() == "lo":
+                values = fields.split()
+                # receive: bytes packets errs drop ...; transmit (from the 9th): the same.
+                return {"rx_dropped": int(values[3]), "tx_dropped": int(values[11])}
+    return {"rx_dropped": 0, "tx_dropped": 0}

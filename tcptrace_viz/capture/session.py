@@ -85,6 +85,7 @@ def _worker(name: str, family: int, writer: int,
         from tcptrace_viz.capture.sniffer import LoopbackSniffer
 
         before = netns.tcp_counters()
+        lo_before = netns.loopback_drops()
         sniffer = LoopbackSniffer()
         sniffer.start()
         error = ""
@@ -97,6 +98,7 @@ def _worker(name: str, family: int, writer: int,
         # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
         sniffed, after = sniffer.stop(netns.tcp_counters)
         end_ns = time.time_ns()
+        lo_after = netns.loopback_drops()
         context.cleanup()
         result = {
             "ok": True, "error": error, "mode": mode, "hosts": sorted({client_host, server_host}),
@@ -105,6 +107,7 @@ def _worker(name: str, family: int, writer: int,
             "kernel_drops": sniffed.kernel_drops, "table": table, "table_ns": table_ns,
             "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
             "counters": {key: after[key] - before.get(key, 0) for key in after},
+            "lo_drops": {key: lo_after[key] - lo_before[key] for key in lo_after},
             "meta": context.meta,
         }
     except KeyboardInterrupt:
@@ -250,6 +253,9 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
             # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
             "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
             "tracer_overruns": traced.overruns if traced is not None else 0,
+            # lo's own counters: segments sent while it was down (counted sent, never on it).
+            "lo_tx_dropped": raw["lo_drops"]["tx_dropped"],
+            "lo_rx_dropped": raw["lo_drops"]["rx_dropped"],
         },
         "error": raw["error"],
     }

@@ -14,6 +14,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from tcptrace_viz.accounting import explain_counts
 from tcptrace_viz.describe import size_text
 from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
 from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
@@ -150,6 +151,8 @@ def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
     stats = meta.get("stats")
     if isinstance(stats, dict) and stats:
         facts.append(("capture counters", ", ".join(f"{k} {v}" for k, v in stats.items())))
+        if explained := explain_counts(stats):
+            facts.append(("why the counts differ", "; ".join(explained)))
     return facts
 
 
