@@ -125,6 +125,7 @@ class Packet:
     comment: str = ""
     kind: str = "epb"  # "epb", "spb" or "opb"
     caplen: int | None = None
+    wirelen: int | None = None  # the original length (default: the frame's)
 
 
 @dataclasses.dataclass
@@ -155,6 +156,7 @@ def section_bytes(section: Section) -> bytes:
     for packet in section.packets:
         frame = packet.frame
         caplen = len(frame) if packet.caplen is None else packet.caplen
+        wirelen = len(frame) if packet.wirelen is None else packet.wirelen
         data = frame[:caplen] + b"\0" * (-caplen % 4)
         opts = _options(o, [(1, packet.comment.encode())] if packet.comment else [])
         if packet.kind == "spb":
@@ -162,10 +164,10 @@ def section_bytes(section: Section) -> bytes:
         elif packet.kind == "opb":
             out.append(block(o, 2, struct.pack(o + "HHIIII", packet.iface, 0,
                                                packet.ts_raw >> 32, packet.ts_raw & 0xFFFFFFFF,
-                                               caplen, len(frame)) + data + opts))
+                                               caplen, wirelen) + data + opts))
         else:
             out.append(block(o, 6, struct.pack(o + "IIIII", packet.iface, packet.ts_raw >> 32,
-                                               packet.ts_raw & 0xFFFFFFFF, caplen, len(frame))
+                                               packet.ts_raw & 0xFFFFFFFF, caplen, wirelen)
                              + data + opts))
     if section.extra_blocks:
         out.append(block(o, 5, struct.pack(o + "III", 0, 0, 0)))  # interface statistics

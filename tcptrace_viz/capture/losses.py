@@ -88,8 +88,9 @@ def account(stats: dict[str, Any], counters: Mapping[str, int]) -> None:
                       "(full at net.core.netdev_max_backlog; lo's rx_dropped): never "
                       "captured; TCP retransmits lost data")
     if down:
-        losses.append(f"{down:,} segments sent but dropped by lo's transmit (lo down or "
-                      "not ready; lo's tx_dropped): never captured")
+        again = ", then retransmitted" if int(stats.get("kernel_retrans_segs") or 0) >= down else ""
+        losses.append(f"{down:,} segments sent while lo was down (dropped by the device, lo's "
+                      f"tx_dropped{again}): never captured")
     if output:
         losses.append(f"{output:,} segments sent but discarded by IP before lo "
                       f"({output_names})")

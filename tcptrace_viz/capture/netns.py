@@ -28,9 +28,16 @@ CLONE_NEWUSER = 0x10000000  # new user namespace (lets a non-root user own the n
 SIOCGIFFLAGS = 0x8913  # get interface flags
 SIOCSIFFLAGS = 0x8914  # set interface flags
 SIOCSIFMTU = 0x8922  # set interface MTU
-SIOCSIFADDR = 0x8916  # add an address (IPv6: struct in6_ifreq)
 SIOCETHTOOL = 0x8946  # ethtool commands
 IFF_UP = 0x1
+
+NETLINK_ROUTE = 0  # rtnetlink
+RTM_NEWADDR = 20
+NLMSG_ERROR = 2  # also the acknowledgement (error 0)
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+IFA_F_NODAD = 0x02  # no duplicate address detection: the address is never tentative
+NETLINK_TIMEOUT_S = 5.0
 
 ETHTOOL_STSO = 0x0000001F  # set TCP segmentation offload
 ETHTOOL_SGSO = 0x00000024  # set generic segmentation offload
@@ -64,15 +71,62 @@ def enter_private_netns() -> str:
     uid, gid = os.geteuid(), os.getegid()
     try:
         _unshare(CLONE_NEWUSER | CLONE_NEWNET)
+    except OSError as exc:
+        raise PrivilegeError(userns_problem(exc.errno or 0)) from exc
+    try:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
     except OSError as exc:
         raise PrivilegeError(
-            f"cannot create a user and network namespace ({exc.strerror}); run as root, or "
-            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+            f"cannot map user {uid} into the new user namespace ({exc.strerror}); run as root"
         ) from exc
     return "userns+netns"
+
+
+def userns_problem(err: int) -> str:
+    """One sentence on why ``unshare(CLONE_NEWUSER)`` failed with ``err``, and what to do.
+
+    It names only the sysctls this machine has (``kernel.unprivileged_userns_clone`` is a
+    Debian/Ubuntu patch; ``kernel.apparmor_restrict_unprivileged_userns`` comes with AppArmor).
+    """
+    start = f"cannot create a user and network namespace ({os.strerror(err)})"
+    if err == errno.ENOSPC:
+        limits = {name: _sysctl(f"user/{name}") for name in ("max_user_namespaces",
+                                                             "max_net_namespaces")}
+        zero = [name for name, value in limits.items() if value == "0"]
+        if zero:
+            why = f"namespaces are limited to 0 here (sysctl user.{zero[0]}=0)"
+        else:
+            why = "a namespace limit is reached (" + ", ".join(
+                f"user.{name} is {value}" for name, value in limits.items()
+                if value is not None) + ", counted per user)"
+        knob = f"user.{zero[0]}" if zero else "it"
+        return f"{start}: {why}; raise {knob} with sysctl, or run as root"
+    if err == errno.EPERM:
+        knobs = [f"sysctl {name.replace('/', '.')} is {value}"
+                 for name, forbids in _POLICY_SYSCTLS
+                 if (value := _sysctl(name)) is not None and value == forbids]
+        why = ", ".join(knobs) if knobs else ("e.g. an LSM such as AppArmor or SELinux, or a "
+                                              "seccomp filter of the container")
+        return f"{start}: a security policy forbids it ({why}); run as root"
+    if err in (errno.EINVAL, errno.ENOSYS):
+        return f"{start}: this kernel has no user namespaces (CONFIG_USER_NS); run as root"
+    return f"{start}; run as root"
+
+
+# The settings that forbid unprivileged user namespaces where they exist, with the value that does.
+_POLICY_SYSCTLS = (("kernel/unprivileged_userns_clone", "0"),
+                   ("kernel/apparmor_restrict_unprivileged_userns", "1"))
+
+
+def _sysctl(name: str) -> str | None:
+    """The value of ``/proc/sys/<name>``, or None where this kernel has no such setting."""
+    try:
+        with open(f"/proc/sys/{name}", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
 
 
 def _write(path: str, text: str) -> None:
@@ -106,12 +160,49 @@ def _ethtool_set(sock: socket.socket, command: int, value: int) -> None:
 
 
 def add_ipv6_address(address: str) -> None:
-    """Add ``address``/128 to ``lo`` (loopback addresses skip duplicate address detection)."""
+    """Add ``address``/128 to ``lo``, usable at once: without duplicate address detection.
+
+    An address added the plain way (``SIOCSIFADDR``) stays tentative until the kernel's DAD work
+    has run, even on ``lo``, and binding to it meanwhile fails with EADDRNOTAVAIL.  An rtnetlink
+    ``RTM_NEWADDR`` with ``IFA_F_NODAD`` is never tentative, also after ``lo`` goes down and up.
+    """
     packed = ipaddress.IPv6Address(address).packed
     ifindex = socket.if_nametoindex("lo")
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-        # struct in6_ifreq {struct in6_addr addr; u32 prefixlen; int ifindex;}
-        fcntl.ioctl(sock, SIOCSIFADDR, packed + struct.pack("Ii", 128, ifindex))
+    # struct ifaddrmsg {u8 family, prefixlen, flags, scope; u32 index;}, then the attributes.
+    body = (struct.pack("BBBBI", socket.AF_INET6, 128, IFA_F_NODAD, 0, ifindex)
+            + _rtattr(IFA_LOCAL, packed) + _rtattr(IFA_ADDRESS, packed)
+            + _rtattr(IFA_FLAGS, struct.pack("I", IFA_F_NODAD)))
+    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.settimeout(NETLINK_TIMEOUT_S)
+        sock.send(struct.pack("IHHII", 16 + len(body), RTM_NEWADDR, flags, 1, 0) + body)
+        while True:
+            reply = sock.recv(65536)
+            for kind, payload in _nlmsgs(reply):
+                if kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("i", payload)[0]
+                    if code:
+                        raise OSError(code, f"cannot add {address} to lo: "
+                                            f"{os.strerror(code)}")
+                    return
+
+
+def _rtattr(kind: int, value: bytes) -> bytes:
+    attribute = struct.pack("HH", 4 + len(value), kind) + value
+    return attribute.ljust((len(attribute) + 3) & ~3, b"\0")
+
+
+def _nlmsgs(data: bytes) -> list[tuple[int, bytes]]:
+    """The netlink messages in one datagram: (type, payload)."""
+    found = []
+    offset = 0
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from("IH", data, offset)
+        if length < 16:
+            break
+        found.append((kind, data[offset + 16:offset + length]))
+        offset += (length + 3) & ~3
+    return found
 
 
 def run_addresses(family: int, pid: int) -> tuple[str, str]:
@@ -151,3 +242,4 @@ def tcp_counters() -> dict[str, int]:
         lines = [line.split() for line in handle if line.startswith("Tcp:")]
     names, values = lines[0][1:], lines[1][1:]
     return {name: int(value) for name, value in zip(names, values, strict=True)}
+

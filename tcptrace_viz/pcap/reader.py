@@ -67,12 +67,23 @@ class _Totals:
     malformed: int = 0
     first_malformed: int = 0
     unsupported: int = 0
+    oversized: int = 0
+    first_oversized: tuple[int, int, int] = (0, 0, 0)  # frame, captured length, original length
     sink: ColumnSink = dataclasses.field(default_factory=ColumnSink)
 
     def add(self, buf: U8, step: ParseStep, expected_rows: int) -> None:
         self.frames += len(step.frame)
         if not len(step.frame):
             return
+        # A record cannot hold more than the packet had: such a header is damaged.  Its bytes
+        # are still read (the captured length is what says where the next record starts).
+        oversized = np.flatnonzero(step.caplen > step.wirelen)
+        if len(oversized):
+            if not self.oversized:
+                first = int(oversized[0])
+                self.first_oversized = (int(step.frame[first]), int(step.caplen[first]),
+                                        int(step.wirelen[first]))
+            self.oversized += len(oversized)
         decoded = decode(buf, step, self.sink, expected_rows)
         if decoded.malformed and not self.malformed:
             self.first_malformed = decoded.first_malformed
@@ -176,8 +187,14 @@ def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
         sentence = (f"{name}: {totals.unsupported} of {totals.frames} frames were skipped "
                     f"because their interface's link type is not supported (it reads "
                     f"{_SUPPORTED_TEXT}).")
+    if totals.oversized:
+        frame, caplen, wirelen = totals.first_oversized
+        damaged = (f"{totals.oversized} of {totals.frames} records are damaged: they claim "
+                   "more captured bytes than the packet had (the first is frame "
+                   f"{frame}: captured length {caplen}, original length {wirelen}).")
+        sentence = f"{sentence} {damaged}" if sentence else f"{name}: {damaged}"
     return PcapReadResult(
-        packets=to_dataframe(totals.sink.finish()), partial=bool(problem),
+        packets=to_dataframe(totals.sink.finish()), partial=bool(problem or totals.oversized),
         problem=sentence, frames_total=totals.frames, linktypes=linktypes,
         file_format=file_format, comments=list(comments),
         skipped=totals.malformed + totals.unsupported)

@@ -1,0 +1,72 @@
+"""A record that claims more captured bytes than the packet had is damaged, and said to be."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_pcap_builders import Iface, Packet, Section, ether, ipv4, pcap_file, pcapng_file, tcp
+
+from tcptrace_viz.pcap import read_pcap
+
+FRAME = ether(ipv4(tcp(flags=0x10))).ljust(60, b"\0")  # an ACK, padded to 60 bytes
+TS = [1_000_000_000, 1_000_001_000, 1_000_002_000]
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    pcap = folder / "oversized.pcap"
+    pcap.write_bytes(pcap_file([FRAME] * 3, TS, caplens=[60, 60, 60], wirelens=[60, 20, 60]))
+    pcapng = folder / "oversized.pcapng"
+    pcapng.write_bytes(pcapng_file(Section([Iface()], [
+        Packet(FRAME, TS[0]), Packet(FRAME, TS[1], wirelen=20), Packet(FRAME, TS[2])])))
+    return {"pcap": pcap, "pcapng": pcapng}
+
+
+READ = """
+import json, sys
+from tcptrace_viz.pcap import read_pcap
+from tcptrace_viz.pcap.walk import COMPILED
+result = read_pcap(sys.argv[1])
+print(json.dumps([COMPILED, result.partial, result.problem, result.frames_total,
+                  len(result.packets)]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_captured_length_over_original_length_marks_the_file_partial(kind: str,
+                                                                    tmp_path: Path) -> None:
+    path = _files(tmp_path)[kind]
+    result = read_pcap(path)
+    assert result.partial
+    assert result.problem == (
+        f"{path}: 1 of 3 records are damaged: they claim more captured bytes than the packet "
+        "had (the first is frame 2: captured length 60, original length 20).")
+    assert result.frames_total == 3
+    assert len(result.packets) == 3  # what can be read is read
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_compiled_and_python_paths_agree_on_the_damage(kind: str, tmp_path: Path) -> None:
+    path = _files(tmp_path)[kind]
+    outcomes = []
+    for switch in ("", "1"):
+        env = {**os.environ, "TCPTRACE_VIZ_NO_EXTENSIONS": switch}
+        run = subprocess.run([sys.executable, "-c", READ, str(path)], env=env, check=True,
+                             capture_output=True, text=True, timeout=60)
+        outcomes.append(json.loads(run.stdout))
+    (compiled, *with_extension), (fallback, *without) = outcomes
+    assert compiled and not fallback
+    assert with_extension == without
+    assert with_extension[0] is True
+
+
+def test_a_record_shorter_than_its_packet_is_fine(tmp_path: Path) -> None:
+    """The usual truncation (a small snaplen): captured length below the original length."""
+    path = tmp_path / "snaplen.pcap"
+    path.write_bytes(pcap_file([FRAME], TS[:1], caplens=[54], wirelens=[1500]))
+    result = read_pcap(path)
+    assert not result.partial and result.problem == ""
