@@ -73,7 +73,9 @@ LIVE = ["close-then-write", "shutdown", "linger0", "close-unread", "connect-refu
 
 
 def per_side(states: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
-    rows = states[states["new"] != ""]
+    """Each side's state changes.  A hand-over to a timewait mini-socket (FIN_WAIT2 ->
+    FIN_WAIT2) is the kernel's, not TCP's: packets cannot show it, so it is left out."""
+    rows = states[(states["new"] != "") & (states["old"] != states["new"])]
     return {side: list(zip(group["old"], group["new"], strict=True))
             for side, group in rows.groupby("side")}
 
