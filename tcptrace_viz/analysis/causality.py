@@ -59,42 +59,50 @@ def _split(endpoint: str) -> tuple[str, int]:
 
 
 class _Flows:
-    """The packets of each direction of each 4-tuple, in time order."""
+    """The packets of each direction of each 4-tuple, and the facts the rules need, computed
+    once per direction with numpy (a bulk transfer has tens of thousands of segments)."""
 
     def __init__(self, packets: pd.DataFrame) -> None:
         self.packets = packets
-        keys = list(zip(packets["src"].astype(str), packets["sport"].astype(int),
-                        packets["dst"].astype(str), packets["dport"].astype(int), strict=True))
-        self._rows: dict[tuple[str, int, str, int], list[int]] = {}
-        for index, key in enumerate(keys):
-            self._rows.setdefault(key, []).append(index)
+        flags = packets["flags"].astype(str)
+        self.ts = packets["ts_ns"].to_numpy(dtype=np.int64)
+        self.frame = packets["frame"].to_numpy(dtype=np.int64)
+        self.rel_seq = packets["rel_seq"].to_numpy(dtype=np.int64)
+        self.rel_ack = packets["rel_ack"].to_numpy(dtype=np.int64)
+        self.length = packets["len"].to_numpy(dtype=np.int64)
+        self.fin = flags.str.contains("F", regex=False).to_numpy(dtype=bool)
+        self.ack = flags.str.contains(".", regex=False).to_numpy(dtype=bool)
+        self.rst = flags.str.contains("R", regex=False).to_numpy(dtype=bool)
+        self.syn_only = (flags == "S").to_numpy(dtype=bool)
+        groups = packets.groupby([packets["src"].astype(str), packets["sport"].astype(int),
+                                  packets["dst"].astype(str), packets["dport"].astype(int)],
+                                 sort=False).indices if len(packets) else {}
+        self._rows: dict[tuple[Any, ...], np.ndarray] = {
+            tuple(key): np.asarray(rows) for key, rows in groups.items()}  # type: ignore[arg-type]
 
-    def rows(self, local: tuple[str, int], remote: tuple[str, int]) -> pd.DataFrame:
-        """The packets from ``local`` to ``remote``."""
-        return self.packets.iloc[self._rows.get((*local, *remote), [])]
+    def rows(self, local: tuple[str, int], remote: tuple[str, int]) -> np.ndarray:
+        """Indexes of the packets from ``local`` to ``remote``, in time order."""
+        return self._rows.get((*local, *remote), np.zeros(0, dtype=np.int64))
 
+    def first(self, rows: np.ndarray, mask: np.ndarray) -> int | None:
+        hits = rows[mask[rows]]
+        return int(hits[0]) if len(hits) else None
 
-def _first(frame: pd.DataFrame, mask: Any) -> Any | None:
-    hits = frame[np.asarray(mask, dtype=bool)] if len(frame) else frame
-    return hits.iloc[0] if len(hits) else None
+    def ack_of(self, rows: np.ndarray, fin: int | None) -> int | None:
+        """The first of ``rows`` that acknowledges packet ``fin`` (sent the other way)."""
+        if fin is None or not len(rows):
+            return None
+        covered = int(self.rel_seq[fin] + self.length[fin] + 1)
+        ok = self.ack[rows] & (self.rel_ack[rows] >= covered) & (self.ts[rows] >= self.ts[fin])
+        hits = rows[ok]
+        return int(hits[0]) if len(hits) else None
 
-
-def _frame_text(packet: Any, what: str) -> str:
-    frame = int(packet["frame"])
-    return f"{what} (frame {frame})" if frame > 0 else what
-
-
-def _fin(frame: pd.DataFrame) -> Any | None:
-    return _first(frame, frame["flags"].str.contains("F", regex=False)) if len(frame) else None
-
-
-def _ack_of(frame: pd.DataFrame, fin: Any) -> Any | None:
-    """The first packet of ``frame`` that acknowledges ``fin`` (sent from the other side)."""
-    if fin is None or not len(frame):
-        return None
-    covered = int(fin["rel_seq"]) + int(fin["len"]) + 1
-    return _first(frame, frame["flags"].str.contains(".", regex=False)
-                  & (frame["rel_ack"] >= covered) & (frame["ts_ns"] >= int(fin["ts_ns"])))
+    def moment(self, index: int | None, what: str) -> tuple[int | None, str]:
+        """``(ts_ns, "what (frame N)")`` of packet ``index``, or ``(None, "")``."""
+        if index is None:
+            return None, ""
+        frame = int(self.frame[index])
+        return int(self.ts[index]), f"{what} (frame {frame})" if frame > 0 else what
 
 
 def _later(a: tuple[int | None, str], b: tuple[int | None, str]) -> tuple[int | None, str]:
@@ -112,44 +120,36 @@ def state_bounds(packets: pd.DataFrame, states: pd.DataFrame,
     out: list[Bounds] = []
     for row in states.itertuples(index=False):
         local, remote = _split(str(row.local)), _split(str(row.remote))
-        own, peer = flows.rows(local, remote), flows.rows(remote, local)
-        out.append(_bounds_of(row, own, peer, syscalls))
+        out.append(_bounds_of(row, flows, flows.rows(local, remote), flows.rows(remote, local),
+                              syscalls))
     return out
 
 
-def _bounds_of(row: Any, own: pd.DataFrame, peer: pd.DataFrame,
+def _bounds_of(row: Any, flows: _Flows, own: np.ndarray, peer: np.ndarray,
                syscalls: pd.DataFrame) -> Bounds:
     state = str(row.new)
-    own_fin, peer_fin = _fin(own), _fin(peer)
-    peer_fin_at = ((int(peer_fin["ts_ns"]), _frame_text(peer_fin, "the peer's FIN"))
-                   if peer_fin is not None else (None, ""))
-    ack_of_peer = _ack_of(own, peer_fin)
-    ack_of_own = _ack_of(peer, own_fin)
-    own_fin_at = ((int(own_fin["ts_ns"]), _frame_text(own_fin, "its own FIN"))
-                  if own_fin is not None else (None, ""))
-    acked_at = ((int(ack_of_own["ts_ns"]), _frame_text(ack_of_own, "the ACK of its FIN"))
-                if ack_of_own is not None else (None, ""))
+    own_fin, peer_fin = flows.first(own, flows.fin), flows.first(peer, flows.fin)
+    peer_fin_at = flows.moment(peer_fin, "the peer's FIN")
+    own_fin_at = flows.moment(own_fin, "its own FIN")
+    acked_at = flows.moment(flows.ack_of(peer, own_fin), "the ACK of its FIN")
     if state == "SYN_SENT":
-        syn = _first(own, own["flags"] == "S") if len(own) else None
-        return Bounds(before_ns=None if syn is None else int(syn["ts_ns"]),
-                      before="" if syn is None else _frame_text(syn, "its SYN"))
+        syn_at = flows.moment(flows.first(own, flows.syn_only), "its SYN")
+        return Bounds(before_ns=syn_at[0], before=syn_at[1])
     if state == "FIN_WAIT1":
-        after = _closing_call(syscalls, str(row.side), int(row.ts_ns))
-        return Bounds(*after, *own_fin_at)
+        return Bounds(*_closing_call(syscalls, str(row.side), int(str(row.ts_ns))), *own_fin_at)
     if state == "FIN_WAIT2":
         return Bounds(*acked_at)
     if state in ("CLOSE_WAIT", "CLOSING"):
-        before = ((int(ack_of_peer["ts_ns"]), _frame_text(ack_of_peer, "its ACK of that FIN"))
-                  if ack_of_peer is not None else (None, ""))
-        return Bounds(*peer_fin_at, *before)
+        return Bounds(*peer_fin_at, *flows.moment(flows.ack_of(own, peer_fin),
+                                                  "its ACK of that FIN"))
     if state == "LAST_ACK":
         return Bounds(*peer_fin_at, *own_fin_at)
     if state == "TIME_WAIT":
         return Bounds(*_later(peer_fin_at, acked_at))
-    if state == "CLOSE" and "RST received" in str(row.reason) and len(peer):
-        rst = _first(peer, peer["flags"].str.contains("R", regex=False))
-        if rst is not None:
-            return Bounds(int(rst["ts_ns"]), _frame_text(rst, "the RST it received"))
+    if state == "CLOSE" and "RST received" in str(row.reason):
+        rst_at = flows.moment(flows.first(peer, flows.rst), "the RST it received")
+        if rst_at[0] is not None:
+            return Bounds(*rst_at)
     return Bounds()
 
 

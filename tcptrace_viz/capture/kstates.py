@@ -155,16 +155,13 @@ def _note_on_close(rows: list[dict[str, Any]], local: str, ts_ns: int, note: str
 
 def packet_endpoints(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each packet's source and destination as :func:`endpoint` text (the states' spelling)."""
-    memo: dict[tuple[str, int], str] = {}
 
     def spelled(addresses: pd.Series[Any], ports: pd.Series[Any]) -> np.ndarray:
-        out = []
-        for pair in zip(addresses.astype(str), ports.astype(int), strict=True):
-            text = memo.get(pair)
-            if text is None:
-                text = memo[pair] = endpoint(*pair)
-            out.append(text)
-        return np.asarray(out, dtype=object)
+        codes, pairs = pd.factorize(pd.MultiIndex.from_arrays(
+            [addresses.astype(str), ports.astype(int)]))
+        texts = np.asarray([endpoint(str(host), int(port)) for host, port in pairs],
+                           dtype=object)
+        return texts[codes] if len(codes) else np.zeros(0, dtype=object)
 
     return spelled(packets["src"], packets["sport"]), spelled(packets["dst"], packets["dport"])
 

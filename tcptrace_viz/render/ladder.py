@@ -263,6 +263,8 @@ def _state_label(ax: Axes, ladder: Ladder, event: Event) -> None:
     x, ha = _outer(event.lane)
     colour = STATE_COLOURS.get(event.state, UNKNOWN_STATE_COLOUR)
     text = event.state if event.observed else f"{event.state} (inferred)"
+    if event.label.endswith(" orphaned"):  # handed over to a timewait mini-socket
+        text += " (orphaned)"
     label = _text(ax, x, event.y, text, fontsize=8, ha=ha, va="center", color=TEXT_COLOUR,
                   fontweight="bold",
                   bbox={"boxstyle": "round,pad=0.2", "fc": colour, "ec": colour,
@@ -275,8 +277,10 @@ def _state_label(ax: Axes, ladder: Ladder, event: Event) -> None:
 def _syscall(ax: Axes, ladder: Ladder, event: Event) -> None:
     colour = ERROR_COLOUR if event.error else TEXT_COLOUR
     x_line = X_LANE[event.lane]
-    dot = ax.plot([x_line], [event.y], marker="D", ms=6, color=colour, mec="white", mew=0.8,
-                  zorder=7)[0]
+    # A call's start is hollow: its result comes further down, where the call returned.
+    dot = ax.plot([x_line], [event.y], marker="D", ms=6, color=colour,
+                  mfc="white" if event.start else colour, mec=colour if event.start else "white",
+                  mew=1.0 if event.start else 0.8, zorder=7)[0]
     dot.set_gid(f"tv-{event.ref}")
     x, ha = _outer(event.lane)
     label = _text(ax, x, event.y, event.label, fontsize=8.5, ha=ha, va="center",
@@ -317,7 +321,10 @@ def _legend(fig: Figure, ladder: Ladder, height: float, footer: float) -> None:
     calls = ladder.of_kind("syscall")
     if calls:
         markers = [Line2D([], [], marker="D", ls="", color=TEXT_COLOUR)]
-        texts = ["syscall and its result"]
+        texts = ["syscall and its result (when it returned)"]
+        if any(call.start for call in calls):
+            markers.append(Line2D([], [], marker="D", ls="", color=TEXT_COLOUR, mfc="white"))
+            texts.append("where a call that waited began")
         if any(call.error for call in calls):
             markers.append(Line2D([], [], marker="D", ls="", color=ERROR_COLOUR))
             texts.append("syscall failed")
