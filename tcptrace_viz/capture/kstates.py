@@ -264,6 +264,22 @@ def packet_reasons(packets: pd.DataFrame, sent: Iterable[SentReset]) -> list[str
     return reasons
 
 
+def settle_states(rows: list[dict[str, Any]], packets: pd.DataFrame,
+                  syscalls: pd.DataFrame) -> pd.DataFrame:
+    """The states table, each traced change placed inside its microsecond between its cause
+    and its effect (rows without a window, from the socket table or samples, stay put)."""
+    from tcptrace_viz.analysis.causality import settle, state_bounds
+
+    low = [int(row.get(WINDOW_KEYS[0], row["ts_ns"])) for row in rows]
+    high = [int(row.get(WINDOW_KEYS[1], row["ts_ns"])) for row in rows]
+    states = pd.DataFrame([{key: value for key, value in row.items() if key not in WINDOW_KEYS}
+                           for row in rows])
+    if not len(states):
+        return states
+    settled = settle(states, state_bounds(packets, states, syscalls), low, high)
+    return settled.sort_values("ts_ns", kind="stable").reset_index(drop=True)
+
+
 def states_from_samples(samples: Iterable[SampledState]) -> list[dict[str, Any]]:
     """States-table rows from sampling after each call (the fallback without tracefs)."""
     return [_row(sample.ts_ns, sample.side, sample.local, sample.remote, sample.old,

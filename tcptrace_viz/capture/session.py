@@ -32,6 +32,7 @@ from tcptrace_viz.capture.kstates import (
     SentReset,
     follow_timewait_sockets,
     packet_reasons,
+    settle_states,
     states_from_events,
     states_from_samples,
 )
@@ -261,23 +262,6 @@ def run_capture(name: str, family: int = socket.AF_INET,
         error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
         raise error_class(raw["error"])
     return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at, values)
-
-
-def settle_states(rows: list[dict[str, Any]], packets: pd.DataFrame,
-                  syscalls: pd.DataFrame) -> pd.DataFrame:
-    """The states table, each traced change placed inside its microsecond between its cause
-    and its effect (rows without a window, from the socket table or samples, stay put)."""
-    from tcptrace_viz.analysis.causality import settle, state_bounds
-    from tcptrace_viz.capture.kstates import WINDOW_KEYS
-
-    low = [int(row.get(WINDOW_KEYS[0], row["ts_ns"])) for row in rows]
-    high = [int(row.get(WINDOW_KEYS[1], row["ts_ns"])) for row in rows]
-    states = pd.DataFrame([{key: value for key, value in row.items() if key not in WINDOW_KEYS}
-                           for row in rows])
-    if not len(states):
-        return states
-    settled = settle(states, state_bounds(packets, states, syscalls), low, high)
-    return settled.sort_values("ts_ns", kind="stable").reset_index(drop=True)
 
 
 def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_problem: str,
