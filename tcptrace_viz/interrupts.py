@@ -28,6 +28,23 @@ _held: dict[int, Callable[[], None]] = {}
 _keys = itertools.count(1)
 
 
+SWALLOWING = frozenset({"__del__", "cb", "_releaseLock", "_acquireLock", "_after_at_fork_child"})
+"""Functions the interpreter runs as callbacks (weakref, finaliser, fork hook), whose exceptions
+it prints as "Exception ignored" and then drops."""
+RETRY_S = 0.002
+
+
+def _swallowed_in(frame: FrameType | None) -> bool:
+    """True when an exception raised at ``frame`` would be printed and dropped, not raised."""
+    for _ in range(64):
+        if frame is None:
+            return False
+        if frame.f_code.co_name in SWALLOWING:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     if not _state["received"]:
         _state["received"] = signum
@@ -36,14 +53,26 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _state["depth"]:
         _state["pending"] = signum
         return
+    if _swallowed_in(frame):  # inside an import's lock callback, say: try again in a moment
+        _state["pending"] = signum
+        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+        return
     _state["raised"] = signum
     raise KeyboardInterrupt
+
+
+def _on_retry(_signum: int, frame: FrameType | None) -> None:
+    """The moment after a signal that arrived where it could not be raised."""
+    pending, _state["pending"] = _state["pending"], 0
+    if pending:
+        _on_signal(pending, frame)
 
 
 def install() -> None:
     """Make SIGINT and SIGTERM raise KeyboardInterrupt, once (see the module's docstring)."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
+    signal.signal(signal.SIGALRM, _on_retry)
 
 
 def received() -> int:

@@ -55,8 +55,9 @@ def test_compiled_and_python_paths_agree_on_the_damage(kind: str, tmp_path: Path
     outcomes = []
     for switch in ("", "1"):
         env = {**os.environ, "TCPTRACE_VIZ_NO_EXTENSIONS": switch}
+        # cwd: not the source tree, whose uncompiled package -c would import first
         run = subprocess.run([sys.executable, "-c", READ, str(path)], env=env, check=True,
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
         outcomes.append(json.loads(run.stdout))
     (compiled, *with_extension), (fallback, *without) = outcomes
     assert compiled and not fallback

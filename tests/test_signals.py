@@ -170,3 +170,31 @@ def test_a_scenario_that_crashes_does_not_stop_the_others(tmp_path: Path,
     assert not (out / "poll-fin").exists()
     index = (reports / "index.html").read_text()
     assert "poll-fin" in index and "ERROR" in index and "linger0.html" in index
+
+
+SIGNAL_IN_A_FINALISER = """
+import os, signal, time
+from tcptrace_viz import interrupts
+interrupts.install()
+class Finalised:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+try:
+    item = Finalised()
+    del item
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pass
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_signal_inside_a_finaliser_is_raised_just_after_it() -> None:
+    """Python drops an exception raised in a finaliser or an import lock's callback ("Exception
+    ignored in ..."): the interrupt is raised a moment later instead, not lost."""
+    run = subprocess.run([sys.executable, "-c", SIGNAL_IN_A_FINALISER], capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.strip() == "interrupted"
+    assert "Exception ignored" not in run.stderr
