@@ -7,13 +7,19 @@ with one sentence on stderr and exit code 130, never a traceback or click's "Abo
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import NoReturn
+import _signal  # the interpreter's own, already loaded: the first handler costs no import
 
-from tcptrace_viz import interrupts
+_early: list[int] = []
+for _number in (_signal.SIGINT, _signal.SIGTERM):  # until interrupts.install() takes over
+    _signal.signal(_number, lambda signum, _frame: _early.append(signum))
 
-interrupts.install()
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import NoReturn  # noqa: E402
+
+from tcptrace_viz import interrupts  # noqa: E402
+
+interrupts.install(_early[0] if _early else 0)
 
 INTERRUPTED = 130  # tcptrace_viz.errors.ExitCode.INTERRUPTED, without importing it this early
 STOPPED_BY_ERROR = (2, 3)  # the command failed (and said why) before the signal came
@@ -44,7 +50,8 @@ def main() -> NoReturn:
     """Run the command line; exit with its code (130 after SIGINT or SIGTERM)."""
     code: int | str | None = INTERRUPTED
     try:
-        code = _run(sys.argv[1:])
+        if not interrupts.received():  # a signal while this module was imported: stop now
+            code = _run(sys.argv[1:])
     except SystemExit as finished:
         code = finished.code
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -28,21 +29,19 @@ _held: dict[int, Callable[[], None]] = {}
 _keys = itertools.count(1)
 
 
-SWALLOWING = frozenset({"__del__", "cb", "_releaseLock", "_acquireLock", "_after_at_fork_child"})
-"""Functions the interpreter runs as callbacks (weakref, finaliser, fork hook), whose exceptions
-it prints as "Exception ignored" and then drops."""
 RETRY_S = 0.002
+"""How soon an interrupt that Python dropped is raised again."""
 
 
-def _swallowed_in(frame: FrameType | None) -> bool:
-    """True when an exception raised at ``frame`` would be printed and dropped, not raised."""
-    for _ in range(64):
-        if frame is None:
-            return False
-        if frame.f_code.co_name in SWALLOWING:
-            return True
-        frame = frame.f_back
-    return False
+def _dropped(unraisable: Any) -> None:
+    """``sys.unraisablehook``: our KeyboardInterrupt raised inside a callback Python runs for
+    itself (a weakref callback, a finaliser, an import lock's) is printed as "Exception
+    ignored" and dropped there; raise it again a moment later, in the program's own code."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt) and _state["raised"] > 0:
+        _state["pending"], _state["raised"] = _state["raised"], 0
+        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -53,26 +52,28 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _state["depth"]:
         _state["pending"] = signum
         return
-    if _swallowed_in(frame):  # inside an import's lock callback, say: try again in a moment
-        _state["pending"] = signum
-        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
-        return
     _state["raised"] = signum
     raise KeyboardInterrupt
 
 
 def _on_retry(_signum: int, frame: FrameType | None) -> None:
-    """The moment after a signal that arrived where it could not be raised."""
+    """The moment after an interrupt that Python dropped (see :func:`_dropped`)."""
     pending, _state["pending"] = _state["pending"], 0
     if pending:
         _on_signal(pending, frame)
 
 
-def install() -> None:
-    """Make SIGINT and SIGTERM raise KeyboardInterrupt, once (see the module's docstring)."""
+def install(early: int = 0) -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt, once (see the module's docstring).
+
+    ``early``: a stop signal that came before (noted by ``entry.py``'s first handler); the
+    command then does not start (``received()`` says why)."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
     signal.signal(signal.SIGALRM, _on_retry)
+    sys.unraisablehook = _dropped
+    if early:  # came while the entry point was still importing this module
+        _state["received"] = _state["raised"] = early
 
 
 def received() -> int:
