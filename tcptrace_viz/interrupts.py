@@ -31,6 +31,8 @@ _keys = itertools.count(1)
 
 RETRY_S = 0.002
 """How soon an interrupt that Python dropped is raised again."""
+WATCHDOG_S = 1.0
+"""How long after raising an interrupt the process may still run outside a cleanup."""
 
 
 def _dropped(unraisable: Any) -> None:
@@ -53,14 +55,24 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         _state["pending"] = signum
         return
     _state["raised"] = signum
+    signal.setitimer(signal.ITIMER_REAL, WATCHDOG_S)
     raise KeyboardInterrupt
 
 
 def _on_retry(_signum: int, frame: FrameType | None) -> None:
-    """The moment after an interrupt that Python dropped (see :func:`_dropped`)."""
+    """The moment after an interrupt that Python dropped (see :func:`_dropped`), or the
+    watchdog: still running normally ``WATCHDOG_S`` after raising means some code swallowed
+    the KeyboardInterrupt (an ``except BaseException``): raise it again."""
     pending, _state["pending"] = _state["pending"], 0
     if pending:
         _on_signal(pending, frame)
+        return
+    if _state["raised"] > 0:  # not yet on the way out (stop_listening() ends this)
+        if _state["depth"]:
+            signal.setitimer(signal.ITIMER_REAL, WATCHDOG_S)  # a cleanup is running: wait
+            return
+        signal.setitimer(signal.ITIMER_REAL, WATCHDOG_S)
+        raise KeyboardInterrupt
 
 
 def install(early: int = 0) -> None:
@@ -103,6 +115,9 @@ def deferred() -> Iterator[None]:
 def stop_listening() -> None:
     """From now on signals change nothing (the process is writing its last words and exiting)."""
     _state["raised"] = _state["raised"] or -1
+    if _state["raised"] > 0:
+        _state["raised"] = -_state["raised"]
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def say(text: str) -> None:

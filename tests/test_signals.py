@@ -199,3 +199,29 @@ def test_a_signal_inside_a_finaliser_is_raised_just_after_it() -> None:
                          text=True, timeout=60)
     assert run.stdout.strip() == "interrupted"
     assert "Exception ignored" not in run.stderr
+
+
+SIGNAL_SWALLOWED_BY_A_LIBRARY = """
+import os, signal, time
+from tcptrace_viz import interrupts
+interrupts.install()
+try:
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal interrupts this
+    except BaseException:
+        pass  # what a careless library might do
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pass
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_something_swallowed_is_raised_again() -> None:
+    """The watchdog: still running normally a second after the interrupt means it was lost."""
+    run = subprocess.run([sys.executable, "-c", SIGNAL_SWALLOWED_BY_A_LIBRARY], check=False,
+                         capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "interrupted", run.stderr
