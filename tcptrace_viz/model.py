@@ -50,6 +50,8 @@ TCP_STATES: Final[dict[int, str]] = {
 
 #: Where a state change came from.
 STATE_SOURCES: Final = ("tracepoint", "socket-table", "sampled", "inferred")
+#: The sources that saw the kernel's own state; the others are guesses.
+OBSERVED_SOURCES: Final = frozenset({"tracepoint", "socket-table"})
 
 # --- Column schemas -------------------------------------------------------------------------------
 PACKET_COLUMNS: Final[dict[str, str]] = {

@@ -34,12 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.model import Trace
+from tcptrace_viz.model import OBSERVED_SOURCES, Trace
 
 CLOSING_CALLS = frozenset({"close", "shutdown"})
 """Calls that move an established socket to FIN_WAIT1 (or CLOSE_WAIT to LAST_ACK)."""
-OBSERVED_SOURCES = frozenset({"tracepoint", "socket-table"})
-"""Sources that saw the kernel's own state (sampled and inferred states are not checked)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.describe import size_text
+from tcptrace_viz.model import OBSERVED_SOURCES
 from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
 from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
 from tcptrace_viz.render.templating import (
@@ -235,7 +236,7 @@ def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
                 classes.append("rst")
         elif item.kind == "state":
             ref = f"s{row}"
-            if trace.states.iloc[row]["source"] not in ("tracepoint", "socket-table"):
+            if trace.states.iloc[row]["source"] not in OBSERVED_SOURCES:
                 classes.append("inferred")
         elif item.kind == "call":
             ref = f"c{row}s"

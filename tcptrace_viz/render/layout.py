@@ -30,7 +30,7 @@ from tcptrace_viz.describe import (
     describe_syscall,
 )
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.model import Trace, call_moments
+from tcptrace_viz.model import OBSERVED_SOURCES, Trace, call_moments
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -52,8 +52,6 @@ MAX_EVENTS: Final = 120
 KEEP_EACH_END: Final = 40
 SPAN_MARGIN_NS: Final = 50_000_000
 """Syscalls this close to a connection's packets belong to it (multi-connection traces)."""
-OBSERVED_SOURCES: Final = frozenset({"tracepoint", "socket-table"})
-"""State sources that saw the kernel's own state; the others are guesses."""
 FIN_RECV_CALLS: Final = frozenset({"recv", "recvfrom", "recvmsg", "read"})
 _FLAGS_RE: Final = re.compile(r"[A-Z][A-Z0-9_]*(\|[A-Z][A-Z0-9_]*)*")
 """A result that is a set of flags (``POLLIN|POLLRDHUP``): written ``poll() -> POLLIN``."""
