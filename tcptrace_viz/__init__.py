@@ -5,8 +5,10 @@ Packets on the wire, the kernel's TCP states and each system call's result, on o
 
 from __future__ import annotations
 
+from tcptrace_viz._version import __version__
+
 TYPE_CHECKING = False  # not typing's: importing typing here would slow every start (see entry.py)
-__version__ = "0.1.0"
+
 __all__ = ["Trace", "__version__", "read_capture"]
 
 if TYPE_CHECKING:

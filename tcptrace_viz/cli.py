@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from tcptrace_viz import __version__, interrupts
-from tcptrace_viz.describe import size_text
+from tcptrace_viz import interrupts
+from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
+from tcptrace_viz.event_text import size_text
 from tcptrace_viz.progress import Progress
 
 if TYPE_CHECKING:
@@ -205,6 +206,7 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
     from tcptrace_viz.outputs import error_entry, write_index
     from tcptrace_viz.scenarios import get
     from tcptrace_viz.scenarios.params import resolve_all
+    from tcptrace_viz.scenarios.verdict import judge_run
     from tcptrace_viz.store import remove_partial_folders
 
     values = resolve_all([get(name) for name in names], sets)  # refused before any run
@@ -219,7 +221,8 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
         for number, name in enumerate(names, start=1):
             click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
             try:
-                result = run_capture(name, family, values[name])
+                result = run_capture(get(name), family, values[name])
+                judge_run(result.trace, get(name), values[name])
             except (PrivilegeError, Interrupted):
                 raise
             except Exception as exc:

@@ -14,6 +14,7 @@ the single ordered table that reports show and ladders draw.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -215,7 +216,7 @@ class Trace:
         change happened while it ran, a ``call`` row also marks where it started.  Events at the
         same nanosecond keep the order call start, packet, state, syscall.
         """
-        from tcptrace_viz.describe import (
+        from tcptrace_viz.event_text import (
             describe_call_start,
             describe_packet,
             describe_state,
@@ -296,3 +297,9 @@ def _packet_sender(row: Any, sides: list[str]) -> str:
 
 def _own_side(row: Any, sides: list[str]) -> str:
     return str(row.side)
+
+
+def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` as it will read back from JSON (tuples become lists, keys become strings)."""
+    normalised: dict[str, Any] = json.loads(json.dumps(meta, default=str))
+    return normalised

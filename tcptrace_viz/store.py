@@ -19,19 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz import __version__
+from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import Trace
 
 PCAPNG_NAME = "trace.pcapng"
 JSON_NAME = "trace.json"
 FORMAT_TAG = "tcptrace-viz-trace/1"
-
-
-def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """``meta`` as it will read back from JSON (tuples become lists, keys become strings)."""
-    normalised: dict[str, Any] = json.loads(json.dumps(meta, default=str))
-    return normalised
 
 
 def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) -> bytes:

@@ -8,10 +8,11 @@ import pytest
 @pytest.mark.root
 def test_simultaneous_close_measures_what_lo_dropped() -> None:
     """Its two first FINs leave while lo is down: counted as sent, dropped by lo, resent."""
-    from tcptrace_viz.capture.session import run_capture
+    from capturing import capture
+
     from tcptrace_viz.cli import _console_summary
 
-    trace = run_capture("simultaneous-close").trace
+    trace = capture("simultaneous-close").trace
     stats = trace.meta["stats"]
     assert stats["lo_drops"] == stats["kernel_sent_segs"] - stats["kernel_in_segs"] == 2
     assert trace.meta["verdict"] == "pass"  # named, but not a failure: lo is down on purpose
@@ -22,7 +23,7 @@ def test_simultaneous_close_measures_what_lo_dropped() -> None:
 
 @pytest.mark.root
 def test_other_scenarios_drop_nothing_on_lo() -> None:
-    from tcptrace_viz.capture.session import run_capture
+    from capturing import capture
 
-    stats = run_capture("close-then-write").trace.meta["stats"]
+    stats = capture("close-then-write").trace.meta["stats"]
     assert stats["lo_drops"] == stats["lost"] == 0

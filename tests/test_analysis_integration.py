@@ -83,9 +83,9 @@ def per_side(states: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
 @pytest.mark.root
 @pytest.mark.parametrize("name", LIVE)
 def test_inferred_states_match_the_kernels(name: str) -> None:
-    from tcptrace_viz.capture.session import run_capture  # here: it imports scapy, which is slow
+    from capturing import capture  # here: it imports scapy, which is slow
 
-    trace = run_capture(name).trace
+    trace = capture(name).trace
     if (trace.states["source"] == "sampled").any():
         pytest.skip("tracefs unavailable: states were sampled, not traced")
     conns = sorted(set(trace.packets["conn"]))
@@ -96,9 +96,9 @@ def test_inferred_states_match_the_kernels(name: str) -> None:
 
 @pytest.mark.root
 def test_inferred_states_match_the_kernels_over_ipv6() -> None:
-    from tcptrace_viz.capture.session import run_capture
+    from capturing import capture
 
-    trace = run_capture("close-then-write", socket.AF_INET6).trace
+    trace = capture("close-then-write", socket.AF_INET6).trace
     if (trace.states["source"] == "sampled").any():
         pytest.skip("tracefs unavailable: states were sampled, not traced")
     assert per_side(infer_states(trace.packets, 0)) == per_side(trace.states)

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from capturing import capture
 
 from tcptrace_viz.analysis.causality import order_violations
-from tcptrace_viz.capture.session import run_capture
 from tcptrace_viz.scenarios import CATALOGUE, get
 from tcptrace_viz.store import pcapng_bytes, read_capture, save_capture
 
@@ -52,7 +52,7 @@ def _assert_each_segment_once(trace) -> None:
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_scenario_behaves_as_expected(name: str) -> None:
-    trace = run_capture(name).trace
+    trace = capture(name).trace
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
     assert trace.meta["state_source"] == "tracepoint"
     assert trace.meta["stats"]["tracer_overruns"] == 0
@@ -66,7 +66,7 @@ def test_scenario_behaves_as_expected(name: str) -> None:
 @pytest.mark.parametrize("name", ["close-then-write", "linger0", "time-wait",
                                   "simultaneous-close"])
 def test_scenario_over_ipv6(name: str) -> None:
-    trace = run_capture(name, socket.AF_INET6).trace
+    trace = capture(name, socket.AF_INET6).trace
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
     assert trace.meta["family"] == "ipv6"
     assert all(":" in address for address in trace.packets["src"])
@@ -76,7 +76,7 @@ def test_scenario_over_ipv6(name: str) -> None:
 def test_question_client_stays_in_fin_wait2_until_its_reset() -> None:
     """Orphaned in FIN_WAIT2, the client lives on as a timewait mini-socket: the server's data
     reaches it, it answers RST (TCP_TIMEWAIT_SOCKET) and only then is it gone."""
-    trace = run_capture("question").trace
+    trace = capture("question").trace
     client = trace.states[trace.states["side"] == "client"]
     assert list(client["new"])[-3:] == ["FIN_WAIT2", "FIN_WAIT2", "CLOSE"]
     rst = trace.packets[trace.packets["flags"].str.contains("R")]
@@ -87,7 +87,7 @@ def test_question_client_stays_in_fin_wait2_until_its_reset() -> None:
 
 
 def test_bulk_close_time_wait_starts_at_the_servers_fin() -> None:
-    trace = run_capture("bulk-close").trace
+    trace = capture("bulk-close").trace
     rows = trace.states[(trace.states["side"] == "client")
                         & (trace.states["new"] == "TIME_WAIT")]
     assert len(rows) == 1 and rows["source"].iloc[0] == "socket-table"
@@ -97,7 +97,7 @@ def test_bulk_close_time_wait_starts_at_the_servers_fin() -> None:
 
 
 def test_connect_refused_names_the_missing_socket() -> None:
-    trace = run_capture("connect-refused").trace
+    trace = capture("connect-refused").trace
     assert list(trace.packets["reason"]) == ["", "NO_SOCKET"]
     assert set(trace.states["side"]) == {"client"}
     assert any("server: no socket" in line for line in trace.meta["observed"])
@@ -109,7 +109,7 @@ def test_connect_refused_names_the_missing_socket() -> None:
 
 def test_close_then_write_story_in_order() -> None:
     """The puzzle itself: send = 3 after the FIN, the client's RST, then EPIPE."""
-    trace = run_capture("close-then-write").trace
+    trace = capture("close-then-write").trace
     timeline = trace.timeline()
     texts = timeline["text"].tolist()
     first_send = next(i for i, text in enumerate(texts) if text.startswith("send(b'123'"))
@@ -125,7 +125,7 @@ def test_close_then_write_story_in_order() -> None:
 
 
 def test_linger0_reset_reason_is_traced() -> None:
-    trace = run_capture("linger0").trace
+    trace = capture("linger0").trace
     reasons = " ".join(trace.states["reason"])
     assert "RST sent" in reasons and "RST received" in reasons
     # The reason is on the segment too (this kernel: TCP_STATE, from tcp_disconnect()).
@@ -134,7 +134,7 @@ def test_linger0_reset_reason_is_traced() -> None:
 
 
 def test_time_wait_comes_from_the_socket_table() -> None:
-    trace = run_capture("time-wait").trace
+    trace = capture("time-wait").trace
     rows = trace.states[trace.states["new"] == "TIME_WAIT"]
     assert list(rows["side"]) == ["client"]
     assert list(rows["source"]) == ["socket-table"]
@@ -144,7 +144,7 @@ def test_time_wait_comes_from_the_socket_table() -> None:
 def test_without_tracefs_states_are_sampled(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fallback for machines without tracefs: states sampled after every call."""
     monkeypatch.setattr("tcptrace_viz.capture.session.tracefs_root", lambda: None)
-    trace = run_capture(name).trace
+    trace = capture(name).trace
     assert trace.meta["state_source"] == "sampled"
     assert "tracefs is not available" in trace.meta["state_source_note"]
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
@@ -178,7 +178,7 @@ def _as_nobody_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     import encodings.latin_1
     import encodings.utf_8  # noqa: F401
 
-    from tcptrace_viz.capture import netns
+    from tcptrace_viz.kernel import netns
 
     enter = netns.enter_private_netns
 
@@ -198,14 +198,14 @@ def _as_nobody_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_without_root_a_user_namespace_is_used(name: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _as_nobody_in_the_worker(monkeypatch)
-    trace = run_capture(name).trace
+    trace = capture(name).trace
     assert trace.meta["namespace"] == "userns+netns"
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
     _assert_each_segment_once(trace)
 
 
 def test_bulk_close_drops_nothing() -> None:
-    trace = run_capture("bulk-close").trace
+    trace = capture("bulk-close").trace
     stats = trace.meta["stats"]
     assert stats["tcp_segments"] > 20_000
     _assert_each_segment_once(trace)
@@ -213,12 +213,12 @@ def test_bulk_close_drops_nothing() -> None:
 
 
 def test_data_loss_counts_bytes() -> None:
-    trace = run_capture("linger0-data-loss").trace
+    trace = capture("linger0-data-loss").trace
     assert trace.meta["bytes_delivered"] < trace.meta["bytes_accepted"]
 
 
 def test_saved_folder_loads_back_equal(tmp_path: Path) -> None:
-    result = run_capture("close-then-write")
+    result = capture("close-then-write")
     folder = save_capture(result.trace,
                           pcapng_bytes(result.trace, result.frames, result.frame_ts_ns), tmp_path)
     assert folder.parent.name == "close-then-write"
@@ -232,7 +232,7 @@ def test_tshark_reads_the_pcapng_without_warning(tmp_path: Path) -> None:
     if tshark is None and os.environ.get("CI") != "true":
         pytest.skip("tshark is not installed")
     assert tshark is not None, "CI installs tshark (noxfile)"
-    result = run_capture("close-then-write")
+    result = capture("close-then-write")
     path = tmp_path / "trace.pcapng"
     path.write_bytes(pcapng_bytes(result.trace, result.frames, result.frame_ts_ns))
     run = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-e", "frame.comment",
@@ -296,7 +296,7 @@ def _ts_nondecreasing(values) -> bool:
 def test_bulk_close_packets_are_in_time_order(tmp_path: Path) -> None:
     from tcptrace_viz.pcap import read_pcap
 
-    result = run_capture("bulk-close")
+    result = capture("bulk-close")
     assert _ts_nondecreasing(result.trace.packets["ts_ns"].tolist())
     assert _ts_nondecreasing(result.frame_ts_ns)
     path = tmp_path / "trace.pcapng"
@@ -307,7 +307,7 @@ def test_bulk_close_packets_are_in_time_order(tmp_path: Path) -> None:
 
 
 def test_bulk_close_takes_its_size_from_set() -> None:
-    trace = run_capture("bulk-close", params={"bytes": 1 << 20}).trace
+    trace = capture("bulk-close", params={"bytes": 1 << 20}).trace
     assert trace.meta["parameters"] == {"bytes": 1 << 20}
     assert trace.meta["bytes_received"] == 1 << 20
     assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
@@ -339,7 +339,7 @@ def test_a_full_ring_is_counted_named_and_fails_bulk_close(
                         registry.dataclasses.replace(registry._REGISTRY["bulk-close"], run=run))
     monkeypatch.setattr("tcptrace_viz.capture.session.blocks_for", lambda _burst: 1)
     monkeypatch.setattr(ring.ReceiveRing, "take_blocks", take_blocks)
-    trace = run_capture("bulk-close").trace
+    trace = capture("bulk-close").trace
     stats = trace.meta["stats"]
     assert stats["ring_drops"] > 0 and stats["lost"] >= stats["ring_drops"]
     assert any("packet ring was full" in loss for loss in stats["losses"])

@@ -17,7 +17,7 @@ NOBODY = 65534
 # with EADDRNOTAVAIL.  "fresh": a new network namespace each time (as each capture worker has).
 ADD_AND_BIND = """
 import errno, os, socket, sys
-from tcptrace_viz.capture import netns
+from tcptrace_viz.kernel import netns
 count, fresh = int(sys.argv[1]), sys.argv[2] == "fresh"
 failed = 0
 if not fresh:
@@ -52,7 +52,7 @@ def test_an_ipv6_address_survives_lo_down_and_up() -> None:
     """simultaneous-close takes lo down and up: the address must not turn tentative again."""
     code = """
 import socket
-from tcptrace_viz.capture import netns
+from tcptrace_viz.kernel import netns
 netns.enter_private_netns(); netns.setup_loopback(); netns.keep_ipv6_addresses_on_down()
 netns.add_ipv6_address("fd00::7")
 for _ in range(200):
@@ -65,7 +65,7 @@ for _ in range(200):
 
 def test_adding_an_address_twice_says_so() -> None:
     code = """
-from tcptrace_viz.capture import netns
+from tcptrace_viz.kernel import netns
 netns.enter_private_netns(); netns.setup_loopback(); netns.add_ipv6_address("fd00::8")
 try:
     netns.add_ipv6_address("fd00::8")

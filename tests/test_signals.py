@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tcptrace_viz.capture.kstate import INSTANCE_PREFIX
+from tcptrace_viz.capture.tracefs import INSTANCE_PREFIX
 
 INSTANCES = Path("/sys/kernel/tracing/instances")
 PROGRESS = ("[", "index:")  # "[1/2] name: capturing..." lines are progress, not the message

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcptrace_viz.describe import describe_state, describe_syscall
+from tcptrace_viz.event_text import describe_state, describe_syscall
 from tcptrace_viz.model import Trace
 
 

@@ -20,15 +20,15 @@ import signal
 import socket
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from tcptrace_viz import __version__, interrupts
+from tcptrace_viz import interrupts
+from tcptrace_viz._version import __version__
 from tcptrace_viz.analysis.causality import order_violations
-from tcptrace_viz.capture import netns
-from tcptrace_viz.capture.kstate import KernelTracer, sweep_stale_instances, tracefs_root
-from tcptrace_viz.capture.kstates import (
+from tcptrace_viz.capture.kernel_states import (
     SentReset,
     follow_timewait_sockets,
     packet_reasons,
@@ -38,14 +38,15 @@ from tcptrace_viz.capture.kstates import (
 )
 from tcptrace_viz.capture.losses import account, drop_counters
 from tcptrace_viz.capture.ring import MIN_BLOCKS, blocks_for
-from tcptrace_viz.capture.sockettable import family_name, read_socket_table
+from tcptrace_viz.capture.tracefs import KernelTracer, sweep_stale_instances, tracefs_root
 from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
-from tcptrace_viz.model import Trace
-from tcptrace_viz.scenarios import get
-from tcptrace_viz.scenarios.context import ScenarioContext, die_with_parent
-from tcptrace_viz.scenarios.expectation import judge
-from tcptrace_viz.scenarios.params import Value, bind_outcomes, check_values
-from tcptrace_viz.store import normalise_meta
+from tcptrace_viz.kernel import netns
+from tcptrace_viz.kernel.process import die_with_parent
+from tcptrace_viz.kernel.sockettable import family_name, read_socket_table
+from tcptrace_viz.model import Trace, normalise_meta
+from tcptrace_viz.scenarios.context import ScenarioContext
+from tcptrace_viz.scenarios.params import Value, check_values
+from tcptrace_viz.scenarios.registry import Scenario
 
 SYSCTLS = (
     "net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_orphan_retries", "net/ipv4/tcp_rfc1337",
@@ -102,7 +103,7 @@ def time_order(frames: list[bytes], ts_ns: list[int]) -> tuple[list[bytes], list
     return [frames[i] for i in order], [ts_ns[i] for i in order], backwards
 
 
-def _worker(name: str, family: int, writer: int, sample_states: bool,
+def _worker(scenario: Scenario, family: int, writer: int, sample_states: bool,
             parent: int, params: dict[str, Value]) -> None:  # pragma: no cover - forked child
     """The forked half: namespace, sniffer, scenario; results pickled into ``writer``.
 
@@ -117,8 +118,7 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
         client_host, server_host = netns.run_addresses(family, os.getpid())
         if family == socket.AF_INET6:
             netns.add_ipv6_address(server_host)
-        scenario = get(name)
-        context = ScenarioContext(name, family, client_host, server_host,
+        context = ScenarioContext(scenario.name, family, client_host, server_host,
                                   sample_states=sample_states, params=params)
         from tcptrace_viz.capture.sniffer import LoopbackSniffer
 
@@ -154,7 +154,7 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
         result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
     except BaseException as exc:
         result = {"ok": False, "error_type": "ScenarioError",
-                  "error": f"scenario {name} crashed: {exc!r}",
+                  "error": f"scenario {scenario.name} crashed: {exc!r}",
                   "traceback": traceback.format_exc()}
     data = pickle.dumps(result)
     with os.fdopen(writer, "wb") as stream:
@@ -165,7 +165,7 @@ def _worker(name: str, family: int, writer: int, sample_states: bool,
 class _Worker:
     """The forked worker process, killed and reaped on every way out."""
 
-    def __init__(self, name: str, family: int, sample_states: bool,
+    def __init__(self, scenario: Scenario, family: int, sample_states: bool,
                  params: dict[str, Value]) -> None:
         """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
@@ -175,7 +175,7 @@ class _Worker:
             try:  # never return into the parent's code, whatever happens
                 interrupts.reset_in_child(signal.default_int_handler)
                 os.close(reader)
-                _worker(name, family, writer, sample_states, parent, params)
+                _worker(scenario, family, writer, sample_states, parent, params)
             finally:
                 os._exit(130)
         os.close(writer)
@@ -229,9 +229,10 @@ def _start_tracer() -> tuple[KernelTracer | None, str]:
     return tracer, ""
 
 
-def run_capture(name: str, family: int = socket.AF_INET,
-                params: dict[str, Value] | None = None) -> CaptureResult:
-    """Run scenario ``name`` once and return its Trace (with the verdict in ``meta``).
+def run_capture(scenario: Scenario, family: int = socket.AF_INET,
+                params: Mapping[str, Value] | None = None) -> CaptureResult:
+    """Run ``scenario`` once and return its Trace, not yet judged (see
+    :func:`tcptrace_viz.scenarios.verdict.judge_run`).
 
     ``params``: parsed parameter values (see :func:`tcptrace_viz.scenarios.params.resolve_all`);
     the scenario's defaults fill in the rest.  The tracefs instance and the worker are
@@ -240,7 +241,6 @@ def run_capture(name: str, family: int = socket.AF_INET,
     """
     from tcptrace_viz.capture.sniffer import preload_scapy
 
-    scenario = get(name)
     values = check_values(scenario, params)
     preload_scapy()
     held: list[int] = []
@@ -251,7 +251,7 @@ def run_capture(name: str, family: int = socket.AF_INET,
                 held.append(interrupts.keep(tracer.close))
         started_at = time.time_ns()
         with interrupts.deferred():
-            worker = _Worker(name, family, sample_states=tracer is None, params=values)
+            worker = _Worker(scenario, family, sample_states=tracer is None, params=values)
             held.append(interrupts.keep(worker.close))
         raw = worker.result(WORKER_TIMEOUT_S)
         traced = tracer.stop() if tracer is not None else None
@@ -261,16 +261,15 @@ def run_capture(name: str, family: int = socket.AF_INET,
     if not raw["ok"]:
         error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
         raise error_class(raw["error"])
-    return _assemble(scenario.name, family, raw, traced, tracer_problem, started_at, values)
+    return _assemble(scenario, family, raw, traced, tracer_problem, started_at, values)
 
 
-def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_problem: str,
-              started_at: int, values: dict[str, Value]) -> CaptureResult:
+def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
+              tracer_problem: str, started_at: int, values: dict[str, Value]) -> CaptureResult:
     from tcptrace_viz.analysis import annotate_packets
     from tcptrace_viz.capture.comments import packet_comments
     from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
 
-    scenario = get(name)
     frames, ts_ns, backwards = time_order(raw["frames"], raw["ts_ns"])
     import numpy as np
 
@@ -293,7 +292,7 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
     records = [dataclasses.asdict(record) for record in raw["records"]]
     counters = raw["counters"]
     meta: dict[str, Any] = {
-        "scenario": name, "title": scenario.title, "teaches": scenario.teaches,
+        "scenario": scenario.name, "title": scenario.title, "teaches": scenario.teaches,
         "steps": scenario.steps, "family": family_name(family), "kernel": platform.release(),
         "sysctls": read_sysctls(), "tool_version": __version__,
         "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
@@ -330,14 +329,5 @@ def _assemble(name: str, family: int, raw: dict[str, Any], traced: Any, tracer_p
     trace = Trace.build(packets=packets, states=states, syscalls=syscalls, meta=meta)
     trace.meta["order_notes"] = order_violations(trace)
     trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
-    verdict = judge(trace, bind_outcomes(scenario.outcomes, values))
-    incomplete = ""
-    if scenario.complete and meta["stats"]["losses"]:
-        incomplete = "the capture is incomplete: " + "; ".join(meta["stats"]["losses"])
-    passed = verdict.passed and not raw["error"] and not incomplete
-    detail = "; ".join(part for part in (raw["error"], incomplete, verdict.detail) if part)
-    trace.meta.update({"expected": verdict.expected, "observed": verdict.observed,
-                       "verdict": "pass" if passed else "fail", "verdict_detail": detail,
-                       "matched_outcome": verdict.matched})
     trace.meta = normalise_meta(trace.meta)
     return CaptureResult(trace, frames, ts_ns)

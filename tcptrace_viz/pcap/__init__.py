@@ -16,9 +16,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode import decode as decode_all
 from tcptrace_viz.pcap.decode import to_dataframe
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
+from tcptrace_viz.pcap.frames import Frames
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import (
     LINKTYPE_ETHERNET,
@@ -29,8 +31,6 @@ from tcptrace_viz.pcap.linktypes import (
     LINKTYPE_RAW,
 )
 from tcptrace_viz.pcap.reader import PcapReadResult, read_pcap
-from tcptrace_viz.pcap.sink import ColumnSink
-from tcptrace_viz.pcap.step import Frames
 from tcptrace_viz.pcap.writer import write_pcapng
 
 __all__ = [

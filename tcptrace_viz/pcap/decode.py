@@ -20,7 +20,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.model import tcp_flags_to_str
+from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
+from tcptrace_viz.pcap.frames import Frames
 from tcptrace_viz.pcap.gather import be16, be32, gather
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
 from tcptrace_viz.pcap.options import (
@@ -29,8 +31,6 @@ from tcptrace_viz.pcap.options import (
     is_nop_nop_timestamp,
     timestamp_texts,
 )
-from tcptrace_viz.pcap.sink import ColumnSink
-from tcptrace_viz.pcap.step import Frames
 from tcptrace_viz.pcap.texts import payload_texts
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header

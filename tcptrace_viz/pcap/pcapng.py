@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tcptrace_viz.pcap.formats import MAX_CAPLEN
+from tcptrace_viz.pcap.frames import ParseStep
 from tcptrace_viz.pcap.gather import gather
-from tcptrace_viz.pcap.step import ParseStep
 from tcptrace_viz.pcap.timestamps import raw_to_ns
 from tcptrace_viz.pcap.walk import BLOCK_EPB, MAX_BLOCK, pcapng_epb_offsets
 

@@ -19,14 +19,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode import decode, to_dataframe
 from tcptrace_viz.pcap.formats import PCAP_HEADER_LEN, detect_format, parse_pcap_header
+from tcptrace_viz.pcap.frames import ParseStep
 from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, linktype_name
 from tcptrace_viz.pcap.pcapfile import PcapParser
 from tcptrace_viz.pcap.pcapng import PcapngParser
-from tcptrace_viz.pcap.sink import ColumnSink
-from tcptrace_viz.pcap.step import ParseStep
 
 CHUNK: Final = 4 << 20  # bytes read per window (more: faster, but more memory)
 _SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP and BSD/OpenBSD loopback")

@@ -10,7 +10,7 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from tcptrace_viz import __version__
+from tcptrace_viz._version import __version__
 from tcptrace_viz.pcap.linktypes import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Final
 
-from tcptrace_viz.describe import size_text
+from tcptrace_viz.event_text import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
 from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
 from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline

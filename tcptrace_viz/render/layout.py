@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.describe import (
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.event_text import (
     describe_call_start,
     describe_packet,
     describe_state,
     describe_syscall,
 )
-from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import OBSERVED_SOURCES, Trace, call_moments
 
 if TYPE_CHECKING:

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from tcptrace_viz.capture.sockettable import SocketEntry, wait_for_socket
-from tcptrace_viz.capture.syscalls import (
+from tcptrace_viz.errors import ScenarioError
+from tcptrace_viz.kernel.process import child_exit_status, die_with_parent
+from tcptrace_viz.kernel.sockettable import SocketEntry, wait_for_socket
+from tcptrace_viz.kernel.syscalls import (
     POLLRDHUP,
     SyscallLog,
     endpoint_text,
@@ -23,7 +25,6 @@ from tcptrace_viz.capture.syscalls import (
     poll_flags_to_str,
     tcp_state_of,
 )
-from tcptrace_viz.errors import ScenarioError
 
 DEFAULT_TIMEOUT_S = 5.0
 SERVER_PORT = 5555
@@ -200,15 +201,6 @@ class ScenarioContext:
         self._open.clear()
 
 
-def child_exit_status(status: int) -> tuple[int, str]:
-    """``(exit code, signal name)`` of a ``waitpid`` status."""
-    import signal as signal_module
-
-    if os.WIFSIGNALED(status):
-        return -1, signal_module.Signals(os.WTERMSIG(status)).name
-    return os.WEXITSTATUS(status), ""
-
-
 class ChildProcess:
     """A forked helper process of a scenario (one side of ``question``, the victim of SIGPIPE)."""
 
@@ -216,23 +208,6 @@ class ChildProcess:
         self.pid = pid
         self.reader = reader
         self.started_ns = started_ns
-
-
-def die_with_parent(parent: int | None = None) -> None:
-    """Ask the kernel to kill this process if its parent dies (nothing is left behind).
-
-    ``parent`` is the pid that forked this process: if it died before the request was made,
-    this process exits at once instead of living on as an orphan.
-    """
-    import ctypes
-    import ctypes.util
-    import signal as signal_module
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, int(signal_module.SIGKILL), 0, 0, 0)
-    if parent is not None and os.getppid() != parent:
-        os._exit(1)
 
 
 def fork_child(context: ScenarioContext, body: Callable[[], None],
@@ -274,7 +249,7 @@ def join_child(context: ScenarioContext, child: ChildProcess, fatal_call: tuple[
     """Wait (bounded) for ``child``; merge its syscall records; return (exit code, signal)."""
     import pickle
 
-    from tcptrace_viz.capture.syscalls import SyscallRecord
+    from tcptrace_viz.kernel.syscalls import SyscallRecord
 
     pidfd = os.pidfd_open(child.pid)
     try:

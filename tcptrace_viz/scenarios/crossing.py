@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tcptrace_viz.capture.netns import set_loopback_up
-from tcptrace_viz.capture.sockettable import SocketEntry
+from tcptrace_viz.kernel.netns import set_loopback_up
+from tcptrace_viz.kernel.sockettable import SocketEntry
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import Outcome
 from tcptrace_viz.scenarios.registry import scenario

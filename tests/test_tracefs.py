@@ -6,17 +6,17 @@ import socket
 
 import pandas as pd
 
-from tcptrace_viz.capture.kstate import KernelTracer
-from tcptrace_viz.capture.kstates import (
+from tcptrace_viz.capture.kernel_states import (
     MINI_SOCKET_NOTE,
     SentReset,
     follow_timewait_sockets,
     packet_reasons,
     states_from_events,
 )
-from tcptrace_viz.capture.netns import run_addresses
-from tcptrace_viz.capture.sockettable import SocketEntry, _address
-from tcptrace_viz.capture.syscalls import errno_name, poll_flags_to_str
+from tcptrace_viz.capture.tracefs import KernelTracer
+from tcptrace_viz.kernel.netns import run_addresses
+from tcptrace_viz.kernel.sockettable import SocketEntry, _address
+from tcptrace_viz.kernel.syscalls import errno_name, poll_flags_to_str
 
 LINES = """\
  python3-5622 [001] ..... 1795607381.266375: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=0 dport=5555 saddr=127.0.0.9 daddr=127.0.0.9 saddrv6=::ffff:127.0.0.9 daddrv6=::ffff:127.0.0.9 oldstate=TCP_CLOSE newstate=TCP_SYN_SENT

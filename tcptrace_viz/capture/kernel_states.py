@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.capture.kstate import KernelEvent
-from tcptrace_viz.capture.sockettable import SocketEntry
-from tcptrace_viz.capture.syscalls import SampledState
+from tcptrace_viz.capture.tracefs import KernelEvent
+from tcptrace_viz.kernel.sockettable import SocketEntry
+from tcptrace_viz.kernel.syscalls import SampledState
 
 RESET_NEAR_NS = 5_000_000
 """A reset explains a move to CLOSE of the same socket this close in time (5 ms)."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tcptrace_viz.capture.sockettable import read_socket_table
+from tcptrace_viz.kernel.sockettable import read_socket_table
 from tcptrace_viz.model import TCP_STATES
 
 T = TypeVar("T")

@@ -1,0 +1,31 @@
+"""Process primitives for forked workers and helpers: dying with the parent, exit statuses."""
+
+from __future__ import annotations
+
+import os
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel to kill this process if its parent dies (nothing is left behind).
+
+    ``parent`` is the pid that forked this process: if it died before the request was made,
+    this process exits at once instead of living on as an orphan.
+    """
+    import ctypes
+    import ctypes.util
+    import signal as signal_module
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal_module.SIGKILL), 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def child_exit_status(status: int) -> tuple[int, str]:
+    """``(exit code, signal name)`` of a ``waitpid`` status."""
+    import signal as signal_module
+
+    if os.WIFSIGNALED(status):
+        return -1, signal_module.Signals(os.WTERMSIG(status)).name
+    return os.WEXITSTATUS(status), ""

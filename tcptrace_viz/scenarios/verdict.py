@@ -1,0 +1,33 @@
+"""Judging a finished run: the step after the Trace exists, and before anything is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tcptrace_viz.model import Trace, normalise_meta
+from tcptrace_viz.scenarios.expectation import judge
+from tcptrace_viz.scenarios.params import Value, bind_outcomes, check_values
+from tcptrace_viz.scenarios.registry import Scenario
+
+
+def judge_run(trace: Trace, scenario: Scenario,
+              params: Mapping[str, Value] | None = None) -> Trace:
+    """``trace`` with ``scenario``'s verdict in its metadata (the trace is updated in place).
+
+    The run passes when one of the scenario's outcomes matches, the scenario's own steps
+    reported no error, and, for a scenario whose point is a complete capture, nothing was lost.
+    ``params`` are the values the run used (expected call results may name them).
+    """
+    values = check_values(scenario, params)
+    verdict = judge(trace, bind_outcomes(scenario.outcomes, values))
+    error = str(trace.meta.get("error") or "")
+    losses = trace.meta.get("stats", {}).get("losses") or []
+    incomplete = ("the capture is incomplete: " + "; ".join(losses)
+                  if scenario.complete and losses else "")
+    passed = verdict.passed and not error and not incomplete
+    detail = "; ".join(part for part in (error, incomplete, verdict.detail) if part)
+    trace.meta.update({"expected": verdict.expected, "observed": verdict.observed,
+                       "verdict": "pass" if passed else "fail", "verdict_detail": detail,
+                       "matched_outcome": verdict.matched})
+    trace.meta = normalise_meta(trace.meta)
+    return trace
