@@ -268,7 +268,7 @@ def _save_scenario(result: CaptureResult, name: str, out: Path, reports: Path,
         report_files = render_report_set(trace, reports, name)
     finally:
         for key in ("pcapng_bytes", "download_skipped"):
-            trace.meta.pop(key, None)
+            trace.meta.facts.pop(key, None)
     return commit_scenario(folder, pcapng, capture_json(trace), report_files, done)
 
 
@@ -277,8 +277,7 @@ def _console_summary(trace: Trace, written: list[Path]) -> str:
 
     meta = trace.meta
     # The ladder without its one-line verdict: the fuller verdict follows it.
-    quiet = {key: value for key, value in meta.items()
-             if key not in ("verdict", "verdict_detail")}
+    quiet = dataclasses.replace(meta, verdict="", verdict_detail="")
     ladder = render(dataclasses.replace(trace, meta=quiet), "txt")
     verdict = str(meta.get("verdict", "")).upper() or "?"
     lines = [str(ladder).rstrip(), "", f"verdict: {verdict}"]

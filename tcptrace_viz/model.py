@@ -1,6 +1,6 @@
 """The Trace: the one data contract between capture, reading, analysis and rendering.
 
-A Trace is three pandas DataFrames on one clock plus a metadata dict:
+A Trace is three pandas DataFrames on one clock plus its metadata (:class:`TraceMeta`):
 
 - ``packets``: one row per TCP segment, each segment exactly once.
 - ``states``: kernel TCP state changes (traced, read from the socket table, sampled or inferred).
@@ -14,12 +14,13 @@ the single ordered table that reports show and ladders draw.
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+
+from tcptrace_viz.meta import TraceMeta
 
 # --- TCP header flags (RFC 9293 s3.1, RFC 3168) -------------------------------------------------
 TH_FIN: Final = 0x01  # no more data from sender
@@ -157,13 +158,13 @@ class Trace:
     """Kernel TCP state changes (see ``STATE_COLUMNS``)."""
     syscalls: pd.DataFrame
     """System call results (see ``SYSCALL_COLUMNS``)."""
-    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Scenario, expectation, verdict, kernel release, sysctls, counters, clocks, version."""
+    meta: TraceMeta = dataclasses.field(default_factory=TraceMeta)
+    """Scenario or file, how it was seen (kernel, sysctls, clocks, counters), the verdict."""
 
     @classmethod
     def build(cls, packets: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
               syscalls: pd.DataFrame | None = None,
-              meta: Mapping[str, Any] | None = None) -> Trace:
+              meta: TraceMeta | Mapping[str, Any] | None = None) -> Trace:
         """Make a Trace from partial frames: conform the schemas, sort by time, fill ``t``."""
         frames = []
         for frame, columns in ((packets, PACKET_COLUMNS), (states, STATE_COLUMNS),
@@ -179,7 +180,9 @@ class Trace:
         origin = _time_origin(*frames)
         for frame in frames:
             frame["t"] = (frame["ts_ns"] - origin).astype("float64") / 1e9
-        return cls(frames[0], frames[1], frames[2], dict(meta or {}))
+        if not isinstance(meta, TraceMeta):
+            meta = TraceMeta.from_json(meta or {})
+        return cls(frames[0], frames[1], frames[2], meta)
 
     @property
     def origin_ns(self) -> int:
@@ -188,17 +191,14 @@ class Trace:
 
     @property
     def sides(self) -> list[str]:
-        """The two lifelines, left to right (``meta["sides"]``, default client and server)."""
-        sides = self.meta.get("sides")
-        if isinstance(sides, Sequence) and len(sides) == 2:
-            return [str(side) for side in sides]
-        return ["client", "server"]
+        """The two lifelines, left to right (``meta.sides``: client and server by default)."""
+        return list(self.meta.sides)
 
     def sides_without_socket(self) -> set[str]:
         """Sides that had no socket: none of their states was traced, and the kernel answered
         for them with an RST of reason ``NO_SOCKET`` (a SYN to a port nobody listens on)."""
         packets = self.packets
-        if not len(packets) or self.meta.get("state_source") != "tracepoint":
+        if not len(packets) or self.meta.state_source != "tracepoint":
             return set()
         found = set()
         for side, direction in zip(self.sides, ("c2s", "s2c"), strict=True):
@@ -297,9 +297,3 @@ def _packet_sender(row: Any, sides: list[str]) -> str:
 
 def _own_side(row: Any, sides: list[str]) -> str:
     return str(row.side)
-
-
-def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """``meta`` as it will read back from JSON (tuples become lists, keys become strings)."""
-    normalised: dict[str, Any] = json.loads(json.dumps(meta, default=str))
-    return normalised

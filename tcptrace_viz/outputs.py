@@ -119,8 +119,9 @@ def write_index(entries: Sequence[tuple[Trace, str]], reports: Path) -> Path:
 
 def error_entry(name: str, why: str) -> tuple[Trace, str]:
     """The index's entry for a scenario that crashed: its name, ERROR and why; no link."""
+    from tcptrace_viz.meta import TraceMeta
     from tcptrace_viz.model import Trace
     from tcptrace_viz.scenarios import get
 
-    meta = {"scenario": name, "title": get(name).title, "verdict": "error", "verdict_detail": why}
+    meta = TraceMeta(scenario=name, title=get(name).title, verdict="error", verdict_detail=why)
     return Trace.build(meta=meta), "#"

@@ -21,6 +21,7 @@ import pandas as pd
 
 from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.model import Trace
 
 PCAPNG_NAME = "trace.pcapng"
@@ -39,8 +40,8 @@ def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) ->
                                      strict=True):
         comments[int(frame_number) - 1] = str(comment)
     stream = io.BytesIO()
-    section = (f"tcptrace-viz {__version__}: scenario {trace.meta.get('scenario', '?')} "
-               f"on Linux {trace.meta.get('kernel', '?')}")
+    section = (f"tcptrace-viz {__version__}: scenario {trace.meta.scenario or '?'} "
+               f"on Linux {trace.meta.kernel or '?'}")
     write_pcapng(stream, frames, np.asarray(ts_ns, dtype=np.int64), comments,
                  LINKTYPE_ETHERNET, "lo", section)
     return stream.getvalue()
@@ -49,7 +50,7 @@ def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) ->
 def _json_document(trace: Trace) -> dict[str, Any]:
     return {
         "format": FORMAT_TAG,
-        "meta": trace.meta,
+        "meta": trace.meta.to_json(),
         "states": trace.states.drop(columns="t").to_dict(orient="records"),
         "syscalls": trace.syscalls.drop(columns="t").to_dict(orient="records"),
         "reset_reasons": {str(int(frame)): str(reason) for frame, reason
@@ -60,7 +61,7 @@ def _json_document(trace: Trace) -> dict[str, Any]:
 
 def save_capture(trace: Trace, pcapng: bytes, out_dir: Path) -> Path:
     """Write ``captures/<scenario>/<UTC timestamp>/`` atomically; return the folder."""
-    folder = new_capture_folder(out_dir, str(trace.meta.get("scenario", "capture")))
+    folder = new_capture_folder(out_dir, trace.meta.scenario or "capture")
     return write_capture_folder(folder, pcapng, capture_json(trace))
 
 
@@ -140,7 +141,11 @@ def _read_folder(folder: Path) -> Trace:
                                        for frame in packets["frame"]], dtype=object)
     return Trace.build(packets=packets, states=pd.DataFrame(document.get("states") or []),
                        syscalls=pd.DataFrame(document.get("syscalls") or []),
-                       meta=document.get("meta") or {})
+                       meta=TraceMeta.from_json(_mapping(document.get("meta"))))
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return {str(key): item for key, item in value.items()} if isinstance(value, dict) else {}
 
 
 def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = None,
@@ -163,13 +168,12 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
          + (f" (the first {len(inferred):,} of {len(connections):,})"
             if len(inferred) < len(connections) else ""))
     states = infer_all_states(packets, inferred)
-    meta = {
-        "scenario": path.name, "title": f"capture file {path.name}", "source": "file",
-        "file": str(path), "file_format": result.file_format, "partial": result.partial,
-        "problem": result.problem, "comments": result.comments, "tool_version": __version__,
-        "state_source": "inferred", "frames_total": result.frames_total,
-        "stats": {"frames": result.frames_total, "tcp_segments": len(packets)},
-    }
+    meta = TraceMeta(
+        source="file", scenario=path.name, title=f"capture file {path.name}", file=str(path),
+        file_format=result.file_format, partial=result.partial, problem=result.problem,
+        comments=list(result.comments), tool_version=__version__, state_source="inferred",
+        frames_total=result.frames_total,
+        stats={"frames": result.frames_total, "tcp_segments": len(packets)})
     return Trace.build(packets=packets, states=states, meta=meta)
 
 

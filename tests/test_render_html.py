@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from factory import make_trace
 from test_render_scenarios import SCENARIOS, long_trace, pipe, user_pcap
 
+from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.render import render, render_index
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -135,7 +136,7 @@ def test_light_dark_and_print_styles() -> None:
 
 def test_report_without_meta_still_renders() -> None:
     trace = make_trace()
-    trace.meta.clear()
+    trace.meta = TraceMeta()
     html, page = report(trace)
     assert "<svg" in html and page.csp
 

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.conversation import ensure_annotated
-from tcptrace_viz.analysis.fields import BoolArray, flag_bits, time_order
+from tcptrace_viz.analysis.fields import flag_bits, time_order
+from tcptrace_viz.arrays import Bool
 from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 _NEVER = np.iinfo(np.int64).max
 
 
-def _first(rows: pd.DataFrame, mask: BoolArray, conns: pd.Index, prefix: str) -> pd.DataFrame:
+def _first(rows: pd.DataFrame, mask: Bool, conns: pd.Index, prefix: str) -> pd.DataFrame:
     """The first row per connection among ``rows[mask]``: its ts, frame, end and ack."""
     chosen = rows[mask].groupby("conn", sort=True).first()
     out = pd.DataFrame(index=conns)
@@ -68,7 +69,7 @@ def close_facts(packets: pd.DataFrame) -> pd.DataFrame:
 
 def _classify(facts: pd.DataFrame) -> None:
     """Add the verdict columns to ``close_facts``' per-connection table."""
-    def has(prefix: str) -> BoolArray:
+    def has(prefix: str) -> Bool:
         return np.asarray(facts[f"{prefix}_ts"].to_numpy() != _NEVER, dtype=bool)
 
     fin_c, fin_s, rst_c, rst_s = has("fin_client"), has("fin_server"), has("rst_client"), \

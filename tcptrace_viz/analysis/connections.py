@@ -11,7 +11,8 @@ import pandas as pd
 from tcptrace_viz.analysis.closing import close_facts
 from tcptrace_viz.analysis.conversation import ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
-from tcptrace_viz.analysis.fields import endpoint, time_order
+from tcptrace_viz.analysis.fields import time_order
+from tcptrace_viz.vocabulary import endpoint
 
 #: Columns of ``connections()``, with their dtypes.
 CONNECTION_COLUMNS: Final[dict[str, str]] = {

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
-from tcptrace_viz.analysis.fields import BoolArray, Int64Array, endpoint, flag_bits, time_order
+from tcptrace_viz.analysis.fields import flag_bits, time_order
+from tcptrace_viz.arrays import I64, Bool, Obj
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+from tcptrace_viz.vocabulary import endpoint
 
 
 def ensure_annotated(packets: pd.DataFrame) -> pd.DataFrame:
@@ -31,25 +32,25 @@ class Conversation:
     """The client's ``addr:port``."""
     server: str
     """The server's ``addr:port``."""
-    ts: Int64Array
+    ts: I64
     """Capture time, ns."""
-    frame: Int64Array
+    frame: I64
     """Frame number in the capture."""
-    from_client: BoolArray
+    from_client: Bool
     """True for client-to-server segments."""
-    bits: Int64Array
+    bits: I64
     """TCP flag bits."""
-    rel_seq: Int64Array
-    rel_ack: Int64Array
-    length: Int64Array
+    rel_seq: I64
+    rel_ack: I64
+    length: I64
     """Payload length."""
-    win: Int64Array
+    win: I64
     """Raw window field."""
-    syn: BoolArray = dataclasses.field(init=False)
+    syn: Bool = dataclasses.field(init=False)
     """SYN set (likewise ``ack``, ``fin``, ``rst``)."""
-    ack: BoolArray = dataclasses.field(init=False)
-    fin: BoolArray = dataclasses.field(init=False)
-    rst: BoolArray = dataclasses.field(init=False)
+    ack: Bool = dataclasses.field(init=False)
+    fin: Bool = dataclasses.field(init=False)
+    rst: Bool = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         for name, bit in (("syn", TH_SYN), ("ack", TH_ACK), ("fin", TH_FIN), ("rst", TH_RST)):
@@ -59,7 +60,7 @@ class Conversation:
         return len(self.ts)
 
     @property
-    def opening_syn(self) -> BoolArray:
+    def opening_syn(self) -> Bool:
         """The client's SYN (SYN without ACK)."""
         return self.syn & ~self.ack & self.from_client
 
@@ -99,19 +100,19 @@ class Columns:
     """The packet columns the analyses read, as arrays in time order, extracted once so many
     connections can be cut out of one capture cheaply."""
 
-    src: npt.NDArray[np.object_]
-    sport: Int64Array
-    dst: npt.NDArray[np.object_]
-    dport: Int64Array
-    conn: Int64Array
-    ts: Int64Array
-    frame: Int64Array
-    from_client: BoolArray
-    bits: Int64Array
-    rel_seq: Int64Array
-    rel_ack: Int64Array
-    length: Int64Array
-    win: Int64Array
+    src: Obj
+    sport: I64
+    dst: Obj
+    dport: I64
+    conn: I64
+    ts: I64
+    frame: I64
+    from_client: Bool
+    bits: I64
+    rel_seq: I64
+    rel_ack: I64
+    length: I64
+    win: I64
 
     @classmethod
     def of(cls, packets: pd.DataFrame) -> Columns:
@@ -128,7 +129,7 @@ class Columns:
             rel_ack=rows["rel_ack"].to_numpy(dtype=np.int64),
             length=rows["len"].to_numpy(dtype=np.int64), win=rows["win"].to_numpy(dtype=np.int64))
 
-    def conversation(self, conn: int, rows: Int64Array) -> Conversation:
+    def conversation(self, conn: int, rows: I64) -> Conversation:
         """The Conversation made of ``rows`` (positions in time order, all of ``conn``)."""
         first = int(rows[0])
         here = endpoint(str(self.src[first]), int(self.sport[first]))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.analysis.fields import BoolArray, flag_bits
+from tcptrace_viz.analysis.fields import flag_bits
+from tcptrace_viz.arrays import Bool
 from tcptrace_viz.model import TH_FIN, TH_RST, TH_SYN
 
 
-def retransmitted(packets: pd.DataFrame) -> BoolArray:
+def retransmitted(packets: pd.DataFrame) -> Bool:
     """True for a segment that repeats an earlier one: same connection, direction, relative
     sequence number, length and SYN/FIN flags, carrying data or SYN/FIN.
 
@@ -26,7 +27,7 @@ def retransmitted(packets: pd.DataFrame) -> BoolArray:
     return np.asarray(repeated & carries, dtype=bool)
 
 
-def zero_window(packets: pd.DataFrame) -> BoolArray:
+def zero_window(packets: pd.DataFrame) -> Bool:
     """True for a segment advertising a zero receive window (RSTs carry 0 by convention and
     do not count)."""
     bits = flag_bits(packets)

@@ -9,13 +9,10 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.arrays import I64
 from tcptrace_viz.model import TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG
-
-Int64Array = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 _BIT_OF_LETTER: Final[dict[str, int]] = {
     "F": TH_FIN, "S": TH_SYN, "R": TH_RST, "P": TH_PSH, ".": TH_ACK, "U": TH_URG, "E": TH_ECE,
@@ -31,7 +28,7 @@ def letters_to_bits(letters: str) -> int:
     return bits
 
 
-def flag_bits(packets: pd.DataFrame) -> Int64Array:
+def flag_bits(packets: pd.DataFrame) -> I64:
     """The TCP flag bits of every row, from ``flag_bits`` when present, else from ``flags``."""
     if "flag_bits" in packets.columns:
         return packets["flag_bits"].to_numpy(dtype=np.int64)
@@ -41,12 +38,7 @@ def flag_bits(packets: pd.DataFrame) -> Int64Array:
     return table[codes]  # code -1 (missing) picks the trailing 0
 
 
-def endpoint(addr: str, port: int) -> str:
-    """``addr:port``, with IPv6 addresses in brackets so the port stays unambiguous."""
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-
-
-def time_order(packets: pd.DataFrame) -> Int64Array:
+def time_order(packets: pd.DataFrame) -> I64:
     """Row positions sorted by capture time, then frame number, then position (stable)."""
     n = len(packets)
     position = np.arange(n, dtype=np.int64)
@@ -56,7 +48,7 @@ def time_order(packets: pd.DataFrame) -> Int64Array:
     return order.astype(np.int64)
 
 
-def first_in_group(groups: Int64Array, n_groups: int) -> Int64Array:
+def first_in_group(groups: I64, n_groups: int) -> I64:
     """Index of each group's first row (rows already in time order); -1 for empty groups."""
     first = np.full(n_groups, -1, dtype=np.int64)
     # np.unique's return_index is documented to give each value's first occurrence.

@@ -6,16 +6,16 @@ Works on arrays already in time order (see ``fields.time_order``), entirely vect
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from tcptrace_viz.analysis.fields import BoolArray, Int64Array, first_in_group
+from tcptrace_viz.analysis.fields import first_in_group
+from tcptrace_viz.arrays import I64, Bool, Obj
 from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 
-def _endpoint_codes(src: npt.NDArray[np.object_], sport: Int64Array,
-                    dst: npt.NDArray[np.object_], dport: Int64Array) -> tuple[Int64Array,
-                                                                              Int64Array]:
+def _endpoint_codes(src: Obj, sport: I64,
+                    dst: Obj, dport: I64) -> tuple[I64,
+                                                                              I64]:
     """Small integer ids for the ``(addr, port)`` endpoints of each row's source and destination."""
     n = len(src)
     addr_codes, _ = pd.factorize(np.concatenate([src, dst]))
@@ -26,14 +26,14 @@ def _endpoint_codes(src: npt.NDArray[np.object_], sport: Int64Array,
     return codes[:n], codes[n:]
 
 
-def _shift_in_group(values: BoolArray, groups: Int64Array) -> BoolArray:
+def _shift_in_group(values: Bool, groups: I64) -> Bool:
     """Each row's value of the previous row of the same group (False for a group's first row)."""
     shifted = pd.Series(values).groupby(groups).shift(1, fill_value=False)
     return shifted.to_numpy(dtype=bool)
 
 
-def _new_isn(opening: BoolArray, seq: Int64Array, tuple_id: Int64Array,
-             from_lo: BoolArray) -> BoolArray:
+def _new_isn(opening: Bool, seq: I64, tuple_id: I64,
+             from_lo: Bool) -> Bool:
     """Opening SYNs whose ISN differs from the previous opening SYN in the same direction.
 
     A retransmitted SYN repeats its ISN; a different one is a new connect() on a reused port,
@@ -46,9 +46,9 @@ def _new_isn(opening: BoolArray, seq: Int64Array, tuple_id: Int64Array,
     return out
 
 
-def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
-                      dst: npt.NDArray[np.object_], dport: Int64Array,
-                      bits: Int64Array, seq: Int64Array) -> tuple[Int64Array, BoolArray]:
+def split_connections(src: Obj, sport: I64,
+                      dst: Obj, dport: I64,
+                      bits: I64, seq: I64) -> tuple[I64, Bool]:
     """Connection index and client-to-server flag for every row (rows in time order).
 
     Both directions of a 4-tuple share a connection.  A SYN without ACK starts a new connection
@@ -78,7 +78,7 @@ def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
     seg_id = seg_codes.astype(np.int64)
     n_seg = int(seg_id.max()) + 1
 
-    def seg_any(mask: BoolArray) -> BoolArray:
+    def seg_any(mask: Bool) -> Bool:
         return np.bincount(seg_id, weights=mask.astype(np.float64), minlength=n_seg) > 0
 
     seg_closed = seg_any(rst) | (seg_any(fin & from_lo) & seg_any(fin & ~from_lo))
@@ -95,9 +95,9 @@ def split_connections(src: npt.NDArray[np.object_], sport: Int64Array,
     return conn, ep_src == client[conn]
 
 
-def _client_endpoints(conn: Int64Array, *, ep_src: Int64Array, ep_dst: Int64Array,
-                      sport: Int64Array, dport: Int64Array, syn: BoolArray,
-                      ack: BoolArray) -> Int64Array:
+def _client_endpoints(conn: I64, *, ep_src: I64, ep_dst: I64,
+                      sport: I64, dport: I64, syn: Bool,
+                      ack: Bool) -> I64:
     """The client's endpoint id per connection: the SYN sender, else the SYN-ACK's target,
     else the endpoint with the higher port (ties: whoever spoke first)."""
     n_conn = int(conn.max()) + 1

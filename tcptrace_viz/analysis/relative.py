@@ -13,27 +13,28 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.analysis.fields import BoolArray, Int64Array, first_in_group
+from tcptrace_viz.analysis.fields import first_in_group
+from tcptrace_viz.arrays import I64, Bool
 from tcptrace_viz.model import TH_ACK, TH_SYN
 
 _HALF: Final = 1 << 31
 _MOD: Final = 1 << 32
 
 
-def wrap32(delta: Int64Array) -> Int64Array:
+def wrap32(delta: I64) -> I64:
     """Interpret differences of 32-bit sequence numbers as signed (RFC 1982 arithmetic)."""
     return ((delta + _HALF) % _MOD) - _HALF
 
 
-def _unwrapped_offsets(values: Int64Array, groups: Int64Array) -> Int64Array:
+def _unwrapped_offsets(values: I64, groups: I64) -> I64:
     """Distance of each value from its group's first value, unwrapped (rows in time order)."""
     series = pd.Series(values, dtype=np.int64)
     steps = series.groupby(groups).diff().fillna(0).to_numpy(dtype=np.int64)
     return pd.Series(wrap32(steps)).groupby(groups).cumsum().to_numpy(dtype=np.int64)
 
 
-def relative_numbers(direction: Int64Array, seq: Int64Array, ack: Int64Array,
-                     bits: Int64Array) -> tuple[Int64Array, Int64Array]:
+def relative_numbers(direction: I64, seq: I64, ack: I64,
+                     bits: I64) -> tuple[I64, I64]:
     """``rel_seq`` and ``rel_ack`` for rows in time order.
 
     ``direction`` numbers each (connection, direction) pair so that a pair and its reverse are
@@ -49,7 +50,7 @@ def relative_numbers(direction: Int64Array, seq: Int64Array, ack: Int64Array,
     first_row = first_in_group(direction, n_dirs)
     present = first_row >= 0
     base_off = np.full(n_dirs, -1, dtype=np.int64)
-    syn: BoolArray = (bits & TH_SYN) != 0
+    syn: Bool = (bits & TH_SYN) != 0
     first_syn = first_in_group(direction[syn], n_dirs)
     has_syn = first_syn >= 0
     base_off[has_syn] = seq_off[rows[syn][first_syn[has_syn]]]
@@ -58,7 +59,7 @@ def relative_numbers(direction: Int64Array, seq: Int64Array, ack: Int64Array,
     base_raw[present] = (seq[first_row[present]] + base_off[present]) % _MOD
 
     rel_ack = np.zeros(len(seq), dtype=np.int64)
-    acked: BoolArray = (bits & TH_ACK) != 0
+    acked: Bool = (bits & TH_ACK) != 0
     if acked.any():
         ack_dir = direction[acked]
         ack_values = ack[acked]

@@ -18,7 +18,6 @@ Three kernel facts shape this module:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +27,7 @@ import pandas as pd
 from tcptrace_viz.capture.tracefs import KernelEvent
 from tcptrace_viz.kernel.sockettable import SocketEntry
 from tcptrace_viz.kernel.syscalls import SampledState
+from tcptrace_viz.vocabulary import endpoint, host_of
 
 RESET_NEAR_NS = 5_000_000
 """A reset explains a move to CLOSE of the same socket this close in time (5 ms)."""
@@ -52,25 +52,8 @@ class SentReset:
     """The sending socket's state (``TIME_WAIT`` for every mini-socket), ``""`` if none."""
 
 
-def endpoint(address: str, port: str | int) -> str:
-    """``127.0.0.1:5555``, ``[fd00::1]:5555``; IPv4-mapped IPv6 shown as IPv4."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return f"{address}:{port}"
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return f"{parsed.ipv4_mapped}:{port}"
-        return f"[{parsed}]:{port}"
-    return f"{parsed}:{port}"
-
-
 def _state_name(text: str) -> str:
     return text.removeprefix("TCP_")
-
-
-def _host(text: str) -> str:
-    return text.rsplit(":", 1)[0].strip("[]")
 
 
 def _side(local: str, server_port: int) -> str:
@@ -116,18 +99,18 @@ def states_from_events(events: Iterable[KernelEvent], hosts: set[str], server_po
         fields = event.fields
         if event.event == "inet_sock_set_state":
             row = _set_state_row(event, server_port)
-            if row and (_host(row["local"]) in hosts or _host(row["remote"]) in hosts):
+            if row and (host_of(row["local"]) in hosts or host_of(row["remote"]) in hosts):
                 rows.append(row)
         elif event.event == "tcp_send_reset":
             local, remote = _normal(fields.get("src", "")), _normal(fields.get("dest", ""))
-            if _host(local) in hosts or _host(remote) in hosts:
+            if host_of(local) in hosts or host_of(remote) in hosts:
                 sent.append(SentReset(event.ts_ns, local, remote, fields.get("reason", "?"),
                                       _state_name(fields.get("state", ""))))
         elif event.event == "tcp_receive_reset":
             v6 = fields.get("family") == "AF_INET6"
             local = endpoint(fields.get("saddrv6" if v6 else "saddr", ""),
                              fields.get("sport", "0"))
-            if _host(local) in hosts:
+            if host_of(local) in hosts:
                 received.append((event.ts_ns, local))
     for ts_ns, local in received:
         _note_on_close(rows, local, ts_ns, "RST received")

@@ -43,10 +43,12 @@ from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, Tcpt
 from tcptrace_viz.kernel import netns
 from tcptrace_viz.kernel.process import die_with_parent
 from tcptrace_viz.kernel.sockettable import family_name, read_socket_table
-from tcptrace_viz.model import Trace, normalise_meta
+from tcptrace_viz.meta import TraceMeta, Value
+from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios.context import ScenarioContext
-from tcptrace_viz.scenarios.params import Value, check_values
+from tcptrace_viz.scenarios.params import check_values
 from tcptrace_viz.scenarios.registry import Scenario
+from tcptrace_viz.vocabulary import endpoint
 
 SYSCTLS = (
     "net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_orphan_retries", "net/ipv4/tcp_rfc1337",
@@ -291,43 +293,46 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
     packets["reason"] = pd.Series(packet_reasons(packets, sent_resets), dtype=object)
     records = [dataclasses.asdict(record) for record in raw["records"]]
     counters = raw["counters"]
-    meta: dict[str, Any] = {
-        "scenario": scenario.name, "title": scenario.title, "teaches": scenario.teaches,
-        "steps": scenario.steps, "family": family_name(family), "kernel": platform.release(),
-        "sysctls": read_sysctls(), "tool_version": __version__,
-        "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
-        "sides": list(scenario.sides), "source": "capture", "state_source": state_source,
-        "state_source_note": tracer_problem, "namespace": raw["mode"],
-        "parameters": values,
-        "clocks": {"packets": raw["clock"],
-                   "states": (f"tracefs {traced.clock} clock, aligned to CLOCK_REALTIME"
-                              if traced is not None else "sampled after each call")},
-        "stats": {
-            "frames_kept": len(frames), "tcp_segments": len(packets),
-            "kernel_packets": raw["kernel_packets"], "dropped": raw["kernel_drops"],
-            "kernel_out_segs": counters.get("OutSegs", 0),
-            "kernel_in_segs": counters.get("InSegs", 0),
-            "kernel_retrans_segs": counters.get("RetransSegs", 0),
-            # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
-            "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
-            "tracer_overruns": traced.overruns if traced is not None else 0,
-            "frames_reordered": backwards, "ring_mib": raw["ring_blocks"],
-            "reader_priority": raw["reader_priority"],
-        },
-        "error": raw["error"],
+    stats = {
+        "frames_kept": len(frames), "tcp_segments": len(packets),
+        "kernel_packets": raw["kernel_packets"], "dropped": raw["kernel_drops"],
+        "kernel_out_segs": counters.get("OutSegs", 0),
+        "kernel_in_segs": counters.get("InSegs", 0),
+        "kernel_retrans_segs": counters.get("RetransSegs", 0),
+        # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
+        "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
+        "tracer_overruns": traced.overruns if traced is not None else 0,
+        "frames_reordered": backwards, "ring_mib": raw["ring_blocks"],
+        "reader_priority": raw["reader_priority"],
     }
-    if len(packets):
-        first = packets.iloc[0]
-        client_first = first["dir"] != "s2c"
-        endpoints = (f"{first['src']}:{first['sport']}", f"{first['dst']}:{first['dport']}")
-        meta["endpoints"] = {"client": endpoints[0 if client_first else 1],
-                             "server": endpoints[1 if client_first else 0]}
-    account(meta["stats"], counters)
-    meta.update(raw["meta"])
+    account(stats, counters)
+    meta = TraceMeta(
+        source="capture", scenario=scenario.name, title=scenario.title,
+        teaches=scenario.teaches, steps=scenario.steps, sides=scenario.sides,
+        parameters=dict(values), endpoints=_endpoints(packets), family=family_name(family),
+        facts=dict(raw["meta"]), kernel=platform.release(), sysctls=read_sysctls(),
+        tool_version=__version__,
+        captured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
+        namespace=raw["mode"],
+        clocks={"packets": raw["clock"],
+                "states": (f"tracefs {traced.clock} clock, aligned to CLOCK_REALTIME"
+                           if traced is not None else "sampled after each call")},
+        state_source=state_source, state_source_note=tracer_problem, stats=stats,
+        error=raw["error"])
     syscalls = pd.DataFrame(records)
     states = settle_states(state_rows, packets, syscalls)
     trace = Trace.build(packets=packets, states=states, syscalls=syscalls, meta=meta)
-    trace.meta["order_notes"] = order_violations(trace)
+    trace.meta.order_notes = order_violations(trace)
     trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
-    trace.meta = normalise_meta(trace.meta)
+    trace.meta = trace.meta.normalised()
     return CaptureResult(trace, frames, ts_ns)
+
+
+def _endpoints(packets: pd.DataFrame) -> dict[str, str]:
+    """The client's and the server's address and port, from the first segment."""
+    if not len(packets):
+        return {}
+    first = packets.iloc[0]
+    client_first = first["dir"] != "s2c"
+    ends = (endpoint(first["src"], first["sport"]), endpoint(first["dst"], first["dport"]))
+    return {"client": ends[0 if client_first else 1], "server": ends[1 if client_first else 0]}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from tcptrace_viz.errors import ScenarioError
 from tcptrace_viz.model import TCP_STATES
+from tcptrace_viz.vocabulary import endpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +36,7 @@ def _address(hex_text: str) -> str:
     # The kernel prints each 32-bit word in host byte order.
     words = struct.unpack(f"<{len(raw) // 4}I", raw)
     packed = struct.pack(f">{len(words)}I", *words)
-    port = int(port_hex, 16)
-    if len(packed) == 4:
-        return f"{ipaddress.IPv4Address(packed)}:{port}"
-    address = ipaddress.IPv6Address(packed)
-    if address.ipv4_mapped is not None:
-        return f"{address.ipv4_mapped}:{port}"
-    return f"[{address}]:{port}"
+    return endpoint(ipaddress.ip_address(packed), int(port_hex, 16))
 
 
 def read_socket_table() -> list[SocketEntry]:

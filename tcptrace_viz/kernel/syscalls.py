@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from tcptrace_viz.kernel.sockettable import read_socket_table
 from tcptrace_viz.model import TCP_STATES
+from tcptrace_viz.vocabulary import socket_endpoint
 
 T = TypeVar("T")
 
@@ -82,14 +83,6 @@ class SampledState:
     new: str
 
 
-def endpoint_text(address: Any) -> str:
-    """``("127.0.0.1", 5555)`` -> ``"127.0.0.1:5555"``; IPv6 in brackets."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)
-
-
 class SyscallLog:
     """The syscalls of one run, in call order, plus sampled socket states."""
 
@@ -107,10 +100,10 @@ class SyscallLog:
     def watch(self, sock: socket.socket, side: str) -> None:
         """Sample ``sock``'s TCP state after every call from now on."""
         try:
-            local = endpoint_text(sock.getsockname())
-            remote = endpoint_text(sock.getpeername())
+            local = socket_endpoint(sock.getsockname())
+            remote = socket_endpoint(sock.getpeername())
         except OSError:
-            local, remote = endpoint_text(sock.getsockname()), ""
+            local, remote = socket_endpoint(sock.getsockname()), ""
         self._watched.append((sock, side, local, remote))
         self._sample()
 

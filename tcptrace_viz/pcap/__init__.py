@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.arrays import I64
 from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode import decode as decode_all
 from tcptrace_viz.pcap.decode import to_dataframe
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-def decode_frames(frames: Sequence[bytes], ts_ns: npt.NDArray[np.int64] | Sequence[int],
+def decode_frames(frames: Sequence[bytes], ts_ns: I64 | Sequence[int],
                   linktype: int, comments: Sequence[str] | None = None,
                   first_frame: int = 1) -> pd.DataFrame:
     """Decode captured link-layer frames to one row per TCP segment.

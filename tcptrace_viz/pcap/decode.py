@@ -16,9 +16,9 @@ import ipaddress
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.arrays import I64, U8, Bool, Obj
 from tcptrace_viz.model import tcp_flags_to_str
 from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
@@ -47,9 +47,6 @@ BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memo
 
 _FLAG_TEXT: Final = np.array([tcp_flags_to_str(bits) for bits in range(256)], dtype=object)
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-Obj = npt.NDArray[np.object_]
 
 
 @dataclasses.dataclass
@@ -137,7 +134,7 @@ def _decode_batch(buf: U8, frames: Frames, part: slice) -> tuple[dict[str, np.nd
 
 @dataclasses.dataclass
 class _IpLayer:
-    is_tcp: npt.NDArray[np.bool_]
+    is_tcp: Bool
     l4: I64
     payload_len: I64
     v4_src: I64
@@ -202,7 +199,7 @@ def _format_v6(addrs: U8) -> Obj:
 
 
 def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
-               malformed: npt.NDArray[np.bool_]) -> _IpLayer:
+               malformed: Bool) -> _IpLayer:
     """Locate the TCP header of IPv4/IPv6 packets; marks malformed ones in ``malformed``."""
     head = gather(buf, l3, 20)  # IPv4 without options; IPv6 rows gather their 40 below
     nibble = (head[:, 0] >> 4).astype(np.int64)
@@ -243,7 +240,7 @@ def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
 
 
 def _skip_v6_extensions(buf: U8, pos: I64, end: I64, nexthdr: I64
-                        ) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+                        ) -> tuple[I64, I64, Bool, Bool]:
     """Walk hop-by-hop, routing, destination-options and fragment headers, all rows at once.
 
     Returns the upper-layer header offset and protocol, rows whose headers run outside the

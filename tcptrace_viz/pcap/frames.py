@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import numpy.typing as npt
 
-I64 = npt.NDArray[np.int64]
-Obj = npt.NDArray[np.object_]
+from tcptrace_viz.arrays import I64, Obj
 
 
 @dataclasses.dataclass

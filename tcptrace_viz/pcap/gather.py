@@ -13,14 +13,12 @@ from collections.abc import Callable
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
-from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
+from tcptrace_viz.arrays import I64, U8
+from tcptrace_viz.pcap.speedups import compiled_function
 
 PAD: Final = 256  # zero bytes the buffer must carry after its last record
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 
 
 def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
@@ -44,16 +42,10 @@ def python_gather(buf: U8, starts: I64, width: int, out: U8) -> None:
     out.reshape(len(starts), width)[:] = windows[starts]  # (np.take would copy all windows)
 
 
-try:
-    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
-        raise ImportError(NO_EXTENSIONS_ENV)
-    from tcptrace_viz.pcap._speedups import gather as compiled_gather
-except ImportError:  # built without a C compiler, or switched off
-    COMPILED = False
-    _gather: Callable[[U8, I64, int, U8], None] = python_gather
-else:
-    COMPILED = True
-    _gather = compiled_gather
+compiled_gather = compiled_function("gather")
+COMPILED = compiled_gather is not None
+"""True when the compiled twins run (built, and not switched off)."""
+_gather: Callable[[U8, I64, int, U8], None] = compiled_gather or python_gather
 
 
 def gather(buf: U8, starts: I64, width: int) -> U8:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
+from tcptrace_viz.arrays import I64, U8
 from tcptrace_viz.pcap.gather import be16, gather
 
 LINKTYPE_NULL: Final = 0  # BSD loopback: 4-byte address family in the capturing host's order
@@ -52,8 +52,6 @@ _LOOPBACK_IP_FAMILIES: Final = (2, 10, 24, 28, 30)
 _RAW_TYPES: Final = (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14, LINKTYPE_IPV4,
                      LINKTYPE_IPV6)
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 
 
 def linktype_name(linktype: int) -> str:

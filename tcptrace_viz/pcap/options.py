@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.arrays import I64, U8, Bool, Obj
 from tcptrace_viz.pcap import texts
 from tcptrace_viz.pcap.gather import be16, be32, gather
 
@@ -36,9 +37,6 @@ _NOP_TOKEN: Final = TCPOPT_NOP << 8 | 1
 NOP_NOP_TS_WORD: Final = 0x0101080A  # nop, nop, timestamp kind, length 10 (big-endian word)
 _PEELS: Final = 16  # option shapes grouped by row comparison before falling back to a sort
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-Obj = npt.NDArray[np.object_]
 
 
 @dataclasses.dataclass
@@ -51,7 +49,7 @@ class OptionColumns:
     """MSS option value, -1 when absent."""
     wscale: I64
     """Window scale shift count, -1 when absent."""
-    sack_ok: npt.NDArray[np.bool_]
+    sack_ok: Bool
     """SACK-permitted option present."""
     tsval: I64
     """Timestamp value, -1 when absent."""
@@ -142,9 +140,9 @@ def decode_options(mat: U8, optlen: I64) -> OptionColumns:
     return out
 
 
-def is_nop_nop_timestamp(optlen: I64, first_word: I64) -> npt.NDArray[np.bool_]:
+def is_nop_nop_timestamp(optlen: I64, first_word: I64) -> Bool:
     """Options that are exactly ``nop,nop,TS``: what Linux sends on nearly every segment."""
-    found: npt.NDArray[np.bool_] = (optlen == 12) & (first_word == NOP_NOP_TS_WORD)
+    found: Bool = (optlen == 12) & (first_word == NOP_NOP_TS_WORD)
     return found
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-import numpy.typing as npt
 
+from tcptrace_viz.arrays import U8
 from tcptrace_viz.pcap.formats import MAX_CAPLEN, PCAP_RECORD_HEADER_LEN, PcapHeader
 from tcptrace_viz.pcap.frames import ParseStep
 from tcptrace_viz.pcap.gather import gather
 from tcptrace_viz.pcap.walk import pcap_record_offsets
-
-U8 = npt.NDArray[np.uint8]
 
 
 class PcapParser:

@@ -16,6 +16,7 @@ from typing import Final, cast
 import numpy as np
 import numpy.typing as npt
 
+from tcptrace_viz.arrays import I64, U8
 from tcptrace_viz.pcap.formats import MAX_CAPLEN
 from tcptrace_viz.pcap.frames import ParseStep
 from tcptrace_viz.pcap.gather import gather
@@ -33,8 +34,6 @@ EPB_HEADER: Final = 28  # type, length, interface, ts high, ts low, caplen, wire
 _BOM_LITTLE: Final = b"\x4d\x3c\x2b\x1a"
 _BOM_BIG: Final = b"\x1a\x2b\x3c\x4d"
 
-U8 = npt.NDArray[np.uint8]
-I64 = npt.NDArray[np.int64]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.arrays import U8
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode import decode, to_dataframe
@@ -31,7 +31,6 @@ from tcptrace_viz.pcap.pcapng import PcapngParser
 CHUNK: Final = 4 << 20  # bytes read per window (more: faster, but more memory)
 _SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP and BSD/OpenBSD loopback")
 
-U8 = npt.NDArray[np.uint8]
 
 
 @dataclasses.dataclass

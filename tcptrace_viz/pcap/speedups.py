@@ -8,7 +8,8 @@ extension out when a result looks wrong).  The variable is read when the reader 
 from __future__ import annotations
 
 import os
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 NO_EXTENSIONS_ENV: Final = "TCPTRACE_VIZ_NO_EXTENSIONS"
 
@@ -16,3 +17,16 @@ NO_EXTENSIONS_ENV: Final = "TCPTRACE_VIZ_NO_EXTENSIONS"
 def compiled_allowed() -> bool:
     """False when the user asked for the pure numpy/Python reader."""
     return os.environ.get(NO_EXTENSIONS_ENV, "") in ("", "0")
+
+
+def compiled_function(name: str) -> Callable[..., Any] | None:
+    """The compiled twin called ``name`` from ``_speedups``; None when the extension was not
+    built (no C compiler) or is switched off."""
+    if not compiled_allowed():
+        return None
+    try:
+        from tcptrace_viz.pcap import _speedups
+    except ImportError:
+        return None
+    function: Callable[..., Any] = getattr(_speedups, name)
+    return function

@@ -11,14 +11,9 @@ from collections.abc import Callable
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
-from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-U64 = npt.NDArray[np.uint64]
-Obj = npt.NDArray[np.object_]
+from tcptrace_viz.arrays import I64, U8, U64, Obj
+from tcptrace_viz.pcap.speedups import compiled_function
 
 _PRINTABLE: Final = np.where((np.arange(256) >= 0x20) & (np.arange(256) < 0x7F),
                              np.arange(256), ord(".")).astype(np.uint8)
@@ -45,19 +40,13 @@ def python_timestamp_texts(keys: U64) -> list[str]:
     return [f"nop,nop,TS val {key >> 32} ecr {key & 0xFFFFFFFF}" for key in keys.tolist()]
 
 
-try:
-    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
-        raise ImportError(NO_EXTENSIONS_ENV)
-    from tcptrace_viz.pcap._speedups import payload_texts as compiled_payload_texts
-    from tcptrace_viz.pcap._speedups import timestamp_texts as compiled_timestamp_texts
-except ImportError:  # built without a C compiler, or switched off
-    COMPILED = False
-    _payload_texts: Callable[[U8, I64, int], list[str]] = python_payload_texts
-    _timestamp_texts: Callable[[U64], list[str]] = python_timestamp_texts
-else:
-    COMPILED = True
-    _payload_texts = compiled_payload_texts
-    _timestamp_texts = compiled_timestamp_texts
+compiled_payload_texts = compiled_function("payload_texts")
+compiled_timestamp_texts = compiled_function("timestamp_texts")
+COMPILED = compiled_payload_texts is not None and compiled_timestamp_texts is not None
+"""True when the compiled twins run (built, and not switched off)."""
+_payload_texts: Callable[[U8, I64, int], list[str]] = (compiled_payload_texts
+                                                       or python_payload_texts)
+_timestamp_texts: Callable[[U64], list[str]] = compiled_timestamp_texts or python_timestamp_texts
 
 
 def payload_texts(matrix: U8, lengths: I64) -> Obj:

@@ -7,12 +7,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tcptrace_viz.arrays import I64
+
 _NS_PER_S: Final = 1_000_000_000
 _BINARY: Final = 0x80  # if_tsresol top bit: the rest is a power of 2, not of 10
 
 
 def raw_to_ns(raw: npt.NDArray[np.uint64], tsresol: int,
-              tsoffset: int = 0) -> npt.NDArray[np.int64]:
+              tsoffset: int = 0) -> I64:
     """Convert timestamps counted in units of ``if_tsresol`` to ns, adding ``if_tsoffset`` s.
 
     Arithmetic wraps instead of failing on absurd values: the file is untrusted and a wrong

@@ -14,17 +14,15 @@ from collections.abc import Callable
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
+from tcptrace_viz.arrays import I64, U8
 from tcptrace_viz.pcap.formats import PCAP_RECORD_HEADER_LEN
-from tcptrace_viz.pcap.speedups import NO_EXTENSIONS_ENV, compiled_allowed
+from tcptrace_viz.pcap.speedups import compiled_function
 
 BLOCK_EPB: Final = 0x00000006  # pcapng enhanced packet block
 EPB_MIN_LEN: Final = 32  # an EPB's fixed fields plus its trailing length
 MAX_BLOCK: Final = 16 << 20  # larger pcapng blocks are taken as a damaged length field
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 Walker = Callable[[U8, I64, int, int, bool], tuple[int, int]]
 
 
@@ -72,19 +70,12 @@ def python_pcapng_epbs(data: U8, out: I64, pos: int, end: int,
     return len(offsets), pos
 
 
-try:
-    if not compiled_allowed():  # TCPTRACE_VIZ_NO_EXTENSIONS is set
-        raise ImportError(NO_EXTENSIONS_ENV)
-    from tcptrace_viz.pcap._speedups import pcap_records as compiled_pcap_records
-    from tcptrace_viz.pcap._speedups import pcapng_epbs as compiled_pcapng_epbs
-except ImportError:  # not built, or switched off: the Python loops do the same, slower
-    COMPILED = False
-    _pcap_records: Walker = python_pcap_records
-    _pcapng_epbs: Walker = python_pcapng_epbs
-else:
-    COMPILED = True
-    _pcap_records = compiled_pcap_records
-    _pcapng_epbs = compiled_pcapng_epbs
+compiled_pcap_records = compiled_function("pcap_records")
+compiled_pcapng_epbs = compiled_function("pcapng_epbs")
+COMPILED = compiled_pcap_records is not None and compiled_pcapng_epbs is not None
+"""True when the compiled twins run (built, and not switched off)."""
+_pcap_records: Walker = compiled_pcap_records or python_pcap_records
+_pcapng_epbs: Walker = compiled_pcapng_epbs or python_pcapng_epbs
 
 
 def _offsets(walker: Walker, buf: U8, pos: int, end: int, big_endian: bool,

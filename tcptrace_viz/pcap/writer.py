@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from tcptrace_viz._version import __version__
+from tcptrace_viz.arrays import I64
 from tcptrace_viz.pcap.linktypes import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
+    pass
 
 BLOCK_SHB: Final = 0x0A0D0D0A  # section header block
 BLOCK_IDB: Final = 0x00000001  # interface description block
@@ -86,7 +86,7 @@ def enhanced_packet(frame: bytes, ts_ns: int, comment: str = "") -> bytes:
 
 def write_pcapng(
         stream: BinaryIO, frames: Sequence[bytes],
-                 ts_ns: Sequence[int] | npt.NDArray[np.int64],
+                 ts_ns: Sequence[int] | I64,
                  comments: Sequence[str] | None = None, linktype: int = LINKTYPE_ETHERNET,
                  if_name: str = "lo", section_comment: str = "") -> None:
     """Write ``frames`` as a pcapng file that Wireshark and tshark read without complaint.

@@ -232,7 +232,7 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
         hi = int(pkts["ts_ns"].max()) + SPAN_MARGIN_NS
         syscalls = syscalls[(syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)]
         syscalls = syscalls.reset_index(drop=True)
-    sub = Trace(pkts, states.copy(), syscalls.copy(), dict(trace.meta))
+    sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
     return Selection(sub, trace.origin_ns, conns, chosen)
 
 

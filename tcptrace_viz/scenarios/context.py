@@ -20,11 +20,11 @@ from tcptrace_viz.kernel.sockettable import SocketEntry, wait_for_socket
 from tcptrace_viz.kernel.syscalls import (
     POLLRDHUP,
     SyscallLog,
-    endpoint_text,
     pack_linger,
     poll_flags_to_str,
     tcp_state_of,
 )
+from tcptrace_viz.vocabulary import socket_endpoint
 
 DEFAULT_TIMEOUT_S = 5.0
 SERVER_PORT = 5555
@@ -73,7 +73,7 @@ class ScenarioContext:
         client.bind((self.client_host, 0))
         address = (self.server_host, port or self.server_port)
         self.call("client", "connect", client.connect, address,
-                  shown_args=endpoint_text(address), show=lambda _: "0")
+                  shown_args=socket_endpoint(address), show=lambda _: "0")
         return client
 
     def accept(self, listener: socket.socket) -> socket.socket:

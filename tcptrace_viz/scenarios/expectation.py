@@ -235,7 +235,7 @@ def judge(trace: Trace, outcomes: tuple[Outcome, ...]) -> Verdict:
     """
     expected = [f"{outcome.label}: " + "; ".join(outcome.describe()) for outcome in outcomes]
     observed = observed_summary(trace, outcomes)
-    sampled = trace.meta.get("state_source") == "sampled"
+    sampled = trace.meta.state_source == "sampled"
     problems = []
     matching: list[tuple[Outcome, list[str]]] = []  # (outcome, its required states not seen)
     for outcome in outcomes:

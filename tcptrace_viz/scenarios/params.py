@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.meta import Value
 
 if TYPE_CHECKING:
     from tcptrace_viz.scenarios.expectation import Outcome
     from tcptrace_viz.scenarios.registry import Scenario
 
-Value = int | float | str
 _UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 

@@ -10,7 +10,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from tcptrace_viz.scenarios.params import Parameter, Value
+from tcptrace_viz.meta import Value
+from tcptrace_viz.scenarios.params import Parameter
 
 if TYPE_CHECKING:
     from tcptrace_viz.scenarios.context import ScenarioContext

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tcptrace_viz.model import Trace, normalise_meta
+from tcptrace_viz.meta import Value
+from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios.expectation import judge
-from tcptrace_viz.scenarios.params import Value, bind_outcomes, check_values
+from tcptrace_viz.scenarios.params import bind_outcomes, check_values
 from tcptrace_viz.scenarios.registry import Scenario
 
 
@@ -20,14 +21,14 @@ def judge_run(trace: Trace, scenario: Scenario,
     """
     values = check_values(scenario, params)
     verdict = judge(trace, bind_outcomes(scenario.outcomes, values))
-    error = str(trace.meta.get("error") or "")
-    losses = trace.meta.get("stats", {}).get("losses") or []
+    meta = trace.meta
+    error = meta.error
+    losses = [str(loss) for loss in meta.stats.get("losses") or []]
     incomplete = ("the capture is incomplete: " + "; ".join(losses)
                   if scenario.complete and losses else "")
     passed = verdict.passed and not error and not incomplete
     detail = "; ".join(part for part in (error, incomplete, verdict.detail) if part)
-    trace.meta.update({"expected": verdict.expected, "observed": verdict.observed,
-                       "verdict": "pass" if passed else "fail", "verdict_detail": detail,
-                       "matched_outcome": verdict.matched})
-    trace.meta = normalise_meta(trace.meta)
+    meta.expected, meta.observed = list(verdict.expected), list(verdict.observed)
+    meta.verdict, meta.verdict_detail = ("pass" if passed else "fail"), detail
+    meta.matched_outcome = verdict.matched
     return trace

@@ -1,0 +1,48 @@
+"""Words every layer writes the same way: endpoints, and who sent a segment.
+
+An endpoint is ``127.0.0.1:5555`` or ``[fd00::1]:5555`` (brackets keep an IPv6 address apart
+from its port; an IPv4-mapped IPv6 address is written as the IPv4 address it carries), in the
+ladder, the tables, the socket table, the syscall log and the Trace's metadata alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+
+def endpoint(address: object, port: object) -> str:
+    """``127.0.0.1:5555``, ``[fd00::1]:5555``; IPv4-mapped IPv6 written as IPv4."""
+    text = str(address).strip("[]")
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"{parsed.ipv4_mapped}:{port}"
+        return f"[{parsed}]:{port}"
+    return f"{parsed}:{port}"
+
+
+def socket_endpoint(address: Any) -> str:
+    """A Python socket address (``("127.0.0.1", 5555)``, an IPv6 4-tuple) as an endpoint."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return endpoint(address[0], address[1])
+    return str(address)
+
+
+def host_of(text: str) -> str:
+    """The address part of an endpoint: ``[fd00::1]:5555`` -> ``fd00::1``."""
+    return text.rsplit(":", 1)[0].strip("[]")
+
+
+def sender(direction: str, sides: tuple[str, str] | list[str], src: object = "",
+           sport: object = "") -> str:
+    """Who sent a segment: the first side for ``c2s``, the second for ``s2c``, else its
+    source endpoint (the roles are unknown)."""
+    if direction == "c2s":
+        return sides[0]
+    if direction == "s2c":
+        return sides[1]
+    return endpoint(src, sport)
