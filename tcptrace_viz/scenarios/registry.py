@@ -1,7 +1,7 @@
 """The scenario registry: a decorator fills it, a duplicate name is refused, lookups copy.
 
-Scenario modules register themselves when imported; :mod:`tcptrace_viz.scenarios` imports the
-built-in ones explicitly, in catalogue order, so nothing is discovered by magic.
+Scenario modules register themselves when imported; :mod:`tcptrace_viz.scenarios.builtin`
+imports the built-in ones explicitly, in catalogue order, so nothing is discovered by magic.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A bulk transfer then a close: proves the capture keeps every segment exactly once.
+"""bulk-close: a bulk transfer then a close, proving the capture keeps every segment once.
 
 "Complete" means: every TCP segment the namespace sent (``OutSegs + RetransSegs``) was captured
 once, and none was lost on the way or dropped after capture: no frame dropped by the packet

@@ -1,4 +1,4 @@
-"""Simultaneous close: both FINs cross on the wire."""
+"""simultaneous-close: both FINs cross on the wire; both sides go through CLOSING."""
 
 from __future__ import annotations
 

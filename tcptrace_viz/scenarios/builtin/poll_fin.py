@@ -1,0 +1,32 @@
+"""poll-fin: a FIN is detected by polling for readability and reading 0 bytes."""
+
+from __future__ import annotations
+
+from tcptrace_viz.scenarios.context import ScenarioContext
+from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.registry import scenario
+
+
+@scenario(
+    name="poll-fin",
+    title="a FIN is detected by polling for readability and reading 0 bytes",
+    teaches=(
+        "The peer's FIN makes the socket readable: poll() reports POLLIN (and POLLRDHUP when "
+        "asked for), and recv() returns 0, which means end of stream. That is how a server "
+        "learns, before writing, that the client has closed."
+    ),
+    steps="C close(); S poll(POLLIN|POLLRDHUP); S recv()",
+    outcomes=(Outcome(
+        "Linux",
+        wire=("c2s F.",),
+        calls=(CallOutcome("server", "poll", 1, ret="POLLIN|POLLRDHUP"),
+               CallOutcome("server", "recv", 1, ret="0")),
+    ),),
+)
+def poll_fin(ctx: ScenarioContext) -> None:
+    """The server notices the FIN without writing."""
+    client, server = ctx.connected_pair()
+    ctx.close("client", client)
+    ctx.wait_fin("server", server)
+    ctx.recv("server", server)
+    ctx.close("server", server)

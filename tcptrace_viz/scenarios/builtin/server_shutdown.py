@@ -1,0 +1,29 @@
+"""server-shutdown: a write after one's own shutdown(SHUT_WR) fails at once with EPIPE."""
+
+from __future__ import annotations
+
+from tcptrace_viz.scenarios.context import ScenarioContext
+from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.registry import scenario
+
+
+@scenario(
+    name="server-shutdown",
+    title="a write after one's own shutdown(SHUT_WR) fails at once with EPIPE",
+    teaches=(
+        "After its own shutdown(SHUT_WR) a socket may not send: the write fails immediately "
+        "with EPIPE and nothing new goes on the wire."
+    ),
+    steps="S shutdown(SHUT_WR); S send()",
+    outcomes=(Outcome(
+        "Linux",
+        wire=("s2c F.",),
+        forbidden=("s2c P*",),
+        calls=(CallOutcome("server", "send", 1, errno="EPIPE"),),
+    ),),
+)
+def server_shutdown(ctx: ScenarioContext) -> None:
+    """The server shuts down its own sending side, then tries to send."""
+    _client, server = ctx.connected_pair()
+    ctx.shutdown("server", server)
+    ctx.send("server", server, b"123")
