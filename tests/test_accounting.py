@@ -13,9 +13,9 @@ def test_simultaneous_close_measures_what_lo_dropped() -> None:
     from tcptrace_viz.cli import _console_summary
 
     trace = capture("simultaneous-close").trace
-    stats = trace.meta["stats"]
+    stats = trace.meta.stats
     assert stats["lo_drops"] == stats["kernel_sent_segs"] - stats["kernel_in_segs"] == 2
-    assert trace.meta["verdict"] == "pass"  # named, but not a failure: lo is down on purpose
+    assert trace.meta.verdict == "pass"  # named, but not a failure: lo is down on purpose
     summary = _console_summary(trace, [])
     assert ("2 segments sent while lo was down (dropped by the device, lo's tx_dropped, then "
             "retransmitted)") in summary
@@ -25,5 +25,5 @@ def test_simultaneous_close_measures_what_lo_dropped() -> None:
 def test_other_scenarios_drop_nothing_on_lo() -> None:
     from capturing import capture
 
-    stats = capture("close-then-write").trace.meta["stats"]
+    stats = capture("close-then-write").trace.meta.stats
     assert stats["lo_drops"] == stats["lost"] == 0

@@ -30,7 +30,7 @@ def _assert_truthful(trace) -> None:
     """What every traced run must show: each state between its causes, no empty state rows,
     each result after the events its call waited for."""
     assert order_violations(trace) == []
-    assert trace.meta["order_notes"] == []
+    assert trace.meta.order_notes == []
     assert (trace.states["new"] != "").all() and (trace.states["old"] != "").all()
     table = trace.timeline()
     calls = trace.syscalls
@@ -40,11 +40,11 @@ def _assert_truthful(trace) -> None:
 
 
 def _assert_each_segment_once(trace) -> None:
-    stats = trace.meta["stats"]
+    stats = trace.meta.stats
     assert stats["dropped"] == 0
     # Every segment the namespace's TCP received was captured once, and nothing else.
     assert stats["tcp_segments"] == stats["kernel_in_segs"]
-    if trace.meta["scenario"] != "simultaneous-close":  # it drops its first FINs with lo down
+    if trace.meta.scenario != "simultaneous-close":  # it drops its first FINs with lo down
         assert stats["tcp_segments"] == stats["kernel_sent_segs"]
     keys = ["dir", "seq", "ack", "flags", "len", "ts_ns"]
     assert not trace.packets.duplicated(keys).any()
@@ -53,9 +53,9 @@ def _assert_each_segment_once(trace) -> None:
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_scenario_behaves_as_expected(name: str) -> None:
     trace = capture(name).trace
-    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
-    assert trace.meta["state_source"] == "tracepoint"
-    assert trace.meta["stats"]["tracer_overruns"] == 0
+    assert trace.meta.verdict == "pass", trace.meta.verdict_detail
+    assert trace.meta.state_source == "tracepoint"
+    assert trace.meta.stats["tracer_overruns"] == 0
     _assert_truthful(trace)
     if get(name).wire:
         _assert_each_segment_once(trace)
@@ -67,8 +67,8 @@ def test_scenario_behaves_as_expected(name: str) -> None:
                                   "simultaneous-close"])
 def test_scenario_over_ipv6(name: str) -> None:
     trace = capture(name, socket.AF_INET6).trace
-    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
-    assert trace.meta["family"] == "ipv6"
+    assert trace.meta.verdict == "pass", trace.meta.verdict_detail
+    assert trace.meta.family == "ipv6"
     assert all(":" in address for address in trace.packets["src"])
     _assert_truthful(trace)
 
@@ -83,7 +83,7 @@ def test_question_client_stays_in_fin_wait2_until_its_reset() -> None:
     assert list(rst["reason"]) == ["TCP_TIMEWAIT_SOCKET"]
     assert int(client["ts_ns"].iloc[-2]) < int(rst["ts_ns"].iloc[0]) - 1_000_000
     assert "client states: SYN_SENT -> ESTABLISHED -> FIN_WAIT1 -> FIN_WAIT2 -> CLOSE" in (
-        trace.meta["observed"])
+        trace.meta.observed)
 
 
 def test_bulk_close_time_wait_starts_at_the_servers_fin() -> None:
@@ -100,7 +100,7 @@ def test_connect_refused_names_the_missing_socket() -> None:
     trace = capture("connect-refused").trace
     assert list(trace.packets["reason"]) == ["", "NO_SOCKET"]
     assert set(trace.states["side"]) == {"client"}
-    assert any("server: no socket" in line for line in trace.meta["observed"])
+    assert any("server: no socket" in line for line in trace.meta.observed)
     table = trace.timeline()
     texts = list(table["text"])
     rst = next(i for i, text in enumerate(texts) if text.startswith("[R"))
@@ -145,13 +145,13 @@ def test_without_tracefs_states_are_sampled(name: str, monkeypatch: pytest.Monke
     """The fallback for machines without tracefs: states sampled after every call."""
     monkeypatch.setattr("tcptrace_viz.capture.session.tracefs_root", lambda: None)
     trace = capture(name).trace
-    assert trace.meta["state_source"] == "sampled"
-    assert "tracefs is not available" in trace.meta["state_source_note"]
-    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
+    assert trace.meta.state_source == "sampled"
+    assert "tracefs is not available" in trace.meta.state_source_note
+    assert trace.meta.verdict == "pass", trace.meta.verdict_detail
     if get(name).wire:
         _assert_each_segment_once(trace)
         assert set(trace.states["source"]) <= {"sampled", "socket-table"}
-    detail = trace.meta["verdict_detail"]
+    detail = trace.meta.verdict_detail
     # CLOSING (simultaneous-close) and LAST_ACK (time-wait) usually last less than the time
     # between two calls, and close-then-write's FIN_WAIT2 can begin and end (the ACK, then the
     # RST during the server's send) between two samples: a state missed is named in the note.
@@ -199,22 +199,22 @@ def test_without_root_a_user_namespace_is_used(name: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _as_nobody_in_the_worker(monkeypatch)
     trace = capture(name).trace
-    assert trace.meta["namespace"] == "userns+netns"
-    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
+    assert trace.meta.namespace == "userns+netns"
+    assert trace.meta.verdict == "pass", trace.meta.verdict_detail
     _assert_each_segment_once(trace)
 
 
 def test_bulk_close_drops_nothing() -> None:
     trace = capture("bulk-close").trace
-    stats = trace.meta["stats"]
+    stats = trace.meta.stats
     assert stats["tcp_segments"] > 20_000
     _assert_each_segment_once(trace)
-    assert trace.meta["bytes_received"] == trace.meta["bytes_sent"]
+    assert trace.meta.facts["bytes_received"] == trace.meta.facts["bytes_sent"]
 
 
 def test_data_loss_counts_bytes() -> None:
     trace = capture("linger0-data-loss").trace
-    assert trace.meta["bytes_delivered"] < trace.meta["bytes_accepted"]
+    assert trace.meta.facts["bytes_delivered"] < trace.meta.facts["bytes_accepted"]
 
 
 def test_saved_folder_loads_back_equal(tmp_path: Path) -> None:
@@ -302,15 +302,15 @@ def test_bulk_close_packets_are_in_time_order(tmp_path: Path) -> None:
     path = tmp_path / "trace.pcapng"
     path.write_bytes(pcapng_bytes(result.trace, result.frames, result.frame_ts_ns))
     assert _ts_nondecreasing(read_pcap(path).packets["ts_ns"].tolist())
-    clock = result.trace.meta["clocks"]["packets"]
+    clock = result.trace.meta.clocks["packets"]
     assert "TPACKET_V3 ring" in clock and "SO_TIMESTAMPNS" not in clock
 
 
 def test_bulk_close_takes_its_size_from_set() -> None:
     trace = capture("bulk-close", params={"bytes": 1 << 20}).trace
-    assert trace.meta["parameters"] == {"bytes": 1 << 20}
-    assert trace.meta["bytes_received"] == 1 << 20
-    assert trace.meta["verdict"] == "pass", trace.meta["verdict_detail"]
+    assert trace.meta.parameters == {"bytes": 1 << 20}
+    assert trace.meta.facts["bytes_received"] == 1 << 20
+    assert trace.meta.verdict == "pass", trace.meta.verdict_detail
 
 
 def test_a_full_ring_is_counted_named_and_fails_bulk_close(
@@ -340,9 +340,9 @@ def test_a_full_ring_is_counted_named_and_fails_bulk_close(
     monkeypatch.setattr("tcptrace_viz.capture.session.blocks_for", lambda _burst: 1)
     monkeypatch.setattr(ring.ReceiveRing, "take_blocks", take_blocks)
     trace = capture("bulk-close").trace
-    stats = trace.meta["stats"]
+    stats = trace.meta.stats
     assert stats["ring_drops"] > 0 and stats["lost"] >= stats["ring_drops"]
     assert any("packet ring was full" in loss for loss in stats["losses"])
-    assert trace.meta["verdict"] == "fail"
-    assert "the capture is incomplete" in trace.meta["verdict_detail"]
-    assert "packet ring was full" in trace.meta["verdict_detail"]
+    assert trace.meta.verdict == "fail"
+    assert "the capture is incomplete" in trace.meta.verdict_detail
+    assert "packet ring was full" in trace.meta.verdict_detail

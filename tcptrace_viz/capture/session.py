@@ -148,7 +148,7 @@ def _worker(scenario: Scenario, family: int, writer: int, sample_states: bool,
             "table": table, "table_ns": table_ns,
             "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
             "counters": {key: after[key] - before.get(key, 0) for key in after},
-            "meta": context.meta,
+            "facts": context.facts,
         }
     except KeyboardInterrupt:
         os._exit(130)
@@ -310,7 +310,7 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
         source="capture", scenario=scenario.name, title=scenario.title,
         teaches=scenario.teaches, steps=scenario.steps, sides=scenario.sides,
         parameters=dict(values), endpoints=_endpoints(packets), family=family_name(family),
-        facts=dict(raw["meta"]), kernel=platform.release(), sysctls=read_sysctls(),
+        facts=dict(raw["facts"]), kernel=platform.release(), sysctls=read_sysctls(),
         tool_version=__version__,
         captured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
         namespace=raw["mode"],

@@ -46,8 +46,9 @@ class ScenarioContext:
         self.log = SyscallLog(sample_states)
         self.params: dict[str, int | float | str] = dict(params or {})
         """The scenario's parameter values (its defaults, or what ``--set`` gave)."""
-        self.meta: dict[str, Any] = {}
-        """Extra facts for the Trace's meta (bytes accepted vs delivered, ...)."""
+        self.facts: dict[str, Any] = {}
+        """What the steps want the report to show (bytes accepted vs delivered, a note...):
+        the Trace's ``meta.facts``."""
         self._open: list[socket.socket] = []
 
     # --- sockets -------------------------------------------------------------------------------

@@ -71,5 +71,5 @@ def bulk_close(ctx: ScenarioContext) -> None:
         server.shutdown(socket.SHUT_RDWR)
         reader.join()
     ctx.close("server", server)
-    ctx.meta["bytes_sent"] = size
-    ctx.meta["bytes_received"] = received[0] if received else 0
+    ctx.facts["bytes_sent"] = size
+    ctx.facts["bytes_received"] = received[0] if received else 0

@@ -53,5 +53,5 @@ def linger0_data_loss(ctx: ScenarioContext) -> None:
         if not data:
             break
         delivered += len(data)
-    ctx.meta["bytes_accepted"] = accepted
-    ctx.meta["bytes_delivered"] = delivered
+    ctx.facts["bytes_accepted"] = accepted
+    ctx.facts["bytes_delivered"] = delivered

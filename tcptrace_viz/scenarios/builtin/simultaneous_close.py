@@ -39,7 +39,7 @@ def simultaneous_close(ctx: ScenarioContext) -> None:
         ctx.close("server", server)
     finally:
         set_loopback_up(True)
-    ctx.meta["note"] = "lo was held down while both sides called close()"
+    ctx.facts["note"] = "lo was held down while both sides called close()"
     for what, port in (("client", client_port), ("server", ctx.server_port)):
         ctx.wait_socket_table(_time_wait_on(port), f"the {what}'s TIME_WAIT")
 
