@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.meta import TraceMeta
+from tcptrace_viz.vocabulary import sender
 
 # --- TCP header flags (RFC 9293 s3.1, RFC 3168) -------------------------------------------------
 TH_FIN: Final = 0x01  # no more data from sender
@@ -288,11 +289,7 @@ def call_moments(syscalls: pd.DataFrame, *event_ns: np.ndarray,
 
 
 def _packet_sender(row: Any, sides: list[str]) -> str:
-    if row.dir == "c2s":
-        return sides[0]
-    if row.dir == "s2c":
-        return sides[1]
-    return f"{row.src}:{row.sport}"
+    return sender(row.dir, sides, row.src, row.sport)
 
 
 def _own_side(row: Any, sides: list[str]) -> str:

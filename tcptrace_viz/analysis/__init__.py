@@ -6,7 +6,7 @@ Everything here is pure: DataFrames in, DataFrames (or plain values) out.
 from __future__ import annotations
 
 from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
-from tcptrace_viz.analysis.connections import CONNECTION_COLUMNS, connections
+from tcptrace_viz.analysis.connection_table import CONNECTION_COLUMNS, connections
 from tcptrace_viz.analysis.findings import Finding, findings
 from tcptrace_viz.analysis.states import infer_all_states, infer_states
 

@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tcptrace_viz.analysis.connection_split import split_connections
 from tcptrace_viz.analysis.fields import flag_bits, time_order
-from tcptrace_viz.analysis.flows import split_connections
 from tcptrace_viz.analysis.relative import relative_numbers
 
 #: Columns ``annotate_packets`` adds (replacing any already present).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.analysis.conversation import ensure_annotated
+from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.fields import flag_bits, time_order
 from tcptrace_viz.arrays import Bool
 from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN

@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.analysis.conversation import (
+from tcptrace_viz.analysis.connection_arrays import (
     Columns,
     Conversation,
     conversation,

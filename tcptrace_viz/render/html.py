@@ -49,7 +49,7 @@ CONNECTION_HEADERS: Final[dict[str, str]] = {
     "bytes_s2c": "bytes server→client", "close_kind": "closed with", "closed_by": "closed first by",
     "rst_from": "RST from", "retransmissions": "resent",
 }
-"""Columns of ``analysis.connections()`` shown in the report, with their headings."""
+"""Columns of ``analysis.connection_table()`` shown in the report, with their headings."""
 
 GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
     ("SYN", "opens a connection (the first two segments of the three-way handshake)"),

@@ -13,9 +13,7 @@ from tcptrace_viz.arrays import I64, Bool, Obj
 from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 
-def _endpoint_codes(src: Obj, sport: I64,
-                    dst: Obj, dport: I64) -> tuple[I64,
-                                                                              I64]:
+def _endpoint_codes(src: Obj, sport: I64, dst: Obj, dport: I64) -> tuple[I64, I64]:
     """Small integer ids for the ``(addr, port)`` endpoints of each row's source and destination."""
     n = len(src)
     addr_codes, _ = pd.factorize(np.concatenate([src, dst]))

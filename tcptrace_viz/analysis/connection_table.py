@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.closing import close_facts
-from tcptrace_viz.analysis.conversation import ensure_annotated
+from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
 from tcptrace_viz.analysis.fields import time_order
 from tcptrace_viz.vocabulary import endpoint
