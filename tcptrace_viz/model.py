@@ -149,9 +149,12 @@ def _time_origin(*frames: pd.DataFrame) -> int:
     return min(starts) if starts else 0
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, repr=False)
 class Trace:
-    """Packets, kernel states and syscall results of one capture, on one clock."""
+    """Packets, kernel states and syscall results of one capture, on one clock.
+
+    Two traces are equal (``==``) when they hold the same rows and the same metadata.
+    """
 
     packets: pd.DataFrame
     """One row per TCP segment (see ``PACKET_COLUMNS``)."""
@@ -268,6 +271,20 @@ class Trace:
         """True when both traces hold the same packets, states, syscalls and metadata."""
         return (self.packets.equals(other.packets) and self.states.equals(other.states)
                 and self.syscalls.equals(other.syscalls) and self.meta == other.meta)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Trace) and self.equals(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: DataFrames and metadata change
+
+    def __repr__(self) -> str:
+        meta = self.meta
+        name = meta.scenario or meta.file or "trace"
+        verdict = f", verdict {meta.verdict}" if meta.verdict else ""
+        conns = int(self.packets["conn"].nunique()) if len(self.packets) else 0
+        return (f"<{type(self).__name__} {name!r}: {len(self.packets)} packets in {conns} "
+                f"connection{'s' if conns != 1 else ''}, {len(self.states)} states "
+                f"({meta.state_source or 'no source'}), {len(self.syscalls)} syscalls{verdict}>")
 
 
 def call_moments(syscalls: pd.DataFrame, *event_ns: np.ndarray,
