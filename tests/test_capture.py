@@ -260,7 +260,7 @@ def test_two_captures_at_once_do_not_see_each_other() -> None:
 
 def _leftovers(cli_pid: int, marker: str) -> list[str]:
     """This run's own leftovers only: other captures may be running on the machine."""
-    from test_signals import own_leftovers
+    from builders import own_leftovers
 
     return own_leftovers(cli_pid, marker)
 

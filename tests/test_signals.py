@@ -7,7 +7,6 @@ own --out folder, and files in its own folders.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,36 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import own_leftovers
 
-from tcptrace_viz.capture.kstate import INSTANCE_PREFIX
-
-INSTANCES = Path("/sys/kernel/tracing/instances")
 PROGRESS = ("[", "index:")  # "[1/2] name: capturing..." lines are progress, not the message
-
-
-def _parent_of(pid: str) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return -1
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def own_leftovers(cli_pid: int, marker: str) -> list[str]:
-    """Tracefs instances, processes and descendants belonging to the run ``cli_pid``."""
-    found = []
-    if INSTANCES.is_dir():
-        found += [path.name for path in INSTANCES.iterdir()
-                  if path.name.startswith(f"{INSTANCE_PREFIX}{cli_pid}.")]
-    parents = {pid: _parent_of(pid) for pid in os.listdir("/proc") if pid.isdigit()}
-    for pid, parent in parents.items():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline or parent == cli_pid:
-            found.append(f"pid {pid}")
-    return found
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Path]:
