@@ -18,13 +18,16 @@ import ipaddress
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from factory import CLIENT, SERVER, T0
 from hypothesis import strategies as st
 
 from tcptrace_viz.analysis.fields import letters_to_bits
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
 
 # --- frames and capture files ---------------------------------------------------------------------
 TS0 = 1_764_000_000_123_456_789  # ns; a fixed time so expectations are exact
@@ -482,3 +485,33 @@ def own_leftovers(cli_pid: int, marker: str) -> list[str]:
         if marker in cmdline or parent == cli_pid:
             found.append(f"pid {pid}")
     return found
+
+
+# --- a capture, as the capture session hands it to the store --------------------------------------
+def captured_trace(**meta: Any) -> tuple[Trace, list[bytes], list[int]]:
+    """``close-then-write`` as a capture ends: its Trace, the frames and their times.
+
+    The packets are decoded from the frames (as the session does), so a capture folder written
+    from them reads back equal; states and syscalls are ``factory``'s.  ``meta`` adds to the
+    metadata, which is JSON-shaped already (lists, string keys), as a capture's is.
+    """
+    from factory import close_then_write_rows
+
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
+
+    wire = close_then_write().frame()
+    frames, times = wire_bytes(wire), [int(ns) for ns in wire["ts_ns"]]
+    comments = ["" for _ in frames]
+    comments[3] = "client FIN_WAIT1 (close() = 0)"
+    packets = annotate_packets(decode_frames(frames, times, LINKTYPE_ETHERNET, comments))
+    packets["reason"] = ["NO_SOCKET" if flags == "R" else "" for flags in packets["flags"]]
+    _, states, syscalls = close_then_write_rows()
+    base = {"scenario": "close-then-write", "kernel": "6.1.0-test", "verdict": "pass",
+            "sides": ["client", "server"], "sysctls": {"net.ipv4.tcp_fin_timeout": "60"},
+            "stats": {"frames": len(frames), "tcp_segments": len(frames), "dropped": 0},
+            "state_source": "tracepoint", "source": "capture"}
+    trace = Trace.build(packets=packets, states=pd.DataFrame(states),
+                        syscalls=pd.DataFrame(syscalls), meta={**base, **meta})
+    return trace, frames, times
