@@ -6,7 +6,8 @@
   ``pcap.decode_frames`` returns), with the close stories of SCENARIOS.md at the bottom;
   ``wire_bytes`` turns one back into Ethernet frames.
 - ``BASES`` and ``mutate``: real captures and ways to damage them, for the fuzz tests.
-- ``own_leftovers``: what a capture run left behind (tracefs instances, processes).
+- ``own_leftovers``: what a capture run left behind (tracefs instances, processes);
+  ``unmeasured_env``: the environment for a subprocess that must run without coverage.
 
 Traces (the model the renderers take) come from ``factory``.
 """
@@ -485,6 +486,17 @@ def own_leftovers(cli_pid: int, marker: str) -> list[str]:
         if marker in cmdline or parent == cli_pid:
             found.append(f"pid {pid}")
     return found
+
+
+def unmeasured_env() -> dict[str, str]:
+    """This process's environment without what starts coverage in a child interpreter.
+
+    For subprocesses whose timing or imports are what a test checks: under coverage the
+    interpreter starts later than the tests' start-up window allows, imports more (typing), and
+    saves its data inside os._exit, where a signal can interrupt it.
+    """
+    return {name: value for name, value in os.environ.items()
+            if name not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")}
 
 
 # --- a capture, as the capture session hands it to the store --------------------------------------

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import own_leftovers
+from builders import own_leftovers, unmeasured_env
 
 PROGRESS = ("[", "index:")  # "[1/2] name: capturing..." lines are progress, not the message
 
@@ -24,7 +24,7 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Pat
     process = subprocess.Popen(
         [sys.executable, "-m", "tcptrace_viz", "capture", *args, "--out", str(out),
          "--reports", str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=unmeasured_env())
     return process, out, reports
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,13 +65,19 @@ def test_the_folder_its_json_and_its_pcapng_load_the_same(tmp_path: Path) -> Non
         assert read_capture(target).equals(trace), target
 
 
-def test_the_folder_is_named_after_scenario_and_time(tmp_path: Path) -> None:
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every capture folder is made in the same UTC second, 2025-11-24 12:00:00."""
+    moment = time.struct_time((2025, 11, 24, 12, 0, 0, 0, 328, 0))
+    monkeypatch.setattr(time, "gmtime", lambda *seconds: moment)
+
+
+def test_the_folder_is_named_after_scenario_and_time(tmp_path: Path, frozen_clock: None) -> None:
     folder, _ = _saved(tmp_path)
-    assert folder.parent == tmp_path / "captures" / "close-then-write"
+    assert folder == tmp_path / "captures" / "close-then-write" / "20251124T120000Z"
     assert sorted(path.name for path in folder.iterdir()) == [JSON_NAME, PCAPNG_NAME]
-    assert folder.name.endswith("Z") and "T" in folder.name
     second, _ = _saved(tmp_path)  # the same second: a suffix, never an overwrite
-    assert second != folder and second.name.startswith(folder.name)
+    assert second.name == "20251124T120000Z-2"
     assert not list((tmp_path / "captures").rglob(".*partial*"))
 
 
@@ -129,13 +136,12 @@ def test_a_failed_write_keeps_a_scenario_folder_it_did_not_make(
     assert [path.name for path in scenario.iterdir()] == ["older"]
 
 
-def test_new_capture_folder_finds_a_free_name(tmp_path: Path) -> None:
+def test_new_capture_folder_finds_a_free_name(tmp_path: Path, frozen_clock: None) -> None:
     first = new_capture_folder(tmp_path, "linger0")
-    assert not first.exists() and first.parent == tmp_path / "linger0"
+    assert first == tmp_path / "linger0" / "20251124T120000Z" and not first.exists()
     first.mkdir(parents=True)
-    second = new_capture_folder(tmp_path, "linger0")
-    if second.name.startswith(first.name):  # (unless the clock moved on to the next second)
-        assert second.name == f"{first.name}-2"
+    (tmp_path / "linger0" / "20251124T120000Z-2").mkdir()
+    assert new_capture_folder(tmp_path, "linger0").name == "20251124T120000Z-3"
 
 
 def test_partial_folders_of_dead_runs_are_removed_live_ones_kept(tmp_path: Path) -> None:
