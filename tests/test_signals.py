@@ -104,9 +104,15 @@ def test_a_signal_at_any_moment_exits_130_and_leaves_nothing(tmp_path: Path, sig
                 time.sleep(wait)  # the moment to send the signal is what is under test
             if process.poll() is None:
                 process.send_signal(signum)
-        for delay, _, process, out, reports in started:
-            codes.append(_check_after(process, out, reports, delay, signum,
-                                      f"{signal.Signals(signum).name} at {delay} s: "))
+        try:
+            for delay, _, process, out, reports in started:
+                codes.append(_check_after(process, out, reports, delay, signum,
+                                          f"{signal.Signals(signum).name} at {delay} s: "))
+        finally:  # a failed check must not leave its batch running into the next test
+            for _, _, process, _, _ in started:
+                if process.poll() is None:
+                    process.kill()
+                process.communicate()
     print(f"{signal.Signals(signum).name}: exit codes {codes}")
 
 
