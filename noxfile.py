@@ -34,14 +34,28 @@ def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, capture tests included (they need root; CI is root).
+    """The test suite, capture tests included (they need root; CI is root), under coverage.
 
     A C compiler builds the reader's optional extension, which CI must test (the tests also
-    check the numpy/Python fallbacks give the same results).
+    check the numpy/Python fallbacks give the same results).  Coverage follows the capture's
+    forked worker and the CLI subprocesses ([tool.coverage.run] in pyproject.toml); the table
+    is printed at the end.
     """
     _install_system_packages(session, ["tshark", "cc"])
     session.install(".[test]")
-    session.run("pytest", "-m", "not browser", *session.posargs)
+    # The data files go to the session's own folder, not the checkout or a test's tmp_path;
+    # anyone may write there: some capture tests run the tool as user nobody.
+    data = os.path.join(session.create_tmp(), "coverage")
+    os.makedirs(data, exist_ok=True)
+    os.chmod(data, 0o1777)
+    session.env["COVERAGE_FILE"] = os.path.join(data, ".coverage")
+    session.run("coverage", "erase")
+    # The pytest script, not `-m pytest`: that would put the checkout first on sys.path and test
+    # ./tcptrace_viz (without its compiled extension) instead of the installed package.
+    pytest = os.path.join(session.bin, "pytest")
+    session.run("coverage", "run", pytest, "-m", "not browser", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report")
 
 
 @nox.session

@@ -13,6 +13,7 @@ the single ordered table that reports show and ladders draw.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
@@ -184,8 +185,8 @@ class Trace:
         origin = _time_origin(*frames)
         for frame in frames:
             frame["t"] = (frame["ts_ns"] - origin).astype("float64") / 1e9
-        if not isinstance(meta, TraceMeta):
-            meta = TraceMeta.from_json(meta or {})
+        meta = (copy.deepcopy(meta) if isinstance(meta, TraceMeta)
+                else TraceMeta.from_json(meta or {}))
         return cls(frames[0], frames[1], frames[2], meta)
 
     @property

@@ -3,10 +3,14 @@
 ``make_trace()`` returns the ``close-then-write`` story as Linux tells it: handshake, the
 client's close() (FIN), the server's first send() = 3 (PSH), the client's RST, the server's
 second send() -> EPIPE.  Keyword arguments replace pieces for other stories.
+
+The other stories as Traces (``linger0()``, ``pipe()``, ``long_trace()``, ...) are at the bottom,
+collected in ``SCENARIOS``.  Wire-level builders (bytes, decoded frames) are in ``builders``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -111,3 +115,135 @@ def make_trace(packets: list[dict[str, Any]] | None = None,
         syscalls=pd.DataFrame(default_syscalls if syscalls is None else syscalls),
         meta=base_meta,
     )
+
+
+# --- the scenarios as Traces ----------------------------------------------------------------------
+
+def handshake(t0: float = 0) -> list[dict]:
+    return [pkt(t0, "client", "S", 0, 0), pkt(t0 + 10, "server", "S.", 0, 1),
+            pkt(t0 + 20, "client", ".", 1, 1)]
+
+
+def handshake_states(t0: float = 0) -> list[dict]:
+    return [state(t0 + 15, "client", "SYN_SENT", "ESTABLISHED"),
+            state(t0 + 25, "server", "SYN_RECV", "ESTABLISHED")]
+
+
+def close_then_write() -> Trace:
+    return make_trace()
+
+
+def linger0() -> Trace:
+    packets = [*handshake(), pkt(100, "client", "R.", 1, 1, reason="TCP_ABORT_ON_LINGER")]
+    states = [*handshake_states(),
+              state(100, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_ABORT_ON_LINGER"),
+              state(105, "server", "ESTABLISHED", "CLOSE")]
+    syscalls = [call(90, "client", "setsockopt", "SO_LINGER {1, 0}", ret="0"),
+                call(95, "client", "close", ret="0"),
+                call(200, "server", "send", "b'123', MSG_NOSIGNAL", errno="ECONNRESET")]
+    return make_trace(packets, states, syscalls, scenario="linger0",
+                      title="SO_LINGER {1, 0}: close() sends RST",
+                      expected=["server send -> ECONNRESET"],
+                      observed=["server send -> ECONNRESET"])
+
+
+def pipe() -> Trace:
+    syscalls = [call(0, "writer", "pipe", ret="0"), call(10, "reader", "close", ret="0"),
+                call(20, "writer", "write", "b'123'", errno="EPIPE")]
+    return make_trace([], [], syscalls, scenario="pipe", sides=["writer", "reader"],
+                      endpoints={}, title="a pipe knows its reader is gone",
+                      expected=["write -> EPIPE"], observed=["write -> EPIPE"])
+
+
+def simultaneous_close() -> Trace:
+    packets = [*handshake(), pkt(100, "client", "F.", 1, 1), pkt(101, "server", "F.", 1, 1),
+               pkt(110, "client", ".", 2, 2), pkt(111, "server", ".", 2, 2)]
+    states = [*handshake_states(),
+              state(99, "client", "ESTABLISHED", "FIN_WAIT1"),
+              state(100, "server", "ESTABLISHED", "FIN_WAIT1"),
+              state(105, "client", "FIN_WAIT1", "CLOSING"),
+              state(106, "server", "FIN_WAIT1", "CLOSING"),
+              state(115, "client", "CLOSING", "TIME_WAIT", source="socket-table"),
+              state(116, "server", "CLOSING", "TIME_WAIT", source="socket-table")]
+    syscalls = [call(98, "client", "close", ret="0"), call(98.5, "server", "close", ret="0")]
+    return make_trace(packets, states, syscalls, scenario="simultaneous-close")
+
+
+def idle_gap() -> Trace:
+    """close-then-write with a 5 s pause before the server writes."""
+    packets, states, syscalls = close_then_write_rows()
+    shift = 5_000_000  # µs
+
+    def later(rows: list[dict], after_us: float) -> list[dict]:
+        out = []
+        for row in rows:
+            moved = dict(row)
+            if moved["ts_ns"] - T0 >= after_us * 1000:
+                moved["ts_ns"] += shift * 1000
+            out.append(moved)
+        return out
+
+    return make_trace(later(packets, 150), later(states, 150), later(syscalls, 150),
+                      scenario="question")
+
+
+def long_trace(n_data: int = 400) -> Trace:
+    """A bulk transfer: many data segments and ACKs, then a reset."""
+    packets = list(handshake())
+    t = 100.0
+    for i in range(n_data):
+        packets.append(pkt(t, "client", "P.", 1 + 1000 * i, 1, length=1000))
+        packets.append(pkt(t + 1, "server", ".", 1, 1 + 1000 * (i + 1)))
+        t += 3
+    packets.append(pkt(t + 10, "client", "R.", 1 + 1000 * n_data, 1))
+    states = [*handshake_states(),
+              state(t + 10, "client", "ESTABLISHED", "CLOSE",
+                    reason="RST sent: TCP_ABORT_ON_LINGER"),
+              state(t + 15, "server", "ESTABLISHED", "CLOSE")]
+    syscalls = [call(90, "client", "send", "b'...' x 400000", ret="400000"),
+                call(t + 5, "client", "close", ret="0")]
+    return make_trace(packets, states, syscalls, scenario="linger0-data-loss",
+                      bytes_accepted=400000, bytes_delivered=120000)
+
+
+def ipv6() -> Trace:
+    trace = make_trace(family="ipv6", endpoints={"client": "[::1]:40000",
+                                                 "server": "[::1]:5555"})
+    for frame in (trace.packets,):
+        frame["src"] = "::1"
+        frame["dst"] = "::1"
+    trace.states["local"] = trace.states["local"].str.replace("127.0.0.1", "[::1]")
+    trace.states["remote"] = trace.states["remote"].str.replace("127.0.0.1", "[::1]")
+    return trace
+
+
+def user_pcap() -> Trace:
+    """A capture a user brings: two connections, states inferred, no syscalls."""
+    packets, _, _ = close_then_write_rows()
+    second = []
+    for row in packets:
+        row2 = dict(row)
+        row2["conn"] = 1
+        row2["ts_ns"] += 1_000_000
+        if row2["sport"] == CLIENT[1]:
+            row2["sport"] = 40001
+        if row2["dport"] == CLIENT[1]:
+            row2["dport"] = 40001
+        second.append(row2)
+    frames = [dict(row, frame=i + 1) for i, row in enumerate(packets + second)]
+    states = [state(100, "client", "ESTABLISHED", "FIN_WAIT1", source="inferred"),
+              state(110, "server", "ESTABLISHED", "CLOSE_WAIT", source="inferred")]
+    return make_trace(frames, states, [], scenario="", source="file", file="bug-1234.pcap",
+                      verdict="", expected=[], observed=[], kernel="", sysctls={})
+
+
+SCENARIOS: dict[str, Callable[[], Trace]] = {
+    "close-then-write": close_then_write,
+    "linger0": linger0,
+    "pipe": pipe,
+    "simultaneous-close": simultaneous_close,
+    "idle-gap": idle_gap,
+    "long": long_trace,
+    "ipv6": ipv6,
+    "user-pcap": user_pcap,
+}

@@ -7,9 +7,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_analysis_wire import (
+from builders import (
     DECODED_COLUMNS,
     WANT_COLUMNS,
     Wire,
@@ -18,6 +16,8 @@ from test_analysis_wire import (
     merge,
     normal_close,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tcptrace_viz.analysis import annotate_packets
 

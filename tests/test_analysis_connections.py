@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from factory import make_trace
-from test_analysis_wire import (
+from builders import (
     Wire,
     close_then_write,
     close_unread,
@@ -18,6 +17,7 @@ from test_analysis_wire import (
     simultaneous_close,
     zero_window,
 )
+from factory import make_trace
 
 from tcptrace_viz.analysis import CONNECTION_COLUMNS, annotate_packets, connections
 

@@ -6,8 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from factory import make_trace
-from test_analysis_wire import (
+from builders import (
     Wire,
     close_then_write,
     close_unread,
@@ -21,6 +20,7 @@ from test_analysis_wire import (
     simultaneous_close,
     zero_window,
 )
+from factory import make_trace
 
 from tcptrace_viz.analysis import Finding, annotate_packets, findings
 

@@ -10,31 +10,18 @@ import socket
 
 import pandas as pd
 import pytest
-from test_analysis_wire import (
+from builders import (
     Wire,
     close_then_write,
     connect_refused,
     merge,
     normal_close,
     simultaneous_close,
+    wire_bytes,
 )
-from test_pcap_builders import ether, ipv4, ipv6, tcp
 
 from tcptrace_viz.analysis import annotate_packets, connections, findings, infer_states
 from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
-
-
-def to_bytes(frame: pd.DataFrame) -> list[bytes]:
-    """Each row of a Wire frame as an Ethernet frame."""
-    out = []
-    for row in frame.itertuples(index=False):
-        segment = tcp(sport=row.sport, dport=row.dport, seq=row.seq, ack=row.ack,
-                      flags=row.flag_bits, win=row.win, payload=b"x" * row.len)
-        if row.ip_version == 6:
-            out.append(ether(ipv6(segment, src=row.src, dst=row.dst), ethertype=0x86DD))
-        else:
-            out.append(ether(ipv4(segment, src=row.src, dst=row.dst)))
-    return out
 
 
 @pytest.mark.parametrize("family", [4, 6])
@@ -51,7 +38,7 @@ def test_decoded_frames_annotate_like_the_builder(family: int) -> None:
             row["src"] = row["dst"] = "::1"
             row["ip_version"] = 6
     wanted = merge(first, second, expected=True)
-    decoded = decode_frames(to_bytes(wanted), wanted["ts_ns"].to_numpy(), LINKTYPE_ETHERNET)
+    decoded = decode_frames(wire_bytes(wanted), wanted["ts_ns"].to_numpy(), LINKTYPE_ETHERNET)
     out = annotate_packets(decoded)
     for column in ("conn", "dir", "rel_seq", "rel_ack"):
         assert out[column].tolist() == wanted[f"want_{column}"].tolist(), column
@@ -62,7 +49,7 @@ def test_decoded_refused_and_simultaneous() -> None:
     for wire, kind in ((connect_refused(), "refused"), (simultaneous_close(),
                                                          "simultaneous-close")):
         frame = wire.frame()
-        decoded = decode_frames(to_bytes(frame), frame["ts_ns"].to_numpy(), LINKTYPE_ETHERNET)
+        decoded = decode_frames(wire_bytes(frame), frame["ts_ns"].to_numpy(), LINKTYPE_ETHERNET)
         assert kind in [f.kind for f in findings(decoded, 0)]
 
 

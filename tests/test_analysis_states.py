@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import pytest
-from factory import make_trace
-from test_analysis_wire import (
+from builders import (
     Wire,
     close_then_write,
     close_unread,
@@ -18,6 +17,7 @@ from test_analysis_wire import (
     shutdown_half_close,
     simultaneous_close,
 )
+from factory import make_trace
 
 from tcptrace_viz.analysis import annotate_packets, infer_all_states, infer_states
 from tcptrace_viz.errors import BadInputError

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factory import make_trace
-from test_render_scenarios import SCENARIOS
+from factory import SCENARIOS, make_trace
 
 from tcptrace_viz.model import Trace
 from tcptrace_viz.render import render, render_index

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from builders import own_leftovers, unmeasured_env
 from capturing import capture
 
 from tcptrace_viz.analysis.causality import order_violations
@@ -260,8 +261,6 @@ def test_two_captures_at_once_do_not_see_each_other() -> None:
 
 def _leftovers(cli_pid: int, marker: str) -> list[str]:
     """This run's own leftovers only: other captures may be running on the machine."""
-    from test_signals import own_leftovers
-
     return own_leftovers(cli_pid, marker)
 
 
@@ -270,7 +269,7 @@ def test_interrupted_capture_leaves_nothing_behind(tmp_path: Path, signum: int,
                                                    code: int) -> None:
     out = tmp_path / "interrupted-captures"
     process = _cli("capture", "-s", "question", "--out", str(out),
-                   "--reports", str(tmp_path / "reports"))
+                   "--reports", str(tmp_path / "reports"), env=unmeasured_env())
     assert process.stderr is not None
     line = process.stderr.readline()  # printed once the run has started
     assert "capturing" in line

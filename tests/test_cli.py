@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import TS0, Iface, Packet, Section, pcap_file, pcapng_file, syn
 from click.testing import CliRunner
-from test_pcap_builders import TS0, Iface, Packet, Section, pcap_file, pcapng_file, syn
 
 from tcptrace_viz.cli import main
 from tcptrace_viz.scenarios import CATALOGUE

@@ -7,7 +7,7 @@ import struct
 
 import numpy as np
 import pytest
-from test_pcap_builders import (
+from builders import (
     TS0,
     Iface,
     Packet,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_pcap_builders import Iface, Packet, Section, ether, ipv4, pcap_file, pcapng_file, tcp
+from builders import Iface, Packet, Section, ether, ipv4, pcap_file, pcapng_file, tcp
 
 from tcptrace_viz.pcap import read_pcap
 

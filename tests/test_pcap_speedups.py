@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import BASES, MUTATION, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_pcap_fuzz import BASES, MUTATION, mutate
 
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap import gather as gather_module

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from test_pcap_builders import TS0, ether, ext_header, ipv4, ipv6, syn, tcp
+from builders import TS0, ether, ext_header, ipv4, ipv6, syn, tcp
 
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames, read_pcap, write_pcapng

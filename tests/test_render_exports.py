@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from factory import make_trace
-from test_render_scenarios import idle_gap, linger0, long_trace, pipe, simultaneous_close
+from factory import idle_gap, linger0, long_trace, make_trace, pipe, simultaneous_close
 
 from tcptrace_viz.render import render
 from tcptrace_viz.render.layout import build_ladder

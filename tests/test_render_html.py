@@ -8,8 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
-from factory import make_trace
-from test_render_scenarios import SCENARIOS, long_trace, pipe, user_pcap
+from factory import SCENARIOS, long_trace, make_trace, pipe, user_pcap
 
 from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.render import render, render_index

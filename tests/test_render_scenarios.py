@@ -1,6 +1,6 @@
 """Scenario-shaped Traces rendered into every format, plus ladder layout checks.
 
-The builders here (``SCENARIOS``) are reused by the other ``test_render_*`` files.
+The Traces come from ``factory.SCENARIOS``, which the other ``test_render_*`` files share.
 """
 
 from __future__ import annotations
@@ -10,147 +10,29 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 
 import pytest
-from factory import CLIENT, T0, call, close_then_write_rows, make_trace, pkt, state
+from factory import (
+    SCENARIOS,
+    call,
+    handshake,
+    handshake_states,
+    idle_gap,
+    ipv6,
+    linger0,
+    long_trace,
+    make_trace,
+    pipe,
+    pkt,
+    state,
+    user_pcap,
+)
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.model import Trace
 from tcptrace_viz.render import FORMATS, render
 from tcptrace_viz.render.layout import build_ladder
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-def handshake(t0: float = 0) -> list[dict]:
-    return [pkt(t0, "client", "S", 0, 0), pkt(t0 + 10, "server", "S.", 0, 1),
-            pkt(t0 + 20, "client", ".", 1, 1)]
-
-
-def handshake_states(t0: float = 0) -> list[dict]:
-    return [state(t0 + 15, "client", "SYN_SENT", "ESTABLISHED"),
-            state(t0 + 25, "server", "SYN_RECV", "ESTABLISHED")]
-
-
-def close_then_write() -> Trace:
-    return make_trace()
-
-
-def linger0() -> Trace:
-    packets = [*handshake(), pkt(100, "client", "R.", 1, 1, reason="TCP_ABORT_ON_LINGER")]
-    states = [*handshake_states(),
-              state(100, "client", "ESTABLISHED", "CLOSE", reason="RST sent: TCP_ABORT_ON_LINGER"),
-              state(105, "server", "ESTABLISHED", "CLOSE")]
-    syscalls = [call(90, "client", "setsockopt", "SO_LINGER {1, 0}", ret="0"),
-                call(95, "client", "close", ret="0"),
-                call(200, "server", "send", "b'123', MSG_NOSIGNAL", errno="ECONNRESET")]
-    return make_trace(packets, states, syscalls, scenario="linger0",
-                      title="SO_LINGER {1, 0}: close() sends RST",
-                      expected=["server send -> ECONNRESET"],
-                      observed=["server send -> ECONNRESET"])
-
-
-def pipe() -> Trace:
-    syscalls = [call(0, "writer", "pipe", ret="0"), call(10, "reader", "close", ret="0"),
-                call(20, "writer", "write", "b'123'", errno="EPIPE")]
-    return make_trace([], [], syscalls, scenario="pipe", sides=["writer", "reader"],
-                      endpoints={}, title="a pipe knows its reader is gone",
-                      expected=["write -> EPIPE"], observed=["write -> EPIPE"])
-
-
-def simultaneous_close() -> Trace:
-    packets = [*handshake(), pkt(100, "client", "F.", 1, 1), pkt(101, "server", "F.", 1, 1),
-               pkt(110, "client", ".", 2, 2), pkt(111, "server", ".", 2, 2)]
-    states = [*handshake_states(),
-              state(99, "client", "ESTABLISHED", "FIN_WAIT1"),
-              state(100, "server", "ESTABLISHED", "FIN_WAIT1"),
-              state(105, "client", "FIN_WAIT1", "CLOSING"),
-              state(106, "server", "FIN_WAIT1", "CLOSING"),
-              state(115, "client", "CLOSING", "TIME_WAIT", source="socket-table"),
-              state(116, "server", "CLOSING", "TIME_WAIT", source="socket-table")]
-    syscalls = [call(98, "client", "close", ret="0"), call(98.5, "server", "close", ret="0")]
-    return make_trace(packets, states, syscalls, scenario="simultaneous-close")
-
-
-def idle_gap() -> Trace:
-    """close-then-write with a 5 s pause before the server writes."""
-    packets, states, syscalls = close_then_write_rows()
-    shift = 5_000_000  # µs
-
-    def later(rows: list[dict], after_us: float) -> list[dict]:
-        out = []
-        for row in rows:
-            moved = dict(row)
-            if moved["ts_ns"] - T0 >= after_us * 1000:
-                moved["ts_ns"] += shift * 1000
-            out.append(moved)
-        return out
-
-    return make_trace(later(packets, 150), later(states, 150), later(syscalls, 150),
-                      scenario="question")
-
-
-def long_trace(n_data: int = 400) -> Trace:
-    """A bulk transfer: many data segments and ACKs, then a reset."""
-    packets = list(handshake())
-    t = 100.0
-    for i in range(n_data):
-        packets.append(pkt(t, "client", "P.", 1 + 1000 * i, 1, length=1000))
-        packets.append(pkt(t + 1, "server", ".", 1, 1 + 1000 * (i + 1)))
-        t += 3
-    packets.append(pkt(t + 10, "client", "R.", 1 + 1000 * n_data, 1))
-    states = [*handshake_states(),
-              state(t + 10, "client", "ESTABLISHED", "CLOSE",
-                    reason="RST sent: TCP_ABORT_ON_LINGER"),
-              state(t + 15, "server", "ESTABLISHED", "CLOSE")]
-    syscalls = [call(90, "client", "send", "b'...' x 400000", ret="400000"),
-                call(t + 5, "client", "close", ret="0")]
-    return make_trace(packets, states, syscalls, scenario="linger0-data-loss",
-                      bytes_accepted=400000, bytes_delivered=120000)
-
-
-def ipv6() -> Trace:
-    trace = make_trace(family="ipv6", endpoints={"client": "[::1]:40000",
-                                                 "server": "[::1]:5555"})
-    for frame in (trace.packets,):
-        frame["src"] = "::1"
-        frame["dst"] = "::1"
-    trace.states["local"] = trace.states["local"].str.replace("127.0.0.1", "[::1]")
-    trace.states["remote"] = trace.states["remote"].str.replace("127.0.0.1", "[::1]")
-    return trace
-
-
-def user_pcap() -> Trace:
-    """A capture a user brings: two connections, states inferred, no syscalls."""
-    packets, _, _ = close_then_write_rows()
-    second = []
-    for row in packets:
-        row2 = dict(row)
-        row2["conn"] = 1
-        row2["ts_ns"] += 1_000_000
-        if row2["sport"] == CLIENT[1]:
-            row2["sport"] = 40001
-        if row2["dport"] == CLIENT[1]:
-            row2["dport"] = 40001
-        second.append(row2)
-    frames = [dict(row, frame=i + 1) for i, row in enumerate(packets + second)]
-    states = [state(100, "client", "ESTABLISHED", "FIN_WAIT1", source="inferred"),
-              state(110, "server", "ESTABLISHED", "CLOSE_WAIT", source="inferred")]
-    return make_trace(frames, states, [], scenario="", source="file", file="bug-1234.pcap",
-                      verdict="", expected=[], observed=[], kernel="", sysctls={})
-
-
-SCENARIOS: dict[str, Callable[[], Trace]] = {
-    "close-then-write": close_then_write,
-    "linger0": linger0,
-    "pipe": pipe,
-    "simultaneous-close": simultaneous_close,
-    "idle-gap": idle_gap,
-    "long": long_trace,
-    "ipv6": ipv6,
-    "user-pcap": user_pcap,
-}
 
 
 def svg_ids(svg: str) -> list[str]:

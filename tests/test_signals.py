@@ -7,7 +7,6 @@ own --out folder, and files in its own folders.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,36 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import own_leftovers, unmeasured_env
 
-from tcptrace_viz.capture.tracefs import INSTANCE_PREFIX
-
-INSTANCES = Path("/sys/kernel/tracing/instances")
 PROGRESS = ("[", "index:")  # "[1/2] name: capturing..." lines are progress, not the message
-
-
-def _parent_of(pid: str) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return -1
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def own_leftovers(cli_pid: int, marker: str) -> list[str]:
-    """Tracefs instances, processes and descendants belonging to the run ``cli_pid``."""
-    found = []
-    if INSTANCES.is_dir():
-        found += [path.name for path in INSTANCES.iterdir()
-                  if path.name.startswith(f"{INSTANCE_PREFIX}{cli_pid}.")]
-    parents = {pid: _parent_of(pid) for pid in os.listdir("/proc") if pid.isdigit()}
-    for pid, parent in parents.items():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline or parent == cli_pid:
-            found.append(f"pid {pid}")
-    return found
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Path]:
@@ -52,7 +24,7 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Pat
     process = subprocess.Popen(
         [sys.executable, "-m", "tcptrace_viz", "capture", *args, "--out", str(out),
          "--reports", str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=unmeasured_env())
     return process, out, reports
 
 
@@ -132,9 +104,15 @@ def test_a_signal_at_any_moment_exits_130_and_leaves_nothing(tmp_path: Path, sig
                 time.sleep(wait)  # the moment to send the signal is what is under test
             if process.poll() is None:
                 process.send_signal(signum)
-        for delay, _, process, out, reports in started:
-            codes.append(_check_after(process, out, reports, delay, signum,
-                                      f"{signal.Signals(signum).name} at {delay} s: "))
+        try:
+            for delay, _, process, out, reports in started:
+                codes.append(_check_after(process, out, reports, delay, signum,
+                                          f"{signal.Signals(signum).name} at {delay} s: "))
+        finally:  # a failed check must not leave its batch running into the next test
+            for _, _, process, _, _ in started:
+                if process.poll() is None:
+                    process.kill()
+                process.communicate()
     print(f"{signal.Signals(signum).name}: exit codes {codes}")
 
 
