@@ -12,8 +12,8 @@ from matplotlib.text import Text
 
 from tcptrace_viz.model import Trace
 from tcptrace_viz.render import render, render_index
-from tcptrace_viz.render.ladder import ladder_figure
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render.ladder_figure import ladder_figure
+from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.markdown import md_code, md_text
 from tcptrace_viz.render.mermaid import mermaid_escape
 from tcptrace_viz.render.templating import UntrustedSvgError, environment, trusted_svg

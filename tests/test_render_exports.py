@@ -8,7 +8,7 @@ from factory import make_trace
 from test_render_scenarios import idle_gap, linger0, long_trace, pipe, simultaneous_close
 
 from tcptrace_viz.render import render
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
 
 
 def text(trace, fmt: str, **kwargs) -> str:

@@ -18,7 +18,7 @@ from factory import CLIENT, T0, call, close_then_write_rows, make_trace, pkt, st
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import Trace
 from tcptrace_viz.render import FORMATS, render
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 

@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.describe import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
-from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
-from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
+from tcptrace_viz.render.ladder_layout import build_ladder
+from tcptrace_viz.render.selection import rows_of, select, timeline
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
     static_text,
     trusted_svg,
 )
+from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from tcptrace_viz.model import Trace
-    from tcptrace_viz.render.layout import Selection
+    from tcptrace_viz.render.ladder_model import Ladder
+    from tcptrace_viz.render.selection import Selection
 
 TABLE_MAX: Final = 5000
 """Timeline rows shown at most (the pcapng holds the rest)."""
@@ -80,7 +82,7 @@ class HtmlReport:
 
 def report_html(trace: Trace, connection: int | None = None) -> str:
     """Render the report of ``trace`` (or of one of its connections)."""
-    from tcptrace_viz.render.ladder import ladder_svg
+    from tcptrace_viz.render.ladder_figure import ladder_svg
 
     selection = select(trace, connection)
     ladder = build_ladder(trace, connection)

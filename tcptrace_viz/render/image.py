@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -22,7 +22,7 @@ class SvgLadder:
 
     def render(self, trace: Trace, *, connection: int | None = None) -> str:
         """The ladder as SVG text."""
-        from tcptrace_viz.render.ladder import ladder_svg
+        from tcptrace_viz.render.ladder_figure import ladder_svg
 
         return ladder_svg(build_ladder(trace, connection), trace.meta)
 
@@ -35,6 +35,6 @@ class PngLadder:
 
     def render(self, trace: Trace, *, connection: int | None = None) -> bytes:
         """The ladder as PNG bytes."""
-        from tcptrace_viz.render.ladder import ladder_png
+        from tcptrace_viz.render.ladder_figure import ladder_png
 
         return ladder_png(build_ladder(trace, connection), trace.meta)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import as_list, printable, verdict_word
-from tcptrace_viz.render.layout import build_ladder, rows_of, select, timeline
+from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.mermaid import mermaid_text
+from tcptrace_viz.render.safe_text import printable
+from tcptrace_viz.render.selection import rows_of, select, timeline
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
+from tcptrace_viz.render.wording import as_list, verdict_word
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import printable
-from tcptrace_viz.render.layout import Ladder, build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
+from tcptrace_viz.render.ladder_model import Ladder
+from tcptrace_viz.render.safe_text import printable
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace

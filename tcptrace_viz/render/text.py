@@ -17,15 +17,10 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import (
-    FLAG_LEGEND,
-    STATE_LEGEND,
-    printable,
-    truncate,
-    verdict_word,
-    without_window,
-)
-from tcptrace_viz.render.layout import Event, Ladder, build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
+from tcptrace_viz.render.ladder_model import Event, Ladder
+from tcptrace_viz.render.safe_text import printable, truncate, without_window
+from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace

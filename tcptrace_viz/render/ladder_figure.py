@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from tcptrace_viz.render.common import printable, truncate
-from tcptrace_viz.render.layout import Event, Ladder
+from tcptrace_viz.render.ladder_model import Event, Ladder
+from tcptrace_viz.render.safe_text import printable, truncate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,9 +1,8 @@
-"""Small text helpers shared by the renderers: cleaning untrusted text, legends, verdicts."""
+"""Fixed wording the renderers share: the flag and state legends, the verdict word, and meta
+values as the lists the reports show."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any, Final
 
 FLAG_LEGEND: Final = ("Flags: S = SYN (open), F = FIN (I am done sending), R = RST (reset: "
@@ -13,37 +12,6 @@ FLAG_LEGEND: Final = ("Flags: S = SYN (open), F = FIN (I am done sending), R = R
 
 STATE_LEGEND: Final = ("[STATE] = the kernel's TCP state for that socket, as traced; [STATE?] = "
                        "guessed (sampled, or inferred from the packets).")
-
-_WIN_RE: Final = re.compile(r" win \d+")
-
-
-def printable(text: object) -> str:
-    """``text`` as one line safe for a terminal: control characters (ANSI escapes, newlines,
-    bidi overrides) become ``?``."""
-    out = []
-    for ch in str(text):
-        category = unicodedata.category(ch)
-        if ch == "\t":
-            out.append(" ")
-        elif category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co"):
-            out.append("?")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def truncate(text: str, width: int, ellipsis: str = "...") -> str:
-    """Cut ``text`` to ``width`` characters, ending with ``ellipsis`` when cut."""
-    if len(text) <= width:
-        return text
-    if width <= len(ellipsis):
-        return text[:width]
-    return text[: width - len(ellipsis)] + ellipsis
-
-
-def without_window(label: str) -> str:
-    """A packet label without its ``win N`` part (for narrow text ladders)."""
-    return _WIN_RE.sub("", label)
 
 
 def verdict_word(meta: dict[str, Any]) -> str:
