@@ -1,4 +1,4 @@
-"""Laying out a ladder: ``build_ladder()`` turns a Trace (or one of its connections) into the
+"""Laying out a ladder: the events of a selection become the
 :class:`~tcptrace_viz.render.ladder_model.Ladder` every ladder renderer draws.
 
 The position rules live here, in one place:
@@ -13,27 +13,17 @@ The position rules live here, in one place:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from tcptrace_viz.describe import (
-    describe_call_start,
-    describe_packet,
-    describe_state,
-    describe_syscall,
-)
-from tcptrace_viz.model import OBSERVED_SOURCES, call_moments
-from tcptrace_viz.render.labels import human_duration, name_of, short_syscall, state_label, title_of
-from tcptrace_viz.render.ladder_model import Event, EventKind, Ladder, Lifeline, StateBand
-from tcptrace_viz.render.reset_reasons import reset_reasons
-from tcptrace_viz.render.selection import bare_endpoint, endpoint_text, rows_of, select
+from tcptrace_viz.render.labels import human_duration, name_of, title_of
+from tcptrace_viz.render.ladder_events import PACKET, STATE, LadderEvents, Raw
+from tcptrace_viz.render.ladder_model import Event, Ladder, StateBand
+from tcptrace_viz.render.selection import select
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from tcptrace_viz.model import Trace
 
 ROW: Final = 1.0
@@ -51,139 +41,95 @@ MAX_EVENTS: Final = 120
 KEEP_EACH_END: Final = 40
 
 
-# --- building the ladder --------------------------------------------------------------------------
+def build_ladder(trace: Trace, connection: int | None = None, *,
+                 max_events: int = MAX_EVENTS, keep_each_end: int = KEEP_EACH_END) -> Ladder:
+    """Lay out ``trace`` (or one of its connections) as a ladder diagram.
+
+    Renderers share one :class:`~tcptrace_viz.render.prepared.Prepared` instead, which gathers
+    the events once for every layout.
+    """
+    return lay_out(LadderEvents(select(trace, connection)), max_events, keep_each_end)
 
 
-def _lifelines(trace: Trace) -> tuple[Lifeline, Lifeline]:
-    sides = trace.sides
-    endpoints = trace.meta.get("endpoints")
-    addresses = ["", ""]
-    pkts = trace.packets
-    if len(pkts):
-        first = _client_packet(pkts)
-        client = endpoint_text(str(first.src), int(first.sport))
-        server = endpoint_text(str(first.dst), int(first.dport))
-        if first.dir == "s2c":
-            client, server = server, client
-        addresses = [client, server]
-    elif isinstance(endpoints, dict):
-        addresses = [str(endpoints.get(side, "")) for side in sides]
-    names = [side if side not in trace.sides_without_socket() else f"{side} (no socket)"
-             for side in sides]
-    return Lifeline(names[0], addresses[0]), Lifeline(names[1], addresses[1])
+def elides(events: LadderEvents, max_events: int, keep_each_end: int) -> bool:
+    """Whether laying ``events`` out with these limits leaves some out."""
+    if len(events) <= max_events:
+        return False
+    return int(np.count_nonzero(events.code != STATE)) > 2 * keep_each_end
 
 
-def _client_packet(pkts: pd.DataFrame) -> Any:
-    """The packet whose source is the client: the first c2s, else a pure SYN, else the first."""
-    for cond in (pkts["dir"] == "c2s", pkts["dir"] == "s2c", pkts["flags"] == "S"):
-        hits = pkts[cond]
-        if len(hits):
-            return next(rows_of(hits))
-    return next(rows_of(pkts))
+def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
+            keep_each_end: int = KEEP_EACH_END) -> Ladder:
+    """Place ``events`` on a ladder, eliding the middle of a long one (see the module's rules)."""
+    selection = events.selection
+    raws = _elide(events, max_events, keep_each_end)
+    threshold = _break_threshold([r.ts_ns for r in raws])
+    placed: list[Event] = []
+    y = 0.5 * ROW
+    prev_ns: int | None = None
+    for raw in raws:
+        if prev_ns is not None:
+            gap = raw.ts_ns - prev_ns
+            if gap >= threshold:
+                seconds = gap / 1e9
+                placed.append(Event("gap", y + GAP_HEIGHT / 2, prev_ns,
+                                    (prev_ns - selection.origin_ns) / 1e9, -1,
+                                    f"{human_duration(seconds)} idle",
+                                    f"nothing happened for {human_duration(seconds)}"))
+                y += GAP_HEIGHT + ROW
+            else:
+                y += ROW + EXTRA * max(gap, 0) / threshold
+        placed.append(_event(raw, y, selection.origin_ns))
+        prev_ns = int(raw.extra.get("end_ns", raw.ts_ns))
+    height = y + ROW
+    bands = tuple(_bands(placed, height))
+    packets_total = len(selection.trace.packets)
+    packets_drawn = sum(1 for e in placed if e.kind == "packet")
+    meta = selection.trace.meta
+    return Ladder(title_of(meta), events.lifelines, tuple(placed), bands, height,
+                  selection.note, packets_total, packets_drawn, has_wire=events.has_wire,
+                  name=name_of(meta),
+                  subtitle=str(meta.get("title") or "") if meta.get("scenario") else "")
 
 
-def _packet_lane(row: Any, client: str) -> int:
-    if row.dir == "c2s":
-        return 0
-    if row.dir == "s2c":
-        return 1
-    return 0 if bare_endpoint(endpoint_text(row.src, row.sport)) == bare_endpoint(client) else 1
-
-
-def _side_lane(side: str, sides: Sequence[str]) -> int:
-    return sides.index(side) if side in sides else -1
-
-
-@dataclasses.dataclass
-class _Raw:
-    """An event before it gets its row."""
-
-    kind: EventKind
-    ts_ns: int
-    lane: int
-    label: str
-    detail: str
-    ref: str
-    row: int
-    extra: dict[str, Any]
-
-
-def _raw_events(trace: Trace, lifelines: tuple[Lifeline, Lifeline]) -> list[_Raw]:
-    sides = trace.sides
-    client = lifelines[0].address
-    has_wire = bool(len(trace.packets))
-    reasons = reset_reasons(trace)
-    raws: list[_Raw] = []
-    for idx, row in enumerate(rows_of(trace.packets)):
-        reason = reasons.get(idx, "")
-        raws.append(_Raw("packet", int(row.ts_ns), _packet_lane(row, client),
-                         describe_packet(row), describe_packet(row), f"p{idx}", idx,
-                         {"rst": "R" in row.flags, "reason": reason, "frame": int(row.frame)}))
-    for idx, row in enumerate(rows_of(trace.states)):
-        lane = _side_lane(str(row.side), sides)
-        if lane < 0:
-            continue
-        observed = row.source in OBSERVED_SOURCES
-        label = state_label(str(row.new), observed)
-        if row.old == row.new:  # the same state, now held by another kernel object
-            label += " orphaned"
-        raws.append(_Raw("state", int(row.ts_ns), lane, label,
-                         describe_state(row), f"s{idx}", idx,
-                         {"state": str(row.new), "observed": observed, "reason": row.reason}))
-    if len(trace.syscalls):
-        start, end, spans = call_moments(trace.syscalls, trace.packets["ts_ns"].to_numpy(),
-                                         trace.states["ts_ns"].to_numpy())
-        for idx, row in enumerate(rows_of(trace.syscalls)):
-            lane = _side_lane(str(row.side), sides)
-            if lane < 0:
-                continue
-            if spans[idx]:  # something happened while it ran: show where it began
-                raws.append(_Raw("syscall", int(start[idx]), lane, f"{row.call}() called",
-                                 describe_call_start(row), f"c{idx}s", idx, {"start": True}))
-            raws.append(_Raw("syscall", int(end[idx]), lane, short_syscall(row, has_wire),
-                             describe_syscall(row), f"c{idx}", idx,
-                             {"error": bool(row.errno or row.signal)}))
-    order = {"packet": 1, "state": 2, "syscall": 3}
-    raws.sort(key=lambda r: (r.ts_ns, 0 if r.extra.get("start") else order[r.kind], r.row))
-    return raws
-
-
-def _elide(raws: list[_Raw], max_events: int, keep_each_end: int) -> list[_Raw]:
+def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Raw]:
     """Keep all state changes and the first/last packets and syscalls; mark each dropped run."""
-    if len(raws) <= max_events:
-        return raws
-    droppable = [i for i, r in enumerate(raws) if r.kind != "state"]
-    if len(droppable) <= 2 * keep_each_end:
-        return raws
-    dropped = set(droppable[keep_each_end:-keep_each_end])
-    out: list[_Raw] = []
-    run: list[_Raw] = []
-    for i, raw in enumerate(raws):
-        if i in dropped:
-            run.append(raw)
-            continue
-        if run:
-            out.append(_elision(run))
-            run = []
-        out.append(raw)
-    if run:
-        out.append(_elision(run))
+    if not elides(events, max_events, keep_each_end):
+        return events.raws(range(len(events)))
+    droppable = np.flatnonzero(events.code != STATE)
+    dropped = np.zeros(len(events), dtype=bool)
+    dropped[droppable[keep_each_end:-keep_each_end]] = True
+    kept = events.raws(np.flatnonzero(~dropped).tolist())
+    # runs of consecutive dropped events: [begin, end) in drawing order
+    edges = np.diff(np.concatenate(([0], dropped.astype(np.int8), [0])))
+    begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out: list[Raw] = []
+    taken = 0
+    for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
+        before = begin - int(np.count_nonzero(dropped[:begin]))  # kept events before the run
+        out.extend(kept[taken:before])
+        taken = before
+        out.append(_elision(events, begin, end))
+    out.extend(kept[taken:])
     return out
 
 
-def _elision(run: list[_Raw]) -> _Raw:
-    packets = [r for r in run if r.kind == "packet"]
-    calls = len(run) - len(packets)
+def _elision(events: LadderEvents, begin: int, end: int) -> Raw:
+    """The marker standing for the events at positions ``begin`` to ``end - 1``."""
+    codes = events.code[begin:end]
+    is_packet = codes == PACKET
+    packets = int(np.count_nonzero(is_packet))
+    calls = (end - begin) - packets
     parts = []
     if packets:
-        frames = [int(r.extra["frame"]) for r in packets]
-        where = f" (frames {min(frames)}-{max(frames)})" if min(frames) > 0 else ""
-        parts.append(f"{len(packets)} packet{'s' * (len(packets) != 1)}{where}")
+        frames = events.frames[events.row[begin:end][is_packet]]
+        where = f" (frames {frames.min()}-{frames.max()})" if frames.min() > 0 else ""
+        parts.append(f"{packets} packet{'s' * (packets != 1)}{where}")
     if calls:
         parts.append(f"{calls} syscall{'s' * (calls != 1)}")
     label = " and ".join(parts) + " not drawn"
-    return _Raw("elided", run[0].ts_ns, -1, label, label, "", -1,
-                {"count": len(run), "packets": len(packets), "end_ns": run[-1].ts_ns})
+    return Raw("elided", int(events.ts_ns[begin]), -1, label, label, "", -1,
+               {"count": end - begin, "packets": packets, "end_ns": int(events.ts_ns[end - 1])})
 
 
 def _break_threshold(times: Sequence[int]) -> int:
@@ -193,43 +139,7 @@ def _break_threshold(times: Sequence[int]) -> int:
     return max(BREAK_MIN_NS, BREAK_MEDIAN_FACTOR * median)
 
 
-def build_ladder(trace: Trace, connection: int | None = None, *,
-                 max_events: int = MAX_EVENTS, keep_each_end: int = KEEP_EACH_END) -> Ladder:
-    """Lay out ``trace`` (or one of its connections) as a ladder diagram."""
-    selection = select(trace, connection)
-    sub = selection.trace
-    lifelines = _lifelines(sub)
-    raws = _elide(_raw_events(sub, lifelines), max_events, keep_each_end)
-    threshold = _break_threshold([r.ts_ns for r in raws])
-    events: list[Event] = []
-    y = 0.5 * ROW
-    prev_ns: int | None = None
-    for raw in raws:
-        if prev_ns is not None:
-            gap = raw.ts_ns - prev_ns
-            if gap >= threshold:
-                seconds = gap / 1e9
-                events.append(Event("gap", y + GAP_HEIGHT / 2, prev_ns,
-                                    (prev_ns - selection.origin_ns) / 1e9, -1,
-                                    f"{human_duration(seconds)} idle",
-                                    f"nothing happened for {human_duration(seconds)}"))
-                y += GAP_HEIGHT + ROW
-            else:
-                y += ROW + EXTRA * max(gap, 0) / threshold
-        events.append(_event(raw, y, selection.origin_ns))
-        prev_ns = int(raw.extra.get("end_ns", raw.ts_ns))
-    height = y + ROW
-    bands = tuple(_bands(events, height))
-    packets_total = len(sub.packets)
-    packets_drawn = sum(1 for e in events if e.kind == "packet")
-    meta = trace.meta
-    return Ladder(title_of(meta), lifelines, tuple(events), bands, height,
-                  selection.note, packets_total, packets_drawn, has_wire=bool(len(sub.packets)),
-                  name=name_of(meta),
-                  subtitle=str(meta.get("title") or "") if meta.get("scenario") else "")
-
-
-def _event(raw: _Raw, y: float, origin_ns: int) -> Event:
+def _event(raw: Raw, y: float, origin_ns: int) -> Event:
     extra = raw.extra
     return Event(raw.kind, y, raw.ts_ns, (raw.ts_ns - origin_ns) / 1e9, raw.lane, raw.label,
                  raw.detail, raw.ref, raw.row, rst=bool(extra.get("rst", False)),
