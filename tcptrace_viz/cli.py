@@ -255,6 +255,7 @@ def _save_scenario(result: CaptureResult, name: str, out: Path, reports: Path,
     """Render a scenario's capture folder and report set, then write them all or nothing
     (``done`` runs as soon as they are written)."""
     from tcptrace_viz.outputs import commit_scenario, render_report_set
+    from tcptrace_viz.render import prepare
     from tcptrace_viz.store import PCAPNG_NAME, capture_json, new_capture_folder, pcapng_bytes
 
     trace = result.trace
@@ -262,7 +263,7 @@ def _save_scenario(result: CaptureResult, name: str, out: Path, reports: Path,
     folder = new_capture_folder(out, name)
     _embed(trace, pcapng, folder / PCAPNG_NAME)
     try:
-        report_files = render_report_set(trace, reports, name)
+        report_files = render_report_set(prepare(trace), reports, name)
     finally:
         for key in ("pcapng_bytes", "download_skipped"):
             trace.meta.pop(key, None)

@@ -20,6 +20,7 @@ from tcptrace_viz.errors import BadInputError
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render import Prepared
 
 REPORT_SET = (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"), ("png", ".png"))
 """The formats ``capture`` writes for each scenario, and their suffixes."""
@@ -57,11 +58,11 @@ def write_set(files: Mapping[Path, bytes]) -> None:
             raise BadInputError(f"cannot write {current}: {exc.strerror}") from exc
 
 
-def render_report_set(trace: Trace, reports: Path, name: str) -> dict[Path, bytes]:
+def render_report_set(prepared: Prepared, reports: Path, name: str) -> dict[Path, bytes]:
     """``reports/<name>.txt``, ``.html``, ``.svg`` and ``.png``, rendered (nothing written)."""
     from tcptrace_viz.render import render
 
-    return {reports / f"{name}{suffix}": as_bytes(render(trace, fmt))
+    return {reports / f"{name}{suffix}": as_bytes(render(prepared, fmt))
             for fmt, suffix in REPORT_SET}
 
 

@@ -132,7 +132,7 @@ def test_hostile_text_is_inert_in_svg() -> None:
 
 
 def test_no_text_on_the_figure_is_parsed_as_math() -> None:
-    fig = ladder_figure(build_ladder(hostile_trace()), {})
+    fig = ladder_figure(build_ladder(hostile_trace()))
     texts = [t for t in fig.findobj(Text) if t.get_text()]
     assert texts
     assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)

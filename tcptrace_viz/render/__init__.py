@@ -5,8 +5,14 @@ registry below lists them all explicitly.  Renderers return values (``str``, or 
 PNG): they never print or write files.  Heavy libraries load only on the paths that need them
 (matplotlib for SVG/PNG/HTML, jinja2 for HTML).
 
->>> from tcptrace_viz.render import render
+Renderers take a :class:`~tcptrace_viz.render.prepared.Prepared` trace, which computes what
+formats share (the selected connection, the ladder, the SVG) once: to render several formats of
+one trace, ``prepare()`` it once and pass that.
+
+>>> from tcptrace_viz.render import prepare, render
 >>> text = render(trace, "txt")                       # doctest: +SKIP
+>>> prepared = prepare(trace)                         # doctest: +SKIP
+>>> files = {fmt: render(prepared, fmt) for fmt in ("html", "svg")}    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from tcptrace_viz.render.image import PngLadder, SvgLadder
 from tcptrace_viz.render.index import render_index
 from tcptrace_viz.render.markdown import MarkdownReport
 from tcptrace_viz.render.mermaid import MermaidDiagram
+from tcptrace_viz.render.prepared import Prepared, prepare
 from tcptrace_viz.render.text import TextLadder
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
 
-__all__ = ["FORMATS", "Renderer", "get", "render", "render_index"]
+__all__ = ["FORMATS", "Prepared", "Renderer", "get", "prepare", "render", "render_index"]
 
 
 class Renderer(Protocol):
@@ -40,8 +47,8 @@ class Renderer(Protocol):
         """True when ``render`` returns bytes."""
         ...
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str | bytes:
-        """Render ``trace`` (or only connection ``connection``)."""
+    def render(self, prepared: Prepared) -> str | bytes:
+        """Render ``prepared`` (the trace, or the connection of it that it selected)."""
         ...
 
 
@@ -72,12 +79,20 @@ def get(fmt: str) -> Renderer:
                             f"{', '.join(FORMATS)}.") from None
 
 
-def render(trace: Trace, fmt: str, *, connection: int | None = None) -> str | bytes:
+def render(trace: Trace | Prepared, fmt: str, *, connection: int | None = None) -> str | bytes:
     """Render ``trace`` as ``fmt`` (one of ``FORMATS``): bytes for ``png``, text otherwise.
 
-    ``connection`` selects one connection of a trace that holds several (default: the first).
+    ``trace`` is a Trace or a :class:`Prepared` one (shared between formats: see the module).
+    ``connection`` selects one connection of a Trace that holds several (default: the first);
+    a Prepared trace has already selected its own.
 
     Raises:
         BadInputError: unknown format, or no such connection.
+        TypeError: ``connection`` given with a Prepared trace.
     """
-    return get(fmt).render(trace, connection=connection)
+    renderer = get(fmt)
+    if isinstance(trace, Prepared):
+        if connection is not None:
+            raise TypeError("a Prepared trace has selected its connection: pass it to prepare()")
+        return renderer.render(trace)
+    return renderer.render(prepare(trace, connection))

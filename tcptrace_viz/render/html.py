@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.describe import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
-from tcptrace_viz.render.ladder_layout import build_ladder
-from tcptrace_viz.render.selection import rows_of, select, timeline
+from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -27,10 +26,9 @@ from tcptrace_viz.render.templating import (
 from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from tcptrace_viz.model import Trace
     from tcptrace_viz.render.ladder_model import Ladder
+    from tcptrace_viz.render.prepared import Prepared
     from tcptrace_viz.render.selection import Selection
 
 TABLE_MAX: Final = 5000
@@ -75,17 +73,16 @@ class HtmlReport:
     fmt: Final = "html"
     binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared) -> str:
         """The self-contained HTML report."""
-        return report_html(trace, connection)
+        return report_html(prepared)
 
 
-def report_html(trace: Trace, connection: int | None = None) -> str:
-    """Render the report of ``trace`` (or of one of its connections)."""
-    from tcptrace_viz.render.ladder_figure import ladder_svg
-
-    selection = select(trace, connection)
-    ladder = build_ladder(trace, connection)
+def report_html(prepared: Prepared) -> str:
+    """Render the report of a prepared trace (one connection of it)."""
+    trace = prepared.trace
+    selection = prepared.selection
+    ladder = prepared.ladder()
     script = static_text(SCRIPT_FILE)
     meta = trace.meta
     context: dict[str, Any] = {
@@ -108,9 +105,9 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
         "download": _download(meta),
         "download_skipped": str(meta.get("download_skipped") or ""),
         "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
-        "svg": trusted_svg(ladder_svg(ladder, meta)),
+        "svg": trusted_svg(prepared.svg),
         "ladder": ladder,
-        "rows": _timeline_rows(selection, ladder),
+        "rows": _timeline_rows(prepared, ladder),
         "time_unit": ladder.time_unit[0],
         "has_wire": ladder.has_wire,
         "table_max": TABLE_MAX,
@@ -216,12 +213,20 @@ class TimelineRow:
     classes: str
 
 
-def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
-    table = timeline(selection)
+def _timeline_rows(prepared: Prepared, ladder: Ladder) -> list[TimelineRow]:
+    table = prepared.timeline
     unit, factor = ladder.time_unit
     decimals = 3 if unit == "ms" else 6
-    trace = selection.trace
+    trace = prepared.selection.trace
     sides = trace.sides
+    # whole columns once, not one pandas row lookup per table row
+    packets, states, calls = trace.packets, trace.states, trace.syscalls
+    frames = packets["frame"].to_numpy(dtype="int64")
+    payloads = packets["payload"].astype(str).to_numpy()
+    directions = packets["dir"].to_numpy()
+    resets = packets["flags"].astype(str).str.contains("R", regex=False).to_numpy()
+    inferred = ~states["source"].isin(OBSERVED_SOURCES).to_numpy()
+    failed = (calls["errno"].astype(bool) | calls["signal"].astype(bool)).to_numpy()
     rows: list[TimelineRow] = []
     for item in rows_of(table.head(TABLE_MAX)):
         row = int(item.row)
@@ -229,33 +234,31 @@ def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
         frame = payload = ""
         who = str(item.side)
         if item.kind == "packet":
-            pkt = trace.packets.iloc[row]
             ref = f"p{row}"
-            frame = str(int(pkt["frame"])) if int(pkt["frame"]) > 0 else ""
-            payload = _preview(str(pkt["payload"]))
-            who = _direction(pkt, sides, str(item.side))
-            if "R" in str(pkt["flags"]):
+            frame = str(int(frames[row])) if frames[row] > 0 else ""
+            payload = _preview(str(payloads[row]))
+            who = _direction(directions[row], sides, str(item.side))
+            if resets[row]:
                 classes.append("rst")
         elif item.kind == "state":
             ref = f"s{row}"
-            if trace.states.iloc[row]["source"] not in OBSERVED_SOURCES:
+            if inferred[row]:
                 classes.append("inferred")
         elif item.kind == "call":
             ref = f"c{row}s"
         else:
             ref = f"c{row}"
-            call = trace.syscalls.iloc[row]
-            if call["errno"] or call["signal"]:
+            if failed[row]:
                 classes.append("error")
         rows.append(TimelineRow(ref, f"{float(item.t) * factor:.{decimals}f}", str(item.kind), who,
                                 str(item.text), frame, payload, " ".join(classes)))
     return rows
 
 
-def _direction(pkt: pd.Series[Any], sides: list[str], sender: str) -> str:
-    if pkt["dir"] == "c2s":
+def _direction(direction: object, sides: list[str], sender: str) -> str:
+    if direction == "c2s":
         return f"{sides[0]} → {sides[1]}"
-    if pkt["dir"] == "s2c":
+    if direction == "s2c":
         return f"{sides[1]} → {sides[0]}"
     return sender
 

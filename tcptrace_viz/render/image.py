@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.ladder_layout import build_ladder
-
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.prepared import Prepared
 
 
 class SvgLadder:
@@ -20,11 +18,9 @@ class SvgLadder:
     fmt: Final = "svg"
     binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared) -> str:
         """The ladder as SVG text."""
-        from tcptrace_viz.render.ladder_figure import ladder_svg
-
-        return ladder_svg(build_ladder(trace, connection), trace.meta)
+        return prepared.svg
 
 
 class PngLadder:
@@ -33,8 +29,6 @@ class PngLadder:
     fmt: Final = "png"
     binary: Final = True
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> bytes:
+    def render(self, prepared: Prepared) -> bytes:
         """The ladder as PNG bytes."""
-        from tcptrace_viz.render.ladder_figure import ladder_png
-
-        return ladder_png(build_ladder(trace, connection), trace.meta)
+        return prepared.png

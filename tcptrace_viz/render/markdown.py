@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
-from tcptrace_viz.render.selection import rows_of, select, timeline
+from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
 from tcptrace_viz.render.wording import as_list, verdict_word
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.prepared import Prepared
 
 TABLE_MAX: Final = 500
 """Timeline rows written at most (a ticket is not the place for the full capture)."""
@@ -33,9 +32,9 @@ class MarkdownReport:
     fmt: Final = "md"
     binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared) -> str:
         """The Markdown report, ending in a newline."""
-        return markdown_report(trace, connection)
+        return markdown_report(prepared)
 
 
 def md_text(text: object) -> str:
@@ -59,9 +58,9 @@ def _fenced(body: str, info: str = "") -> list[str]:
     return [f"{fence}{info}", body.rstrip("\n"), fence]
 
 
-def markdown_report(trace: Trace, connection: int | None = None) -> str:
-    """Render ``trace`` (or one of its connections) as Markdown."""
-    meta = trace.meta
+def markdown_report(prepared: Prepared) -> str:
+    """Render a prepared trace (one connection of it) as Markdown."""
+    meta = prepared.trace.meta
     name = meta.get("scenario") or meta.get("file") or "TCP trace"
     out = [f"# {md_text(name)}", ""]
     if meta.get("title"):
@@ -94,13 +93,12 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
         out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
 
-    ladder = build_ladder(trace, connection)
+    ladder = prepared.ladder()
     out += ["## What happened", ""]
     if ladder.note:
         out += [md_text(ladder.note) + ".", ""]
     out += [*_fenced(mermaid_text(ladder), "mermaid"), ""]
-    text_ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
-                               keep_each_end=KEEP_EACH_END)
+    text_ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
     out += ["<details><summary>Text ladder</summary>", ""]
     out += [*_fenced(ladder_text(text_ladder, meta)), "", "</details>", ""]
 
@@ -108,7 +106,7 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
     decimals = 3 if unit == "ms" else 6
     out += ["## Timeline", "", f"| t ({unit}) | what | who | description |",
             "|---:|---|---|---|"]
-    table = timeline(select(trace, connection))
+    table = prepared.timeline
     for item in rows_of(table.head(TABLE_MAX)):
         out.append(f"| {float(item.t) * factor:.{decimals}f} | {item.kind} | "
                    f"{md_text(item.side)} | {md_code(item.text)} |")

@@ -17,13 +17,12 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.prepared import Prepared
 
 WIDTH: Final = 100
 """No line is wider than this."""
@@ -40,11 +39,9 @@ class TextLadder:
     fmt: Final = "txt"
     binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared) -> str:
         """The ASCII ladder, legend and verdict as one string ending in a newline."""
-        ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
-                              keep_each_end=KEEP_EACH_END)
-        return ladder_text(ladder, trace.meta)
+        return ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta)
 
 
 def _packet_label(event: Event) -> str:

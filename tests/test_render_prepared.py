@@ -1,0 +1,81 @@
+"""One prepared trace shared by every format: the ladder is laid out and the SVG drawn once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from factory import make_trace
+from test_render_scenarios import long_trace, user_pcap
+
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.render import FORMATS, prepare, render
+from tcptrace_viz.render import ladder_figure as figure_module
+from tcptrace_viz.render import prepared as prepared_module
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts of the expensive steps: gathering events, laying out, drawing, saving as SVG."""
+    counts: Counter[str] = Counter()
+
+    def counting(module: Any, name: str) -> None:
+        real: Callable[..., Any] = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counting(prepared_module, "LadderEvents")
+    counting(prepared_module, "lay_out")
+    counting(prepared_module, "select")
+    counting(figure_module, "ladder_figure")
+    counting(figure_module, "figure_svg")
+    return counts
+
+
+def test_every_format_of_one_trace_builds_the_ladder_once(calls: Counter[str]) -> None:
+    prepared = prepare(make_trace())
+    outputs = {fmt: render(prepared, fmt) for fmt in FORMATS}
+    assert calls == {"select": 1, "LadderEvents": 1, "lay_out": 1, "ladder_figure": 1,
+                     "figure_svg": 1}
+    svg = outputs["svg"]
+    assert isinstance(svg, str)
+    assert svg[svg.find("<svg"):] in outputs["html"]  # the very same drawing
+
+
+def test_a_long_trace_gathers_once_and_lays_out_once_per_size(calls: Counter[str]) -> None:
+    """The terminal elides more than the diagram: two layouts, from one gathering."""
+    prepared = prepare(long_trace())
+    for fmt in FORMATS:
+        render(prepared, fmt)
+    assert calls["LadderEvents"] == 1
+    assert calls["lay_out"] == 2
+    assert calls["ladder_figure"] == calls["figure_svg"] == 1
+
+
+def test_rendering_from_a_trace_prepares_it_each_time(calls: Counter[str]) -> None:
+    trace = make_trace()
+    render(trace, "txt")
+    render(trace, "mermaid")
+    assert calls["LadderEvents"] == 2
+
+
+def test_prepared_output_equals_unshared_output() -> None:
+    trace = long_trace()
+    prepared = prepare(trace)
+    for fmt in FORMATS:
+        assert render(prepared, fmt) == render(trace, fmt)
+
+
+def test_a_prepared_trace_keeps_its_connection() -> None:
+    trace = user_pcap()
+    assert render(prepare(trace, 1), "txt") == render(trace, "txt", connection=1)
+    with pytest.raises(TypeError):
+        render(prepare(trace), "txt", connection=1)
+    with pytest.raises(BadInputError, match="connection 7 is not in this trace"):
+        prepare(trace, 7)
