@@ -19,7 +19,7 @@ from factory import make_trace
 from test_render_scenarios import SCENARIOS
 
 from tcptrace_viz.model import Trace
-from tcptrace_viz.render import render, render_index
+from tcptrace_viz.render import RenderOptions, render, render_index
 
 pytestmark = pytest.mark.browser
 
@@ -115,8 +115,7 @@ def report_of(trace: Trace) -> str:
     trace.meta.setdefault("teaches", "After the peer's close() a write still succeeds: the "
                           "socket is in CLOSE_WAIT. The peer answers the data with RST; only the "
                           "next write fails (EPIPE).")
-    trace.meta.setdefault("pcapng_bytes", b"\n\r\r\n" + bytes(60))
-    html = render(trace, "html")
+    html = render(trace, "html", RenderOptions(capture=b"\n\r\r\n" + bytes(60)))
     assert isinstance(html, str)
     return html
 

@@ -11,7 +11,7 @@ from factory import call, close_then_write_rows, make_trace, pkt, state
 from matplotlib.text import Text
 
 from tcptrace_viz.model import Trace
-from tcptrace_viz.render import render, render_index
+from tcptrace_viz.render import RenderOptions, render, render_index
 from tcptrace_viz.render.ladder_figure import ladder_figure
 from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.markdown import md_code, md_text
@@ -37,10 +37,13 @@ def hostile_trace(**meta: object) -> Trace:
         "expected": [HOSTILE], "observed": [HOSTILE], "kernel": HOSTILE,
         "sysctls": {HOSTILE: HOSTILE}, "captured_at": HOSTILE, "file": HOSTILE,
         "scenario": f"s{HOSTILE}", "problem": HOSTILE, "partial": True,
-        "pcapng_bytes": b"\n\r\r\n" + HOSTILE.encode(),
     }
     base.update(meta)
     return make_trace(packets, states, syscalls, **base)
+
+
+HOSTILE_CAPTURE = RenderOptions(capture=b"\n\r\r\n" + HOSTILE.encode())
+"""An HTML report's options embedding a "capture" that holds the hostile text."""
 
 
 class _Collector(HTMLParser):
@@ -72,7 +75,7 @@ def parse_html(page: str) -> _Collector:
 
 @pytest.mark.parametrize("source", ["capture", "file"])
 def test_hostile_text_is_inert_in_html(source: str) -> None:
-    page = render(hostile_trace(source=source), "html")
+    page = render(hostile_trace(source=source), "html", HOSTILE_CAPTURE)
     assert isinstance(page, str)
     assert "<script>alert" not in page
     parsed = parse_html(page)
@@ -88,7 +91,7 @@ def test_hostile_text_is_inert_in_html(source: str) -> None:
 
 
 def test_pcapng_download_name_cannot_break_the_attribute() -> None:
-    page = render(hostile_trace(scenario=f'a"b{SCRIPT}'), "html")
+    page = render(hostile_trace(scenario=f'a"b{SCRIPT}'), "html", HOSTILE_CAPTURE)
     assert isinstance(page, str)
     parsed = parse_html(page)
     downloads = [value for name, value in parsed.attrs if name == "download"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from factory import make_trace
 from test_render_scenarios import long_trace, user_pcap
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.render import FORMATS, prepare, render
+from tcptrace_viz.outputs import embedding, render_report_set
+from tcptrace_viz.render import FORMATS, RenderOptions, prepare, render
 from tcptrace_viz.render import ladder_figure as figure_module
 from tcptrace_viz.render import prepared as prepared_module
+from tcptrace_viz.render.console import console_summary
 
 
 @pytest.fixture
@@ -79,3 +82,26 @@ def test_a_prepared_trace_keeps_its_connection() -> None:
         render(prepare(trace), "txt", connection=1)
     with pytest.raises(BadInputError, match="connection 7 is not in this trace"):
         prepare(trace, 7)
+
+
+def test_a_scenarios_report_set_and_console_summary_share_one_ladder(
+        calls: Counter[str], tmp_path: Path) -> None:
+    """What ``capture`` renders per scenario: txt, html, svg, png and the console summary."""
+    prepared = prepare(make_trace())
+    files = render_report_set(prepared, tmp_path, "demo", embedding(b"pcapng", tmp_path / "t"))
+    summary = console_summary(prepared, list(files))
+    assert calls == {"select": 1, "LadderEvents": 1, "lay_out": 1, "ladder_figure": 1,
+                     "figure_svg": 1}
+    svg = files[tmp_path / "demo.svg"].decode()
+    assert svg[svg.find("<svg"):] in files[tmp_path / "demo.html"].decode()
+    assert "wrote" in summary and summary.lower().count("verdict") == 1
+
+
+def test_render_options_leave_the_trace_alone() -> None:
+    trace = make_trace()
+    before = dict(trace.meta)
+    html = render(trace, "html", RenderOptions(capture=b"\n\r\r\n", capture_name="a.pcap"))
+    assert 'download="a.pcap"' in html
+    quiet = render(trace, "txt", RenderOptions(verdict=False))
+    assert "Verdict:" in render(trace, "txt") and "Verdict:" not in quiet
+    assert trace.meta == before

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.describe import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
+from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import (
     content_security_policy,
@@ -70,16 +71,15 @@ GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
 class HtmlReport:
     """The ``html`` format."""
 
-    fmt: Final = "html"
-    binary: Final = False
 
-    def render(self, prepared: Prepared) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The self-contained HTML report."""
-        return report_html(prepared)
+        return report_html(prepared, options)
 
 
-def report_html(prepared: Prepared) -> str:
+def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str:
     """Render the report of a prepared trace (one connection of it)."""
+    options = options or RenderOptions()
     trace = prepared.trace
     selection = prepared.selection
     ladder = prepared.ladder()
@@ -102,8 +102,8 @@ def report_html(prepared: Prepared) -> str:
         "facts": _facts(meta),
         "sysctls": sysctl_items(meta),
         "warnings": _warnings(meta, ladder, meta.get("source") == "file"),
-        "download": _download(meta),
-        "download_skipped": str(meta.get("download_skipped") or ""),
+        "download": _download(meta, options),
+        "download_skipped": options.capture_skipped,
         "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
         "svg": trusted_svg(prepared.svg),
         "ladder": ladder,
@@ -184,13 +184,13 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
     return out
 
 
-def _download(meta: dict[str, Any]) -> dict[str, str] | None:
-    data = meta.get("pcapng_bytes")
-    if not isinstance(data, bytes | bytearray) or not data:
+def _download(meta: dict[str, Any], options: RenderOptions) -> dict[str, str] | None:
+    data = options.capture
+    if not data:
         return None
     name = str(meta.get("scenario") or "trace").replace("/", "_").replace("\\", "_") or "trace"
     # A user's own file keeps its name (it may be a classic pcap); a capture is a pcapng.
-    filename = str(meta.get("download_name") or f"{name}.pcapng")
+    filename = options.capture_name or f"{name}.pcapng"
     filename = filename.replace("/", "_").replace("\\", "_")
     return {
         "href": "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii"),

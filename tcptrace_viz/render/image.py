@@ -6,19 +6,18 @@ formats stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tcptrace_viz.render.options import RenderOptions
     from tcptrace_viz.render.prepared import Prepared
 
 
 class SvgLadder:
     """The ``svg`` format: a standalone, deterministic SVG document."""
 
-    fmt: Final = "svg"
-    binary: Final = False
 
-    def render(self, prepared: Prepared) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ladder as SVG text."""
         return prepared.svg
 
@@ -26,9 +25,7 @@ class SvgLadder:
 class PngLadder:
     """The ``png`` format."""
 
-    fmt: Final = "png"
-    binary: Final = True
 
-    def render(self, prepared: Prepared) -> bytes:
+    def render(self, prepared: Prepared, options: RenderOptions) -> bytes:
         """The ladder as PNG bytes."""
         return prepared.png

@@ -17,6 +17,7 @@ from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
 from tcptrace_viz.render.wording import as_list, verdict_word
 
 if TYPE_CHECKING:
+    from tcptrace_viz.render.options import RenderOptions
     from tcptrace_viz.render.prepared import Prepared
 
 TABLE_MAX: Final = 500
@@ -29,10 +30,8 @@ _BACKTICKS: Final = re.compile(r"`+")
 class MarkdownReport:
     """The ``md`` format."""
 
-    fmt: Final = "md"
-    binary: Final = False
 
-    def render(self, prepared: Prepared) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The Markdown report, ending in a newline."""
         return markdown_report(prepared)
 

@@ -15,6 +15,7 @@ from tcptrace_viz.render.ladder_model import Ladder
 from tcptrace_viz.render.safe_text import printable
 
 if TYPE_CHECKING:
+    from tcptrace_viz.render.options import RenderOptions
     from tcptrace_viz.render.prepared import Prepared
 
 _ENTITIES: Final = str.maketrans({
@@ -27,10 +28,8 @@ _IDS: Final = ("C", "S")
 class MermaidDiagram:
     """The ``mermaid`` format."""
 
-    fmt: Final = "mermaid"
-    binary: Final = False
 
-    def render(self, prepared: Prepared) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ``sequenceDiagram`` source, ending in a newline (no Markdown fence)."""
         return mermaid_text(prepared.ladder())
 

@@ -22,6 +22,7 @@ from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
 
 if TYPE_CHECKING:
+    from tcptrace_viz.render.options import RenderOptions
     from tcptrace_viz.render.prepared import Prepared
 
 WIDTH: Final = 100
@@ -36,12 +37,11 @@ _MAX_SIDE: Final = 32
 class TextLadder:
     """The ``txt`` format."""
 
-    fmt: Final = "txt"
-    binary: Final = False
 
-    def render(self, prepared: Prepared) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ASCII ladder, legend and verdict as one string ending in a newline."""
-        return ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta)
+        return ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
+                           verdict=options.verdict)
 
 
 def _packet_label(event: Event) -> str:
@@ -71,8 +71,10 @@ def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
     return "<" + shaft * before + label + shaft * after
 
 
-def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> str:
-    """Render a laid-out ladder as text lines no wider than ``width``."""
+def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH, *,
+                verdict: bool = True) -> str:
+    """Render a laid-out ladder as text lines no wider than ``width`` (with the verdict line
+    unless ``verdict`` is False)."""
     events = ladder.events
     time_head = f"t ({ladder.time_unit[0]})"
     time_w = max([len(ladder.time_label(e)) for e in events] + [len(time_head)])
@@ -122,11 +124,12 @@ def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> 
     if not events:
         out.append("(no packets, state changes or syscalls in this trace)")
     out.append("")
-    out.extend(_footer(ladder, meta, width))
+    out.extend(_footer(ladder, meta, width, verdict))
     return "\n".join(line.rstrip() for line in out) + "\n"
 
 
-def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
+def _footer(ladder: Ladder, meta: dict[str, object], width: int, with_verdict: bool
+            ) -> list[str]:
     lines: list[str] = []
     if ladder.has_wire:
         lines.append(FLAG_LEGEND + " === marks a reset.")
@@ -135,7 +138,7 @@ def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
     if ladder.packets_drawn < ladder.packets_total:
         lines.append(f"{ladder.packets_drawn} of {ladder.packets_total} packets drawn; "
                      "the full list is in the HTML report and the pcapng.")
-    verdict = verdict_word(meta)
+    verdict = verdict_word(meta) if with_verdict else ""
     if verdict:
         # the expected/observed lists are in the HTML and Markdown reports (and the CLI prints
         # them after a capture): one line here keeps the terminal readable
