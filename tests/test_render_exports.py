@@ -7,14 +7,12 @@ import re
 from factory import make_trace
 from test_render_scenarios import idle_gap, linger0, long_trace, pipe, simultaneous_close
 
-from tcptrace_viz.render import render
+from tcptrace_viz.render import TextFormat, render
 from tcptrace_viz.render.ladder_layout import build_ladder
 
 
-def text(trace, fmt: str, **kwargs) -> str:
-    out = render(trace, fmt, **kwargs)
-    assert isinstance(out, str)
-    return out
+def text(trace, fmt: TextFormat, **kwargs) -> str:
+    return render(trace, fmt, **kwargs)
 
 
 def test_mermaid_has_participants_messages_and_notes() -> None:
