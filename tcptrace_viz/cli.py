@@ -8,7 +8,6 @@ read, render, write, print.  Errors are one sentence on stderr and an exit code 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,17 +19,15 @@ import click
 from tcptrace_viz import interrupts
 from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
-from tcptrace_viz.event_text import size_text
 from tcptrace_viz.progress import Progress
+from tcptrace_viz.render import FORMATS, format_of_suffix
 
 if TYPE_CHECKING:
     from tcptrace_viz.capture.session import CaptureResult
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render import Prepared
 
 F = TypeVar("F", bound=Callable[..., Any])
-REPORT_FORMATS = ("html", "svg", "png", "md", "mermaid", "txt")
-SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg", ".png": "png", ".md": "md",
-            ".mmd": "mermaid", ".mermaid": "mermaid", ".txt": "txt"}
 
 
 def _fail(error: TcptraceVizError) -> NoReturn:
@@ -204,6 +201,8 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
     from tcptrace_viz.capture.session import run_capture
     from tcptrace_viz.errors import PrivilegeError
     from tcptrace_viz.outputs import error_entry, write_index
+    from tcptrace_viz.render import prepare
+    from tcptrace_viz.render.console import console_summary
     from tcptrace_viz.scenarios import get
     from tcptrace_viz.scenarios.params import resolve_all
     from tcptrace_viz.scenarios.verdict import judge_run
@@ -233,11 +232,12 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
                 index_entries.append(error_entry(name, why))
                 continue
             entry = (result.trace, f"{name}.html")
-            written = (_save_scenario(result, name, out, reports,
+            prepared = prepare(result.trace)  # one ladder and one SVG for every output
+            written = (_save_scenario(result, prepared, name, out, reports,
                                       partial(index_entries.append, entry))
                        if save and out is not None and reports is not None else [])
-            click.echo(_console_summary(result.trace, written))
-            if result.trace.meta.get("verdict", "") != "pass":
+            click.echo(console_summary(prepared, written))
+            if result.trace.meta.verdict != "pass":
                 failed.append(name)
         if not indexed and reports is not None:
             index = write_index(index_entries, reports)
@@ -253,62 +253,24 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
     return failed
 
 
-def _save_scenario(result: CaptureResult, name: str, out: Path, reports: Path,
-                   done: Callable[[], None]) -> list[Path]:
+def _save_scenario(result: CaptureResult, prepared: Prepared, name: str, out: Path,
+                   reports: Path, done: Callable[[], None]) -> list[Path]:
     """Render a scenario's capture folder and report set, then write them all or nothing
     (``done`` runs as soon as they are written)."""
-    from tcptrace_viz.outputs import commit_scenario, render_report_set
+    from tcptrace_viz.outputs import commit_scenario, embedding, render_report_set
     from tcptrace_viz.store import PCAPNG_NAME, capture_json, new_capture_folder, pcapng_bytes
 
     trace = result.trace
     pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
     folder = new_capture_folder(out, name)
-    _embed(trace, pcapng, folder / PCAPNG_NAME)
-    try:
-        report_files = render_report_set(trace, reports, name)
-    finally:
-        for key in ("pcapng_bytes", "download_skipped"):
-            trace.meta.facts.pop(key, None)
+    options = embedding(pcapng, folder / PCAPNG_NAME)
+    report_files = render_report_set(prepared, reports, name, options)
     return commit_scenario(folder, pcapng, capture_json(trace), report_files, done)
-
-
-def _console_summary(trace: Trace, written: list[Path]) -> str:
-    from tcptrace_viz.render import render
-
-    meta = trace.meta
-    # The ladder without its one-line verdict: the fuller verdict follows it.
-    quiet = dataclasses.replace(meta, verdict="", verdict_detail="")
-    ladder = render(dataclasses.replace(trace, meta=quiet), "txt")
-    verdict = str(meta.get("verdict", "")).upper() or "?"
-    lines = [str(ladder).rstrip(), "", f"verdict: {verdict}"]
-    lines += [f"  expected  {item}" for item in meta.get("expected", [])]
-    lines += [f"  observed  {item}" for item in meta.get("observed", [])]
-    if meta.get("verdict_detail"):
-        label = "note" if meta.get("verdict") == "pass" else "why"
-        lines.append(f"  {label}: {meta['verdict_detail']}")
-    stats = meta.get("stats", {})
-    losses = stats.get("losses", [f"{stats['dropped']:,} frames not captured: the packet ring "
-                                  "was full"] if stats.get("dropped") else [])
-    lines += [f"  lost: {loss}; the packets shown are incomplete" for loss in losses]
-    if not len(trace.packets) and not len(trace.states) and not stats.get("kernel_in_segs"):
-        lines.append("  capture: no TCP segments and no TCP states (this scenario uses no TCP "
-                     "socket)")
-    else:
-        lines.append(f"  capture: {stats.get('tcp_segments', 0)} segments, "
-                     f"{stats.get('lost', stats.get('dropped', 0))} lost; the kernel sent "
-                     f"{stats.get('kernel_sent_segs', 0)} and received "
-                     f"{stats.get('kernel_in_segs', 0)}; states from {meta.get('state_source')}"
-                     + (f" ({meta['state_source_note']})" if meta.get("state_source_note")
-                        else ""))
-    lines += [f"  out of causal order, as the kernel timestamped it: {note}"
-              for note in meta.get("order_notes") or []]
-    lines += [f"  wrote {path}" for path in written]
-    return "\n".join(lines) + "\n"
 
 
 @main.command("report")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--format", "-f", "fmt", type=click.Choice(REPORT_FORMATS), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (default: from -o's suffix, else html).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: reports/<name>.<format>; '-' for stdout).")
@@ -334,30 +296,19 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
             connection = _connection_for_port(trace, port)
         if connection is not None and connection not in set(trace.packets["conn"].tolist()):
             raise BadInputError(f"{path} has no connection {connection}")
-        from tcptrace_viz.render import render
+        from tcptrace_viz.outputs import attached_capture, default_report, write_report
+        from tcptrace_viz.render import RenderOptions, render
 
-        if fmt == "html":
-            _attach_pcapng(trace, path)
+        options = attached_capture(path) if fmt == "html" else RenderOptions()
         progress.phase(f"rendering {fmt}")
-        content = render(trace, fmt, connection=connection)
+        content = render(trace, fmt, options, connection=connection)
         if output is not None and str(output) == "-":
             _echo_content(content)
             return
-        target = output or Path("reports") / f"{_stem(path)}.{_suffix(fmt)}"
-        if output is None:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise BadInputError(f"cannot write {target}: {target.parent} cannot be made "
-                                    f"a folder ({exc.strerror})") from exc
-        elif not target.parent.is_dir():
-            why = "is not a folder" if target.parent.exists() else "does not exist"
-            raise BadInputError(f"cannot write {target}: {target.parent} {why}")
-        from tcptrace_viz.outputs import write_file
-
-        write_file(target, content)
-        if trace.meta.get("partial"):
-            click.echo(f"tcptrace-viz: partial: {trace.meta.get('problem')}", err=True)
+        target = output or default_report(path, fmt)
+        write_report(target, content, make_folder=output is None)
+        if trace.meta.partial:
+            click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
         click.echo(f"wrote {target}")
 
 
@@ -365,26 +316,12 @@ def _report_format(fmt: str | None, output: Path | None) -> str:
     if fmt is not None:
         return fmt
     if output is not None and str(output) != "-":
-        guessed = SUFFIXES.get(output.suffix.lower())
+        guessed = format_of_suffix(output.suffix)
         if guessed is None:
             raise BadInputError(f"cannot tell the format from {output.name!r}; add --format "
-                                f"({', '.join(REPORT_FORMATS)})")
+                                f"({', '.join(FORMATS)})")
         return guessed
     return "html" if output is None else "txt"
-
-
-def _suffix(fmt: str) -> str:
-    return {"mermaid": "mmd"}.get(fmt, fmt)
-
-
-def _stem(path: Path) -> str:
-    """The report's name: the scenario for a capture folder or its files, else the file's."""
-    from tcptrace_viz.store import capture_folder_of
-
-    folder = capture_folder_of(path)
-    if folder is not None:
-        return folder.parent.name if folder.parent.name else folder.name
-    return path.stem
 
 
 def _load_with_progress(path: Path, progress: Progress) -> Trace:
@@ -402,34 +339,6 @@ def _connection_for_port(trace: Trace, port: int) -> int:
     if not len(chosen):
         raise BadInputError(f"no TCP connection uses port {port}")
     return int(chosen["conn"].iloc[0])
-
-
-EMBED_LIMIT = 20 << 20  # larger captures are not embedded in the HTML report
-
-
-def _attach_pcapng(trace: Trace, path: Path) -> None:
-    """Give the HTML report the capture file to embed (its download link), if not too big."""
-    from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of
-
-    folder = capture_folder_of(path)
-    source = path if folder is None else folder / PCAPNG_NAME
-    if not source.is_file():
-        return
-    if folder is None:
-        trace.meta["download_name"] = source.name  # a user's file keeps its name (and format)
-    size = source.stat().st_size
-    _embed(trace, source.read_bytes() if size <= EMBED_LIMIT else b"", source, size)
-
-
-def _embed(trace: Trace, data: bytes, source: Path, size: int | None = None) -> None:
-    """Set what the HTML report embeds: ``data``, or a sentence on why ``source`` is not."""
-    size = len(data) if size is None else size
-    if data and size <= EMBED_LIMIT:
-        trace.meta["pcapng_bytes"] = data
-        return
-    trace.meta["download_skipped"] = (
-        f"{source} ({size_text(size)}) is not embedded in this report, which embeds captures "
-        f"up to {size_text(EMBED_LIMIT)}; share that file itself")
 
 
 def _echo_content(content: str | bytes) -> None:

@@ -138,31 +138,6 @@ class TraceMeta:
             else:
                 self.facts[key] = value
 
-    # Read access by key, for code that still reads ``meta["name"]``.
-    def get(self, key: str, default: Any = None) -> Any:
-        """The field or fact called ``key``; ``default`` when it is unset or unknown."""
-        if key in self.facts:
-            return self.facts[key]
-        value = getattr(self, key, None) if not key.startswith("_") else None
-        if value is None or callable(value) or value in ("", {}, []):
-            return default
-        return value
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __contains__(self, key: str) -> bool:
-        return self.get(key, _MISSING) is not _MISSING
-
-
-_MISSING: Any = object()
-
 
 def _coerce(default: Any, value: Any) -> Any:
     """``value`` in the type of the field whose default is ``default``, or None if it is not."""

@@ -13,16 +13,21 @@ import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz import interrupts
 from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.event_text import size_text
+from tcptrace_viz.render import RenderOptions
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render import Prepared
 
-REPORT_SET = (("txt", ".txt"), ("html", ".html"), ("svg", ".svg"), ("png", ".png"))
-"""The formats ``capture`` writes for each scenario, and their suffixes."""
+REPORT_SET: Final = ("txt", "html", "svg", "png")
+"""The formats ``capture`` writes for each scenario (suffixes from the renderer registry)."""
+EMBED_LIMIT: Final = 20 << 20
+"""Larger captures are not embedded in the HTML report (the report says so instead)."""
 
 
 def as_bytes(content: str | bytes) -> bytes:
@@ -57,12 +62,69 @@ def write_set(files: Mapping[Path, bytes]) -> None:
             raise BadInputError(f"cannot write {current}: {exc.strerror}") from exc
 
 
-def render_report_set(trace: Trace, reports: Path, name: str) -> dict[Path, bytes]:
-    """``reports/<name>.txt``, ``.html``, ``.svg`` and ``.png``, rendered (nothing written)."""
-    from tcptrace_viz.render import render
+def default_report(path: Path, fmt: str, reports: Path = Path("reports")) -> Path:
+    """Where ``report`` writes the ``fmt`` report of ``path`` when not told: ``reports/`` and
+    the scenario's name for a capture folder or its files, else the file's."""
+    from tcptrace_viz.render import format_info
+    from tcptrace_viz.store import capture_folder_of
 
-    return {reports / f"{name}{suffix}": as_bytes(render(trace, fmt))
-            for fmt, suffix in REPORT_SET}
+    folder = capture_folder_of(path)
+    if folder is None:
+        stem = path.stem
+    else:
+        stem = folder.parent.name if folder.parent.name else folder.name
+    return reports / f"{stem}{format_info(fmt).suffix}"
+
+
+def write_report(target: Path, content: str | bytes, *, make_folder: bool) -> None:
+    """Write one report atomically; make its folder first when ``make_folder`` (the default
+    ``reports/``), else refuse a folder that is missing (BadInputError either way)."""
+    if make_folder:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot write {target}: {target.parent} cannot be made "
+                                f"a folder ({exc.strerror})") from exc
+    elif not target.parent.is_dir():
+        why = "is not a folder" if target.parent.exists() else "does not exist"
+        raise BadInputError(f"cannot write {target}: {target.parent} {why}")
+    write_file(target, content)
+
+
+def embedding(data: bytes, source: Path, size: int | None = None,
+              name: str = "") -> RenderOptions:
+    """Options for an HTML report that embeds ``data`` (read from ``source``, ``size`` bytes
+    on disk), or that says why it does not: too big, or not read at all (``data`` empty).
+    ``name`` is the download's file name (empty: ``<scenario>.pcapng``)."""
+    size = len(data) if size is None else size
+    if data and size <= EMBED_LIMIT:
+        return RenderOptions(capture=data, capture_name=name)
+    return RenderOptions(capture_skipped=(
+        f"{source} ({size_text(size)}) is not embedded in this report, which embeds captures "
+        f"up to {size_text(EMBED_LIMIT)}; share that file itself"))
+
+
+def attached_capture(path: Path) -> RenderOptions:
+    """Options embedding the capture file behind ``path`` (a capture folder, one of its files,
+    or a user's pcap) in an HTML report, if it is not too big to read."""
+    from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of
+
+    folder = capture_folder_of(path)
+    source = path if folder is None else folder / PCAPNG_NAME
+    if not source.is_file():
+        return RenderOptions()
+    size = source.stat().st_size
+    name = source.name if folder is None else ""  # a user's file keeps its name (and format)
+    return embedding(source.read_bytes() if size <= EMBED_LIMIT else b"", source, size, name)
+
+
+def render_report_set(prepared: Prepared, reports: Path, name: str,
+                      options: RenderOptions | None = None) -> dict[Path, bytes]:
+    """``reports/<name>.txt``, ``.html``, ``.svg`` and ``.png``, rendered (nothing written)."""
+    from tcptrace_viz.render import format_info, render
+
+    return {reports / f"{name}{format_info(fmt).suffix}": as_bytes(render(prepared, fmt, options))
+            for fmt in REPORT_SET}
 
 
 def commit_scenario(folder: Path, pcapng: bytes, document: str,

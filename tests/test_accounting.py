@@ -10,13 +10,13 @@ def test_simultaneous_close_measures_what_lo_dropped() -> None:
     """Its two first FINs leave while lo is down: counted as sent, dropped by lo, resent."""
     from capturing import capture
 
-    from tcptrace_viz.cli import _console_summary
+    from tcptrace_viz.render.console import console_summary
 
     trace = capture("simultaneous-close").trace
     stats = trace.meta.stats
     assert stats["lo_drops"] == stats["kernel_sent_segs"] - stats["kernel_in_segs"] == 2
     assert trace.meta.verdict == "pass"  # named, but not a failure: lo is down on purpose
-    summary = _console_summary(trace, [])
+    summary = console_summary(trace, [])
     assert ("2 segments sent while lo was down (dropped by the device, lo's tx_dropped, then "
             "retransmitted)") in summary
 

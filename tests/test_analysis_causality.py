@@ -6,7 +6,7 @@ import pandas as pd
 from factory import call, close_then_write_rows, make_trace, pkt, state
 
 from tcptrace_viz.analysis.causality import order_violations, settle, state_bounds
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render.ladder_layout import build_ladder
 
 
 def test_the_linux_story_is_in_causal_order() -> None:

@@ -18,7 +18,7 @@ import pytest
 from factory import SCENARIOS, make_trace
 
 from tcptrace_viz.model import Trace
-from tcptrace_viz.render import render, render_index
+from tcptrace_viz.render import RenderOptions, render, render_index
 
 pytestmark = pytest.mark.browser
 
@@ -114,9 +114,7 @@ def report_of(trace: Trace) -> str:
     trace.meta.setdefault("teaches", "After the peer's close() a write still succeeds: the "
                           "socket is in CLOSE_WAIT. The peer answers the data with RST; only the "
                           "next write fails (EPIPE).")
-    trace.meta.setdefault("pcapng_bytes", b"\n\r\r\n" + bytes(60))
-    html = render(trace, "html")
-    assert isinstance(html, str)
+    html = render(trace, "html", RenderOptions(capture=b"\n\r\r\n" + bytes(60)))
     return html
 
 

@@ -151,7 +151,7 @@ def test_report_embeds_a_users_file_under_its_own_name(tmp_path: Path) -> None:
 
 def test_report_says_when_a_capture_is_too_big_to_embed(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tcptrace_viz.cli.EMBED_LIMIT", 100)
+    monkeypatch.setattr("tcptrace_viz.outputs.EMBED_LIMIT", 100)
     capture = _small_pcap(tmp_path)
     out = tmp_path / "r.html"
     assert CliRunner().invoke(main, ["report", str(capture), "-o", str(out)]).exit_code == 0
@@ -163,16 +163,16 @@ def test_report_says_when_a_capture_is_too_big_to_embed(tmp_path: Path,
 def test_a_capture_that_dropped_frames_says_so() -> None:
     from factory import make_trace
 
-    from tcptrace_viz.cli import _console_summary
+    from tcptrace_viz.render.console import console_summary
 
     trace = make_trace(stats={"dropped": 22455, "tcp_segments": 9065})
-    summary = _console_summary(trace, [])
+    summary = console_summary(trace, [])
     assert ("lost: 22,455 frames not captured: the packet ring was full; the packets shown "
             "are incomplete") in summary
-    assert "lost:" not in _console_summary(make_trace(stats={"dropped": 0}), [])
+    assert "lost:" not in console_summary(make_trace(stats={"dropped": 0}), [])
     named = make_trace(stats={"dropped": 0, "tcp_segments": 9065, "lost": 169,
                               "losses": ["169 segments sent but dropped by lo's receive backlog"]})
-    assert "lost: 169 segments sent but dropped by lo's receive backlog" in _console_summary(
+    assert "lost: 169 segments sent but dropped by lo's receive backlog" in console_summary(
         named, [])
     assert summary.lower().count("verdict") == 1  # the ladder's own verdict line is left out
 
@@ -242,9 +242,9 @@ def test_an_output_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None
 def test_a_scenario_without_tcp_says_so() -> None:
     from factory import make_trace
 
-    from tcptrace_viz.cli import _console_summary
+    from tcptrace_viz.render.console import console_summary
 
     no_tcp = make_trace(packets=[], states=[], stats={"tcp_segments": 0}, scenario="pipe")
-    summary = _console_summary(no_tcp, [])
+    summary = console_summary(no_tcp, [])
     assert "capture: no TCP segments and no TCP states" in summary
     assert "states from" not in summary

@@ -11,9 +11,9 @@ from factory import call, close_then_write_rows, make_trace, pkt, state
 from matplotlib.text import Text
 
 from tcptrace_viz.model import Trace
-from tcptrace_viz.render import render, render_index
-from tcptrace_viz.render.ladder import ladder_figure
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render import RenderOptions, render, render_index
+from tcptrace_viz.render.ladder_figure import ladder_figure
+from tcptrace_viz.render.ladder_layout import build_ladder
 from tcptrace_viz.render.markdown import md_code, md_text
 from tcptrace_viz.render.mermaid import mermaid_escape
 from tcptrace_viz.render.templating import UntrustedSvgError, environment, trusted_svg
@@ -37,10 +37,13 @@ def hostile_trace(**meta: object) -> Trace:
         "expected": [HOSTILE], "observed": [HOSTILE], "kernel": HOSTILE,
         "sysctls": {HOSTILE: HOSTILE}, "captured_at": HOSTILE, "file": HOSTILE,
         "scenario": f"s{HOSTILE}", "problem": HOSTILE, "partial": True,
-        "pcapng_bytes": b"\n\r\r\n" + HOSTILE.encode(),
     }
     base.update(meta)
     return make_trace(packets, states, syscalls, **base)
+
+
+HOSTILE_CAPTURE = RenderOptions(capture=b"\n\r\r\n" + HOSTILE.encode())
+"""An HTML report's options embedding a "capture" that holds the hostile text."""
 
 
 class _Collector(HTMLParser):
@@ -72,8 +75,7 @@ def parse_html(page: str) -> _Collector:
 
 @pytest.mark.parametrize("source", ["capture", "file"])
 def test_hostile_text_is_inert_in_html(source: str) -> None:
-    page = render(hostile_trace(source=source), "html")
-    assert isinstance(page, str)
+    page = render(hostile_trace(source=source), "html", HOSTILE_CAPTURE)
     assert "<script>alert" not in page
     parsed = parse_html(page)
     assert parsed.tags.count("script") == 1  # ours, allowed by its hash
@@ -88,8 +90,7 @@ def test_hostile_text_is_inert_in_html(source: str) -> None:
 
 
 def test_pcapng_download_name_cannot_break_the_attribute() -> None:
-    page = render(hostile_trace(scenario=f'a"b{SCRIPT}'), "html")
-    assert isinstance(page, str)
+    page = render(hostile_trace(scenario=f'a"b{SCRIPT}'), "html", HOSTILE_CAPTURE)
     parsed = parse_html(page)
     downloads = [value for name, value in parsed.attrs if name == "download"]
     assert len(downloads) == 1
@@ -120,7 +121,6 @@ def test_templates_autoescape_even_with_html_j2_suffix() -> None:
 
 def test_hostile_text_is_inert_in_svg() -> None:
     svg = render(hostile_trace(), "svg")
-    assert isinstance(svg, str)
     assert "<script>alert" not in svg
     root = ET.fromstring(svg)
     assert not list(root.iter(f"{SVG_NS}script"))
@@ -132,7 +132,7 @@ def test_hostile_text_is_inert_in_svg() -> None:
 
 
 def test_no_text_on_the_figure_is_parsed_as_math() -> None:
-    fig = ladder_figure(build_ladder(hostile_trace()), {})
+    fig = ladder_figure(build_ladder(hostile_trace()))
     texts = [t for t in fig.findobj(Text) if t.get_text()]
     assert texts
     assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
@@ -141,7 +141,7 @@ def test_no_text_on_the_figure_is_parsed_as_math() -> None:
 
 def test_png_renders_hostile_text() -> None:
     png = render(hostile_trace(), "png")
-    assert isinstance(png, bytes) and png.startswith(b"\x89PNG")
+    assert png.startswith(b"\x89PNG")
 
 
 def test_trusted_svg_rejects_active_content() -> None:
@@ -163,7 +163,6 @@ def test_trusted_svg_rejects_active_content() -> None:
 
 def test_hostile_text_is_inert_in_mermaid() -> None:
     out = render(hostile_trace(), "mermaid")
-    assert isinstance(out, str)
     assert "<script" not in out and "<" not in out and ">" not in out.replace("->>", "")
     assert "%%" not in out
     assert MATH in out
@@ -186,7 +185,6 @@ def test_mermaid_escape_is_single_pass() -> None:
 
 def test_hostile_text_is_inert_in_markdown() -> None:
     out = render(hostile_trace(), "md")
-    assert isinstance(out, str)
     # outside code (where Markdown shows HTML literally) "<" only appears escaped as "\<"
     prose = re.sub(r"^(`{3,})[^\n]*\n.*?^\1$", "", out, flags=re.S | re.M)
     prose = re.sub(r"(`+)(.+?)\1", "", prose)
@@ -210,6 +208,5 @@ def test_markdown_helpers() -> None:
 
 def test_text_ladder_keeps_dollars_and_stays_narrow() -> None:
     out = render(hostile_trace(), "txt")
-    assert isinstance(out, str)
     assert max(len(line) for line in out.splitlines()) <= 100
     assert MATH in out

@@ -6,14 +6,12 @@ import re
 
 from factory import idle_gap, linger0, long_trace, make_trace, pipe, simultaneous_close
 
-from tcptrace_viz.render import render
-from tcptrace_viz.render.layout import build_ladder
+from tcptrace_viz.render import TextFormat, render
+from tcptrace_viz.render.ladder_layout import build_ladder
 
 
-def text(trace, fmt: str, **kwargs) -> str:
-    out = render(trace, fmt, **kwargs)
-    assert isinstance(out, str)
-    return out
+def text(trace, fmt: TextFormat, **kwargs) -> str:
+    return render(trace, fmt, **kwargs)
 
 
 def test_mermaid_has_participants_messages_and_notes() -> None:

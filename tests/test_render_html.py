@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from factory import SCENARIOS, long_trace, make_trace, pipe, user_pcap
 
 from tcptrace_viz.meta import TraceMeta
-from tcptrace_viz.render import render, render_index
+from tcptrace_viz.render import RenderOptions, render, render_index
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -50,9 +50,8 @@ class Page(HTMLParser):
         return str(metas[0]["content"])
 
 
-def report(trace=None, **kwargs) -> tuple[str, Page]:
-    out = render(trace if trace is not None else make_trace(**kwargs), "html")
-    assert isinstance(out, str)
+def report(trace=None, options: RenderOptions | None = None, **kwargs) -> tuple[str, Page]:
+    out = render(trace if trace is not None else make_trace(**kwargs), "html", options)
     return out, Page(out)
 
 
@@ -81,7 +80,7 @@ def test_no_external_resources() -> None:
 
 def test_pcapng_is_embedded_as_a_download() -> None:
     data = b"\n\r\r\n" + bytes(range(256))
-    _, page = report(pcapng_bytes=data)
+    _, page = report(options=RenderOptions(capture=data))
     links = [a for tag, a in page.elements if tag == "a" and "download" in a]
     assert len(links) == 1
     assert links[0]["download"] == "close-then-write.pcapng"
@@ -167,7 +166,6 @@ def test_capture_reports_have_no_connection_table() -> None:
 
 def test_connection_option_selects_rows() -> None:
     out = render(user_pcap(), "html", connection=1)
-    assert isinstance(out, str)
     assert "Findings for connection 1" in out
 
 

@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
-from tcptrace_viz.render.common import as_list, sysctl_items, verdict_word
-from tcptrace_viz.render.layout import Ladder, build_ladder, rows_of, select, timeline
+from tcptrace_viz.render.options import RenderOptions
+from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
     static_text,
     trusted_svg,
 )
+from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from tcptrace_viz.meta import TraceMeta
     from tcptrace_viz.model import Trace
-    from tcptrace_viz.render.layout import Selection
+    from tcptrace_viz.render.ladder_model import Ladder
+    from tcptrace_viz.render.prepared import Prepared
+    from tcptrace_viz.render.selection import Selection
 
 TABLE_MAX: Final = 5000
 """Timeline rows shown at most (the pcapng holds the rest)."""
@@ -70,20 +72,18 @@ GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
 class HtmlReport:
     """The ``html`` format."""
 
-    fmt: Final = "html"
-    binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The self-contained HTML report."""
-        return report_html(trace, connection)
+        return report_html(prepared, options)
 
 
-def report_html(trace: Trace, connection: int | None = None) -> str:
-    """Render the report of ``trace`` (or of one of its connections)."""
-    from tcptrace_viz.render.ladder import ladder_svg
-
-    selection = select(trace, connection)
-    ladder = build_ladder(trace, connection)
+def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str:
+    """Render the report of a prepared trace (one connection of it)."""
+    options = options or RenderOptions()
+    trace = prepared.trace
+    selection = prepared.selection
+    ladder = prepared.ladder()
     script = static_text(SCRIPT_FILE)
     meta = trace.meta
     context: dict[str, Any] = {
@@ -91,24 +91,24 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
         "script": script,
         "css": static_text("report.css"),
         "heading": heading(meta),
-        "h1": str(meta.get("scenario") or meta.get("file") or "TCP trace"),
-        "subtitle": str(meta.get("title") or ""),
-        "teaches": str(meta.get("teaches") or ""),
-        "steps": str(meta.get("steps") or ""),
+        "h1": str(meta.scenario or meta.file or "TCP trace"),
+        "subtitle": str(meta.title or ""),
+        "teaches": str(meta.teaches or ""),
+        "steps": str(meta.steps or ""),
         "verdict": verdict_word(meta),
-        "verdict_detail": str(meta.get("verdict_detail") or ""),
-        "expected": as_list(meta.get("expected")),
-        "observed": as_list(meta.get("observed")),
+        "verdict_detail": str(meta.verdict_detail or ""),
+        "expected": as_list(meta.expected),
+        "observed": as_list(meta.observed),
         "data_loss": _data_loss(meta),
         "facts": _facts(meta),
         "sysctls": sysctl_items(meta),
-        "warnings": _warnings(meta, ladder, meta.get("source") == "file"),
-        "download": _download(meta),
-        "download_skipped": str(meta.get("download_skipped") or ""),
-        "capture": _capture_analysis(trace, selection) if meta.get("source") == "file" else None,
-        "svg": trusted_svg(ladder_svg(ladder, meta)),
+        "warnings": _warnings(meta, ladder, meta.source == "file"),
+        "download": _download(meta, options),
+        "download_skipped": options.capture_skipped,
+        "capture": _capture_analysis(trace, selection) if meta.source == "file" else None,
+        "svg": trusted_svg(prepared.svg),
         "ladder": ladder,
-        "rows": _timeline_rows(selection, ladder),
+        "rows": _timeline_rows(prepared, ladder),
         "time_unit": ladder.time_unit[0],
         "has_wire": ladder.has_wire,
         "table_max": TABLE_MAX,
@@ -117,51 +117,51 @@ def report_html(trace: Trace, connection: int | None = None) -> str:
     return environment().get_template("report.html.j2").render(context)
 
 
-def heading(meta: dict[str, Any]) -> str:
+def heading(meta: TraceMeta) -> str:
     """The page title: the scenario, or the user's capture file."""
-    if meta.get("scenario"):
-        return f"tcptrace-viz: {meta['scenario']}"
-    if meta.get("file"):
-        return f"tcptrace-viz: {meta['file']}"
+    if meta.scenario:
+        return f"tcptrace-viz: {meta.scenario}"
+    if meta.file:
+        return f"tcptrace-viz: {meta.file}"
     return "tcptrace-viz report"
 
 
-def _data_loss(meta: dict[str, Any]) -> dict[str, int] | None:
-    accepted, delivered = meta.get("bytes_accepted"), meta.get("bytes_delivered")
+def _data_loss(meta: TraceMeta) -> dict[str, int] | None:
+    accepted, delivered = meta.facts.get("bytes_accepted"), meta.facts.get("bytes_delivered")
     if not isinstance(accepted, int) or not isinstance(delivered, int):
         return None
     return {"accepted": accepted, "delivered": delivered, "lost": accepted - delivered}
 
 
-def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
+def _facts(meta: TraceMeta) -> list[tuple[str, str]]:
     """Label/value pairs about where and how the trace was made (absent ones left out)."""
     facts: list[tuple[str, str]] = []
-    if meta.get("file"):
-        facts.append(("capture file", str(meta["file"])))
+    if meta.file:
+        facts.append(("capture file", str(meta.file)))
     for key, label in (("kernel", "kernel"), ("family", "address family"),
                        ("captured_at", "captured at (UTC)"), ("tool_version", "tcptrace-viz")):
-        if meta.get(key):
-            facts.append((label, str(meta[key])))
-    endpoints = meta.get("endpoints")
+        if getattr(meta, key):
+            facts.append((label, str(getattr(meta, key))))
+    endpoints = meta.endpoints
     if isinstance(endpoints, dict) and endpoints:
         facts.append(("endpoints", ", ".join(f"{k} {v}" for k, v in endpoints.items())))
-    source = str(meta.get("state_source") or "")
+    source = str(meta.state_source or "")
     if source:
         facts.append(("TCP states", STATE_SOURCE_TEXT.get(source, source)))
-    stats = meta.get("stats")
+    stats = meta.stats
     if isinstance(stats, dict) and stats:
         facts.append(("capture counters", ", ".join(f"{k} {v}" for k, v in stats.items()
                                                     if not isinstance(v, list | dict))))
     return facts
 
 
-def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
+def _warnings(meta: TraceMeta, ladder: Ladder, capture: bool) -> list[str]:
     """Things a reader must know before trusting the picture."""
     out: list[str] = []
-    if meta.get("partial"):
-        problem = str(meta.get("problem") or "the reading stopped early").rstrip(".")
+    if meta.partial:
+        problem = str(meta.problem or "the reading stopped early").rstrip(".")
         out.append(f"This trace is incomplete: {problem}.")
-    stats = meta.get("stats")
+    stats = meta.stats
     if isinstance(stats, dict):
         losses = stats.get("losses")
         checks = [("tracer_overruns", "kernel trace events were lost (overruns)")]
@@ -172,9 +172,9 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
         for key, what in checks:
             if int(stats.get(key) or 0) > 0:
                 out.append(f"{stats[key]} {what}: the picture may miss events.")
-    for note in meta.get("order_notes") or []:
+    for note in meta.order_notes or []:
         out.append(f"Out of causal order, as the kernel timestamped it: {note}.")
-    if meta.get("state_source") == "sampled":
+    if meta.state_source == "sampled":
         out.append("TCP states were sampled, not traced: a state that lasted only briefly may "
                    "be missing.")
     if ladder.packets_drawn < ladder.packets_total:
@@ -185,13 +185,13 @@ def _warnings(meta: dict[str, Any], ladder: Ladder, capture: bool) -> list[str]:
     return out
 
 
-def _download(meta: dict[str, Any]) -> dict[str, str] | None:
-    data = meta.get("pcapng_bytes")
-    if not isinstance(data, bytes | bytearray) or not data:
+def _download(meta: TraceMeta, options: RenderOptions) -> dict[str, str] | None:
+    data = options.capture
+    if not data:
         return None
-    name = str(meta.get("scenario") or "trace").replace("/", "_").replace("\\", "_") or "trace"
+    name = str(meta.scenario or "trace").replace("/", "_").replace("\\", "_") or "trace"
     # A user's own file keeps its name (it may be a classic pcap); a capture is a pcapng.
-    filename = str(meta.get("download_name") or f"{name}.pcapng")
+    filename = options.capture_name or f"{name}.pcapng"
     filename = filename.replace("/", "_").replace("\\", "_")
     return {
         "href": "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii"),
@@ -214,12 +214,20 @@ class TimelineRow:
     classes: str
 
 
-def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
-    table = timeline(selection)
+def _timeline_rows(prepared: Prepared, ladder: Ladder) -> list[TimelineRow]:
+    table = prepared.timeline
     unit, factor = ladder.time_unit
     decimals = 3 if unit == "ms" else 6
-    trace = selection.trace
+    trace = prepared.selection.trace
     sides = trace.sides
+    # whole columns once, not one pandas row lookup per table row
+    packets, states, calls = trace.packets, trace.states, trace.syscalls
+    frames = packets["frame"].to_numpy(dtype="int64")
+    payloads = packets["payload"].astype(str).to_numpy()
+    directions = packets["dir"].to_numpy()
+    resets = packets["flags"].astype(str).str.contains("R", regex=False).to_numpy()
+    inferred = ~states["source"].isin(OBSERVED_SOURCES).to_numpy()
+    failed = (calls["errno"].astype(bool) | calls["signal"].astype(bool)).to_numpy()
     rows: list[TimelineRow] = []
     for item in rows_of(table.head(TABLE_MAX)):
         row = int(item.row)
@@ -227,33 +235,31 @@ def _timeline_rows(selection: Selection, ladder: Ladder) -> list[TimelineRow]:
         frame = payload = ""
         who = str(item.side)
         if item.kind == "packet":
-            pkt = trace.packets.iloc[row]
             ref = f"p{row}"
-            frame = str(int(pkt["frame"])) if int(pkt["frame"]) > 0 else ""
-            payload = _preview(str(pkt["payload"]))
-            who = _direction(pkt, sides, str(item.side))
-            if "R" in str(pkt["flags"]):
+            frame = str(int(frames[row])) if frames[row] > 0 else ""
+            payload = _preview(str(payloads[row]))
+            who = _direction(directions[row], sides, str(item.side))
+            if resets[row]:
                 classes.append("rst")
         elif item.kind == "state":
             ref = f"s{row}"
-            if trace.states.iloc[row]["source"] not in OBSERVED_SOURCES:
+            if inferred[row]:
                 classes.append("inferred")
         elif item.kind == "call":
             ref = f"c{row}s"
         else:
             ref = f"c{row}"
-            call = trace.syscalls.iloc[row]
-            if call["errno"] or call["signal"]:
+            if failed[row]:
                 classes.append("error")
         rows.append(TimelineRow(ref, f"{float(item.t) * factor:.{decimals}f}", str(item.kind), who,
                                 str(item.text), frame, payload, " ".join(classes)))
     return rows
 
 
-def _direction(pkt: pd.Series[Any], sides: list[str], sender: str) -> str:
-    if pkt["dir"] == "c2s":
+def _direction(direction: object, sides: list[str], sender: str) -> str:
+    if direction == "c2s":
         return f"{sides[0]} → {sides[1]}"
-    if pkt["dir"] == "s2c":
+    if direction == "s2c":
         return f"{sides[1]} → {sides[0]}"
     return sender
 

@@ -6,35 +6,26 @@ formats stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
-
-from tcptrace_viz.render.layout import build_ladder
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.options import RenderOptions
+    from tcptrace_viz.render.prepared import Prepared
 
 
 class SvgLadder:
     """The ``svg`` format: a standalone, deterministic SVG document."""
 
-    fmt: Final = "svg"
-    binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ladder as SVG text."""
-        from tcptrace_viz.render.ladder import ladder_svg
-
-        return ladder_svg(build_ladder(trace, connection), trace.meta)
+        return prepared.svg
 
 
 class PngLadder:
     """The ``png`` format."""
 
-    fmt: Final = "png"
-    binary: Final = True
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> bytes:
+    def render(self, prepared: Prepared, options: RenderOptions) -> bytes:
         """The ladder as PNG bytes."""
-        from tcptrace_viz.render.ladder import ladder_png
-
-        return ladder_png(build_ladder(trace, connection), trace.meta)
+        return prepared.png

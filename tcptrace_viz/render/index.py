@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from tcptrace_viz.render.common import verdict_word
-from tcptrace_viz.render.layout import rows_of, short_syscall
+from tcptrace_viz.meta import TraceMeta
+from tcptrace_viz.render.labels import short_syscall
+from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import content_security_policy, environment, static_text
+from tcptrace_viz.render.wording import verdict_word
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -37,13 +39,13 @@ class IndexRow:
 def render_index(entries: Sequence[tuple[Trace, str]]) -> str:
     """The index page: ``entries`` are (trace, relative href of its report)."""
     rows = [index_row(trace, href) for trace, href in entries]
-    first = entries[0][0].meta if entries else {}
+    first = entries[0][0].meta if entries else TraceMeta()
     context = {
         "csp": content_security_policy(None),
         "css": static_text("report.css"),
         "rows": rows,
-        "kernel": str(first.get("kernel") or ""),
-        "tool_version": str(first.get("tool_version") or ""),
+        "kernel": first.kernel,
+        "tool_version": first.tool_version,
         "passed": sum(1 for row in rows if row.verdict == "PASS"),
         "failed": sum(1 for row in rows if row.verdict == "FAIL"),
     }
@@ -58,8 +60,8 @@ def index_row(trace: Trace, href: str) -> IndexRow:
               if row.call in WRITE_CALLS]
     none = ("", "none")
     return IndexRow(
-        name=str(meta.get("scenario") or meta.get("file") or "trace"),
-        title=str(meta.get("title") or ""),
+        name=str(meta.scenario or meta.file or "trace"),
+        title=str(meta.title or ""),
         first_write=writes[0] if writes else none,
         later_write=writes[-1] if len(writes) > 1 else none,
         closers=_closers(trace),

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import as_list, printable, verdict_word
-from tcptrace_viz.render.layout import build_ladder, rows_of, select, timeline
 from tcptrace_viz.render.mermaid import mermaid_text
+from tcptrace_viz.render.safe_text import printable
+from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
+from tcptrace_viz.render.wording import as_list, verdict_word
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.options import RenderOptions
+    from tcptrace_viz.render.prepared import Prepared
 
 TABLE_MAX: Final = 500
 """Timeline rows written at most (a ticket is not the place for the full capture)."""
@@ -28,12 +30,10 @@ _BACKTICKS: Final = re.compile(r"`+")
 class MarkdownReport:
     """The ``md`` format."""
 
-    fmt: Final = "md"
-    binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The Markdown report, ending in a newline."""
-        return markdown_report(trace, connection)
+        return markdown_report(prepared)
 
 
 def md_text(text: object) -> str:
@@ -57,20 +57,20 @@ def _fenced(body: str, info: str = "") -> list[str]:
     return [f"{fence}{info}", body.rstrip("\n"), fence]
 
 
-def markdown_report(trace: Trace, connection: int | None = None) -> str:
-    """Render ``trace`` (or one of its connections) as Markdown."""
-    meta = trace.meta
-    name = meta.get("scenario") or meta.get("file") or "TCP trace"
+def markdown_report(prepared: Prepared) -> str:
+    """Render a prepared trace (one connection of it) as Markdown."""
+    meta = prepared.trace.meta
+    name = meta.scenario or meta.file or "TCP trace"
     out = [f"# {md_text(name)}", ""]
-    if meta.get("title"):
-        out += [f"*{md_text(meta['title'])}*", ""]
-    if meta.get("teaches"):
-        out += [f"> {md_text(meta['teaches'])}", ""]
+    if meta.title:
+        out += [f"*{md_text(meta.title)}*", ""]
+    if meta.teaches:
+        out += [f"> {md_text(meta.teaches)}", ""]
     verdict = verdict_word(meta)
     if verdict:
-        detail = f": {md_text(meta['verdict_detail'])}" if meta.get("verdict_detail") else ""
+        detail = f": {md_text(meta.verdict_detail)}" if meta.verdict_detail else ""
         out += [f"**Verdict: {verdict}**{detail}", ""]
-    expected, observed = as_list(meta.get("expected")), as_list(meta.get("observed"))
+    expected, observed = as_list(meta.expected), as_list(meta.observed)
     if expected or observed:
         out += ["| expected (any of) | observed |", "|---|---|"]
         for i in range(max(len(expected), len(observed))):
@@ -78,27 +78,26 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
             right = md_text(observed[i]) if i < len(observed) else ""
             out.append(f"| {left} | {right} |")
         out.append("")
-    accepted, delivered = meta.get("bytes_accepted"), meta.get("bytes_delivered")
+    accepted, delivered = meta.facts.get("bytes_accepted"), meta.facts.get("bytes_delivered")
     if isinstance(accepted, int) and isinstance(delivered, int):
         out += [f"send() accepted {accepted:,} bytes; the peer received {delivered:,}: "
                 f"**{accepted - delivered:,} bytes lost**.", ""]
-    facts = [f"{label} {md_text(meta[key])}" for key, label in (
+    facts = [f"{label} {md_text(getattr(meta, key))}" for key, label in (
         ("kernel", "kernel"), ("family", "family"), ("captured_at", "captured"),
-        ("tool_version", "tcptrace-viz")) if meta.get(key)]
+        ("tool_version", "tcptrace-viz")) if getattr(meta, key)]
     if facts:
         out += ["; ".join(facts) + ".", ""]
-    if meta.get("partial"):
-        problem = str(meta.get("problem") or "reading stopped early").rstrip(".")
+    if meta.partial:
+        problem = str(meta.problem or "reading stopped early").rstrip(".")
         out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
 
-    ladder = build_ladder(trace, connection)
+    ladder = prepared.ladder()
     out += ["## What happened", ""]
     if ladder.note:
         out += [md_text(ladder.note) + ".", ""]
     out += [*_fenced(mermaid_text(ladder), "mermaid"), ""]
-    text_ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
-                               keep_each_end=KEEP_EACH_END)
+    text_ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
     out += ["<details><summary>Text ladder</summary>", ""]
     out += [*_fenced(ladder_text(text_ladder, meta)), "", "</details>", ""]
 
@@ -106,7 +105,7 @@ def markdown_report(trace: Trace, connection: int | None = None) -> str:
     decimals = 3 if unit == "ms" else 6
     out += ["## Timeline", "", f"| t ({unit}) | what | who | description |",
             "|---:|---|---|---|"]
-    table = timeline(select(trace, connection))
+    table = prepared.timeline
     for item in rows_of(table.head(TABLE_MAX)):
         out.append(f"| {float(item.t) * factor:.{decimals}f} | {item.kind} | "
                    f"{md_text(item.side)} | {md_code(item.text)} |")

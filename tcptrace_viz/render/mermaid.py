@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import printable
-from tcptrace_viz.render.layout import Ladder, build_ladder
+from tcptrace_viz.render.ladder_model import Ladder
+from tcptrace_viz.render.safe_text import printable
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.options import RenderOptions
+    from tcptrace_viz.render.prepared import Prepared
 
 _ENTITIES: Final = str.maketrans({
     "#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "%": "#37;", '"': "#quot;",
@@ -27,12 +28,10 @@ _IDS: Final = ("C", "S")
 class MermaidDiagram:
     """The ``mermaid`` format."""
 
-    fmt: Final = "mermaid"
-    binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ``sequenceDiagram`` source, ending in a newline (no Markdown fence)."""
-        return mermaid_text(build_ladder(trace, connection))
+        return mermaid_text(prepared.ladder())
 
 
 def mermaid_escape(text: str) -> str:

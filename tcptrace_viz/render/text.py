@@ -17,18 +17,14 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.common import (
-    FLAG_LEGEND,
-    STATE_LEGEND,
-    printable,
-    truncate,
-    verdict_word,
-    without_window,
-)
-from tcptrace_viz.render.layout import Event, Ladder, build_ladder
+from tcptrace_viz.render.ladder_model import Event, Ladder
+from tcptrace_viz.render.safe_text import printable, truncate, without_window
+from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    from tcptrace_viz.meta import TraceMeta
+    from tcptrace_viz.render.options import RenderOptions
+    from tcptrace_viz.render.prepared import Prepared
 
 WIDTH: Final = 100
 """No line is wider than this."""
@@ -42,14 +38,11 @@ _MAX_SIDE: Final = 32
 class TextLadder:
     """The ``txt`` format."""
 
-    fmt: Final = "txt"
-    binary: Final = False
 
-    def render(self, trace: Trace, *, connection: int | None = None) -> str:
+    def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ASCII ladder, legend and verdict as one string ending in a newline."""
-        ladder = build_ladder(trace, connection, max_events=MAX_EVENTS,
-                              keep_each_end=KEEP_EACH_END)
-        return ladder_text(ladder, trace.meta)
+        return ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
+                           verdict=options.verdict)
 
 
 def _packet_label(event: Event) -> str:
@@ -79,8 +72,10 @@ def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
     return "<" + shaft * before + label + shaft * after
 
 
-def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> str:
-    """Render a laid-out ladder as text lines no wider than ``width``."""
+def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
+                verdict: bool = True) -> str:
+    """Render a laid-out ladder as text lines no wider than ``width`` (with the verdict line
+    unless ``verdict`` is False)."""
     events = ladder.events
     time_head = f"t ({ladder.time_unit[0]})"
     time_w = max([len(ladder.time_label(e)) for e in events] + [len(time_head)])
@@ -130,11 +125,12 @@ def ladder_text(ladder: Ladder, meta: dict[str, object], width: int = WIDTH) -> 
     if not events:
         out.append("(no packets, state changes or syscalls in this trace)")
     out.append("")
-    out.extend(_footer(ladder, meta, width))
+    out.extend(_footer(ladder, meta, width, verdict))
     return "\n".join(line.rstrip() for line in out) + "\n"
 
 
-def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
+def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
+            ) -> list[str]:
     lines: list[str] = []
     if ladder.has_wire:
         lines.append(FLAG_LEGEND + " === marks a reset.")
@@ -143,16 +139,16 @@ def _footer(ladder: Ladder, meta: dict[str, object], width: int) -> list[str]:
     if ladder.packets_drawn < ladder.packets_total:
         lines.append(f"{ladder.packets_drawn} of {ladder.packets_total} packets drawn; "
                      "the full list is in the HTML report and the pcapng.")
-    verdict = verdict_word(meta)
+    verdict = verdict_word(meta) if with_verdict else ""
     if verdict:
         # the expected/observed lists are in the HTML and Markdown reports (and the CLI prints
         # them after a capture): one line here keeps the terminal readable
-        detail = str(meta.get("verdict_detail") or "")
+        detail = str(meta.verdict_detail or "")
         lines.append(f"Verdict: {verdict}" + (f": {detail}" if detail else "."))
-    if meta.get("partial"):
-        problem = str(meta.get("problem") or "the reading stopped early").rstrip(".")
+    if meta.partial:
+        problem = str(meta.problem or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
-    stats = meta.get("stats")
+    stats = meta.stats
     if isinstance(stats, dict):
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]
     wrapped: list[str] = []

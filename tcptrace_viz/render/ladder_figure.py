@@ -27,8 +27,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from tcptrace_viz.render.common import printable, truncate
-from tcptrace_viz.render.layout import Event, Ladder
+from tcptrace_viz.render.ladder_colours import (
+    ARROW_COLOURS,
+    ARROW_LEGEND,
+    ERROR_COLOUR,
+    MUTED_COLOUR,
+    STATE_COLOURS,
+    TEXT_COLOUR,
+    UNKNOWN_STATE_COLOUR,
+    arrow_kind,
+)
+from tcptrace_viz.render.ladder_model import Event, Ladder
+from tcptrace_viz.render.safe_text import printable, truncate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,23 +58,6 @@ SLANT: Final = 0.35
 this small slant only shows the direction of time."""
 DPI_PNG: Final = 110
 
-# --- colours ------------------------------------------------------------------------------------
-STATE_COLOURS: Final[dict[str, str]] = {
-    "SYN_SENT": "#a6cee3", "SYN_RECV": "#a6cee3", "NEW_SYN_RECV": "#a6cee3",
-    "LISTEN": "#b2df8a", "ESTABLISHED": "#33a02c", "FIN_WAIT1": "#ff7f00",
-    "FIN_WAIT2": "#fdbf6f", "CLOSE_WAIT": "#6a3d9a", "LAST_ACK": "#cab2d6",
-    "CLOSING": "#b15928", "TIME_WAIT": "#1f78b4", "CLOSE": "#bdbdbd",
-}
-UNKNOWN_STATE_COLOUR: Final = "#e0e0e0"
-ARROW_COLOURS: Final[dict[str, str]] = {
-    "rst": "#d62728", "fin": "#b35806", "syn": "#1b7837", "data": "#2166ac", "ack": "#4d4d4d",
-}
-ARROW_LEGEND: Final = (("syn", "SYN (open)"), ("data", "data (PSH)"), ("ack", "ACK only"),
-                       ("fin", "FIN (done sending)"), ("rst", "RST (reset)"))
-ERROR_COLOUR: Final = "#c00000"
-TEXT_COLOUR: Final = "#1a1a1a"
-MUTED_COLOUR: Final = "#6b6b6b"
-
 _TEXT_SAFE: Final[dict[str, Any]] = {"parse_math": False, "usetex": False}
 """Capture text is data: no mathtext, no TeX."""
 
@@ -81,40 +74,34 @@ RC: Final[dict[str, Any]] = {
 }
 
 
-def arrow_kind(event: Event) -> str:
-    """``rst``, ``fin``, ``syn``, ``data`` or ``ack``: what an arrow's colour says."""
-    flags = event.label.split("]", 1)[0]
-    if event.rst:
-        return "rst"
-    if "F" in flags:
-        return "fin"
-    if "S" in flags:
-        return "syn"
-    if " len 0" not in event.label:
-        return "data"
-    return "ack"
-
-
-def ladder_svg(ladder: Ladder, meta: dict[str, Any] | None = None) -> str:
+def ladder_svg(ladder: Ladder) -> str:
     """Draw ``ladder`` and return SVG text (deterministic: fixed hash salt, no date)."""
+    return figure_svg(ladder_figure(ladder))
+
+
+def ladder_png(ladder: Ladder, dpi: int = DPI_PNG) -> bytes:
+    """Draw ``ladder`` and return PNG bytes."""
+    return figure_png(ladder_figure(ladder), dpi)
+
+
+def figure_svg(fig: Figure) -> str:
+    """A drawn ladder as SVG text; one Figure can be saved as SVG and as PNG."""
     with mpl.rc_context(cast("Any", RC)):
-        fig = ladder_figure(ladder, meta)
         buf = io.StringIO()
         # no <metadata> at all: nothing dated, nothing that names a URL
         fig.savefig(buf, format="svg", metadata=dict.fromkeys(_SVG_METADATA_KEYS))
     return buf.getvalue()
 
 
-def ladder_png(ladder: Ladder, meta: dict[str, Any] | None = None, dpi: int = DPI_PNG) -> bytes:
-    """Draw ``ladder`` and return PNG bytes."""
+def figure_png(fig: Figure, dpi: int = DPI_PNG) -> bytes:
+    """A drawn ladder as PNG bytes."""
     with mpl.rc_context(cast("Any", RC)):
-        fig = ladder_figure(ladder, meta)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "tcptrace-viz"})
     return buf.getvalue()
 
 
-def ladder_figure(ladder: Ladder, meta: dict[str, Any] | None = None) -> Figure:
+def ladder_figure(ladder: Ladder) -> Figure:
     """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``."""
     with mpl.rc_context(cast("Any", RC)):
         return _draw(ladder)

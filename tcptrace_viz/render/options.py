@@ -1,0 +1,21 @@
+"""How to render a trace, passed beside it (never written into its meta)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderOptions:
+    """Choices a caller makes about the output; the defaults suit a report on its own."""
+
+    verdict: bool = True
+    """Write the verdict line under the text ladder (the console summary, which prints a
+    fuller verdict right after the ladder, turns it off)."""
+    capture: bytes = dataclasses.field(default=b"", repr=False)
+    """The capture file the HTML report embeds as its download link; empty for none."""
+    capture_name: str = ""
+    """The download's file name; empty for ``<scenario>.pcapng`` (a capture of ours).  A
+    user's own file keeps its name, which may end in ``.pcap``."""
+    capture_skipped: str = ""
+    """Why the capture is not embedded (too big), said in the HTML report instead."""

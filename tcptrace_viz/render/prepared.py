@@ -1,0 +1,101 @@
+"""One trace made ready for rendering: what several formats share, each part computed once.
+
+Rendering a scenario's report set (txt, html, svg, png) and its console summary used to select
+the connection, gather the ladder's events and draw the SVG once per format.  A ``Prepared``
+does each on first use and keeps it, so every renderer handed the same one shares the work:
+the HTML report embeds the very SVG text the ``.svg`` file gets.
+
+>>> prepared = prepare(trace)                                   # doctest: +SKIP
+>>> render(prepared, "svg") in render(prepared, "html")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import TYPE_CHECKING
+
+from tcptrace_viz.render.ladder_events import LadderEvents
+from tcptrace_viz.render.ladder_layout import KEEP_EACH_END, MAX_EVENTS, elides, lay_out
+from tcptrace_viz.render.selection import select, timeline
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.ladder_model import Ladder
+    from tcptrace_viz.render.selection import Selection
+
+
+def prepare(trace: Trace, connection: int | None = None) -> Prepared:
+    """``trace`` (or only its connection ``connection``) ready for any number of renderers.
+
+    Raises:
+        BadInputError: ``connection`` is not one of the trace's connections.
+    """
+    prepared = Prepared(trace, connection)
+    _ = prepared.selection  # refuse a missing connection now, not in the first renderer
+    return prepared
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Prepared:
+    """A Trace and what its renderers share, each computed on first use and then kept.
+
+    The Trace must not change while a Prepared of it is in use.
+    """
+
+    trace: Trace
+    """The whole trace (its meta is what the reports describe)."""
+    connection: int | None = None
+    """The connection to draw; None for the first (or only) one."""
+    _layouts: dict[tuple[int, int], Ladder] = dataclasses.field(
+        default_factory=dict, init=False, repr=False)
+
+    @functools.cached_property
+    def selection(self) -> Selection:
+        """The rows of the connection shown."""
+        return select(self.trace, self.connection)
+
+    @functools.cached_property
+    def events(self) -> LadderEvents:
+        """The selection's events, gathered once for every layout."""
+        return LadderEvents(self.selection)
+
+    def ladder(self, max_events: int = MAX_EVENTS, keep_each_end: int = KEEP_EACH_END) -> Ladder:
+        """The ladder laid out with these elision limits (the diagram's by default).
+
+        Limits that elide nothing give one shared Ladder.
+        """
+        key = (max_events, keep_each_end) if elides(self.events, max_events,
+                                                    keep_each_end) else (0, 0)
+        if key not in self._layouts:
+            self._layouts[key] = lay_out(self.events, max_events, keep_each_end)
+        return self._layouts[key]
+
+    @functools.cached_property
+    def timeline(self) -> pd.DataFrame:
+        """The selection's merged timeline table (``t`` from the full trace's start)."""
+        return timeline(self.selection)
+
+    @functools.cached_property
+    def figure(self) -> Figure:
+        """The diagram's ladder drawn by matplotlib (imported here, on first use)."""
+        from tcptrace_viz.render.ladder_figure import ladder_figure
+
+        return ladder_figure(self.ladder())
+
+    @functools.cached_property
+    def svg(self) -> str:
+        """The diagram as SVG text: the ``.svg`` file, and what the HTML report embeds."""
+        from tcptrace_viz.render.ladder_figure import figure_svg
+
+        return figure_svg(self.figure)
+
+    @functools.cached_property
+    def png(self) -> bytes:
+        """The diagram as PNG bytes."""
+        from tcptrace_viz.render.ladder_figure import figure_png
+
+        return figure_png(self.figure)

@@ -1,0 +1,104 @@
+"""Choosing what one ladder or report shows: one connection of a trace, and its timeline.
+
+A trace read from a user's capture may hold many connections; a ladder draws one.  States are
+matched to the connection by their addresses; syscalls, which carry none, by time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from tcptrace_viz.errors import BadInputError
+from tcptrace_viz.model import Trace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+SPAN_MARGIN_NS: Final = 50_000_000
+"""Syscalls this close to a connection's packets belong to it (multi-connection traces)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """The part of a Trace one ladder (or report) shows."""
+
+    trace: Trace
+    """A Trace holding only the selected connection's rows (the source trace when all fit)."""
+    origin_ns: int
+    """The full trace's first event, so times match the capture file."""
+    connections: tuple[int, ...]
+    """All connection indexes in the source trace."""
+    connection: int | None
+    """The connection shown, or None when the trace has at most one."""
+
+    @property
+    def note(self) -> str:
+        """Which connection is shown, when there is a choice."""
+        if self.connection is None or len(self.connections) < 2:
+            return ""
+        return (f"Connection {self.connection} of {len(self.connections)} shown "
+                f"(choose another with --connection N)")
+
+
+def rows_of(frame: pd.DataFrame) -> Iterator[Any]:
+    """The frame's rows as namedtuples (typed loosely: columns are known by the schema)."""
+    return frame.itertuples(index=False)
+
+
+def bare_endpoint(text: str) -> str:
+    """An endpoint without IPv6 brackets, so ``[::1]:5555`` and ``::1:5555`` compare equal."""
+    return text.replace("[", "").replace("]", "")
+
+
+def endpoint_text(addr: str, port: int) -> str:
+    """``127.0.0.1:5555`` or ``[::1]:5555``."""
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def select(trace: Trace, connection: int | None = None) -> Selection:
+    """Pick one connection out of ``trace``.
+
+    With ``connection=None`` a trace with several connections shows its first one (the report
+    says so).  States are matched to the connection by their addresses; syscalls, which carry
+    none, by time when there is more than one connection.
+
+    Raises:
+        BadInputError: ``connection`` is not one of the trace's connections.
+    """
+    packets = trace.packets
+    conns = tuple(sorted(int(c) for c in pd.unique(packets["conn"]))) if len(packets) else ()
+    if connection is not None and connection not in conns:
+        available = ", ".join(str(c) for c in conns) or "none"
+        raise BadInputError(f"connection {connection} is not in this trace "
+                            f"(connections: {available}).")
+    if len(conns) <= 1:
+        return Selection(trace, trace.origin_ns, conns, connection)
+    chosen = conns[0] if connection is None else connection
+    pkts = packets[packets["conn"] == chosen].reset_index(drop=True)
+    tuples = {(bare_endpoint(endpoint_text(r.src, r.sport)),
+               bare_endpoint(endpoint_text(r.dst, r.dport)))
+              for r in rows_of(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
+    states = trace.states
+    if len(states):
+        keep = [(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
+                for loc, rem in zip(states["local"], states["remote"], strict=True)]
+        states = states[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+    syscalls = trace.syscalls
+    if len(syscalls) and len(pkts):
+        lo = int(pkts["ts_ns"].min()) - SPAN_MARGIN_NS
+        hi = int(pkts["ts_ns"].max()) + SPAN_MARGIN_NS
+        syscalls = syscalls[(syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)]
+        syscalls = syscalls.reset_index(drop=True)
+    sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
+    return Selection(sub, trace.origin_ns, conns, chosen)
+
+
+def timeline(selection: Selection) -> pd.DataFrame:
+    """``Trace.timeline()`` of the selection, with ``t`` counted from the full trace's start."""
+    table = selection.trace.timeline()
+    table["t"] = (table["ts_ns"] - selection.origin_ns).astype("float64") / 1e9
+    return table

@@ -1,0 +1,42 @@
+"""Fixed wording the renderers share: the flag and state legends, the verdict word, and meta
+values as the lists the reports show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from tcptrace_viz.meta import TraceMeta
+
+FLAG_LEGEND: Final = ("Flags: S = SYN (open), F = FIN (I am done sending), R = RST (reset: "
+                      "connection aborted), P = PSH (data), . = ACK; seq/ack count bytes from 0 "
+                      "for each side.")
+"""One sentence for a reader who has never seen tcpdump output."""
+
+STATE_LEGEND: Final = ("[STATE] = the kernel's TCP state for that socket, as traced; [STATE?] = "
+                       "guessed (sampled, or inferred from the packets).")
+
+
+def verdict_word(meta: TraceMeta) -> str:
+    """``PASS``, ``FAIL`` or ``""`` when the trace has no expectation."""
+    verdict = str(meta.verdict or "").strip().lower()
+    return {"pass": "PASS", "fail": "FAIL"}.get(verdict, verdict.upper())
+
+
+def as_list(value: object) -> list[str]:
+    """A meta value that should be a list of strings, tolerating a single string or absence."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def sysctl_items(meta: TraceMeta) -> list[tuple[str, str]]:
+    """``meta.sysctls`` as sorted (name, value) pairs."""
+    sysctls = meta.sysctls
+    if not isinstance(sysctls, dict):
+        return []
+    return sorted((str(k), str(v)) for k, v in sysctls.items())
