@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("render",),  # a Trace into pictures and reports
     ("outputs", "progress"),  # report sets on disk; progress lines
     ("cli",),
+    ("notebook",),  # the Trace users hold: rendering and connections at hand
     ("entry", "tcptrace_viz"),  # the console entry point and the public API
     ("__main__",),  # python -m tcptrace_viz
 )

@@ -26,13 +26,13 @@ def test_all_names_what_the_package_offers() -> None:
     assert {"Trace", "read_capture", "__version__"} <= set(namespace)
 
 
-def test_trace_is_the_models() -> None:
+def test_trace_is_the_models_with_the_notebook_conveniences() -> None:
     from tcptrace_viz.model import Trace
 
-    assert tcptrace_viz.Trace is Trace
+    assert issubclass(tcptrace_viz.Trace, Trace)
     from tcptrace_viz import Trace as imported
 
-    assert imported is Trace
+    assert imported is tcptrace_viz.Trace
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

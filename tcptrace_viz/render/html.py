@@ -14,10 +14,10 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.model import OBSERVED_SOURCES
 from tcptrace_viz.render.options import RenderOptions
-from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -27,11 +27,11 @@ from tcptrace_viz.render.templating import (
 from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 
 if TYPE_CHECKING:
+    from tcptrace_viz.analysis.selection import Selection
     from tcptrace_viz.meta import TraceMeta
     from tcptrace_viz.model import Trace
     from tcptrace_viz.render.ladder_model import Ladder
     from tcptrace_viz.render.prepared import Prepared
-    from tcptrace_viz.render.selection import Selection
 
 TABLE_MAX: Final = 5000
 """Timeline rows shown at most (the pcapng holds the rest)."""

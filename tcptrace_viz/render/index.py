@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
+from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.render.labels import short_syscall
-from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.templating import content_security_policy, environment, static_text
 from tcptrace_viz.render.wording import verdict_word
 

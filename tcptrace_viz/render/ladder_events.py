@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from tcptrace_viz.analysis.selection import Selection, bare_endpoint, rows_of
 from tcptrace_viz.event_text import (
     describe_call_start,
     describe_packet,
@@ -24,7 +25,7 @@ from tcptrace_viz.model import OBSERVED_SOURCES, call_moments
 from tcptrace_viz.render.labels import short_syscall, state_label
 from tcptrace_viz.render.ladder_model import EventKind, Lifeline
 from tcptrace_viz.render.reset_reasons import reset_reasons
-from tcptrace_viz.render.selection import Selection, bare_endpoint, endpoint_text, rows_of
+from tcptrace_viz.vocabulary import endpoint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -160,8 +161,8 @@ def _lifelines(trace: Trace) -> tuple[Lifeline, Lifeline]:
     pkts = trace.packets
     if len(pkts):
         first = _client_packet(pkts)
-        client = endpoint_text(str(first.src), int(first.sport))
-        server = endpoint_text(str(first.dst), int(first.dport))
+        client = endpoint(str(first.src), int(first.sport))
+        server = endpoint(str(first.dst), int(first.dport))
         if first.dir == "s2c":
             client, server = server, client
         addresses = [client, server]

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
+from tcptrace_viz.analysis.selection import select
 from tcptrace_viz.render.labels import human_duration, name_of, title_of
 from tcptrace_viz.render.ladder_events import PACKET, STATE, LadderEvents, Raw
 from tcptrace_viz.render.ladder_model import Event, Ladder, StateBand
-from tcptrace_viz.render.selection import select
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace

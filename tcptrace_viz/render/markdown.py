@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
-from tcptrace_viz.render.selection import rows_of
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
 from tcptrace_viz.render.wording import as_list, verdict_word
 

@@ -15,17 +15,17 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
+from tcptrace_viz.analysis.selection import select, timeline
 from tcptrace_viz.render.ladder_events import LadderEvents
 from tcptrace_viz.render.ladder_layout import KEEP_EACH_END, MAX_EVENTS, elides, lay_out
-from tcptrace_viz.render.selection import select, timeline
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from tcptrace_viz.analysis.selection import Selection
     from tcptrace_viz.model import Trace
     from tcptrace_viz.render.ladder_model import Ladder
-    from tcptrace_viz.render.selection import Selection
 
 
 def prepare(trace: Trace, connection: int | None = None) -> Prepared:

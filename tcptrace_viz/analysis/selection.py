@@ -14,6 +14,7 @@ import pandas as pd
 
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.model import Trace
+from tcptrace_viz.vocabulary import endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,11 +55,6 @@ def bare_endpoint(text: str) -> str:
     return text.replace("[", "").replace("]", "")
 
 
-def endpoint_text(addr: str, port: int) -> str:
-    """``127.0.0.1:5555`` or ``[::1]:5555``."""
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-
-
 def select(trace: Trace, connection: int | None = None) -> Selection:
     """Pick one connection out of ``trace``.
 
@@ -79,8 +75,8 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
         return Selection(trace, trace.origin_ns, conns, connection)
     chosen = conns[0] if connection is None else connection
     pkts = packets[packets["conn"] == chosen].reset_index(drop=True)
-    tuples = {(bare_endpoint(endpoint_text(r.src, r.sport)),
-               bare_endpoint(endpoint_text(r.dst, r.dport)))
+    tuples = {(bare_endpoint(endpoint(r.src, r.sport)),
+               bare_endpoint(endpoint(r.dst, r.dport)))
               for r in rows_of(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
     states = trace.states
     if len(states):
