@@ -18,10 +18,12 @@ import platform
 import select
 import signal
 import socket
+import struct
+import threading
 import time
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -38,7 +40,12 @@ from tcptrace_viz.capture.kernel_states import (
 )
 from tcptrace_viz.capture.losses import account, drop_counters
 from tcptrace_viz.capture.ring import MIN_BLOCKS, blocks_for
-from tcptrace_viz.capture.tracefs import KernelTracer, sweep_stale_instances, tracefs_root
+from tcptrace_viz.capture.tracefs import (
+    KernelTracer,
+    instance_name,
+    sweep_stale_instances,
+    tracefs_root,
+)
 from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
 from tcptrace_viz.kernel import netns
 from tcptrace_viz.kernel.process import die_with_parent
@@ -48,6 +55,9 @@ from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.params import Value, check_values
 from tcptrace_viz.scenarios.registry import Scenario
 
+if TYPE_CHECKING:
+    from tcptrace_viz.capture.sniffer import LoopbackSniffer as Sniffer
+
 SYSCTLS = (
     "net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_orphan_retries", "net/ipv4/tcp_rfc1337",
     "net/ipv4/tcp_abort_on_overflow", "net/ipv4/tcp_timestamps", "net/ipv4/tcp_sack",
@@ -55,6 +65,10 @@ SYSCTLS = (
     "net/ipv4/tcp_max_tw_buckets",
 )
 WORKER_TIMEOUT_S = 120.0
+FINISH_TIMEOUT_S = 10.0
+"""How long a worker that sent its result may take to remove its socket and instance."""
+RESULT_LENGTH = struct.Struct("=Q")
+_instances = itertools.count()
 
 
 @dataclasses.dataclass
@@ -103,130 +117,284 @@ def time_order(frames: list[bytes], ts_ns: list[int]) -> tuple[list[bytes], list
     return [frames[i] for i in order], [ts_ns[i] for i in order], backwards
 
 
-def _worker(scenario: Scenario, family: int, writer: int, sample_states: bool,
-            parent: int, params: dict[str, Value]) -> None:  # pragma: no cover - forked child
-    """The forked half: namespace, sniffer, scenario; results pickled into ``writer``.
+@dataclasses.dataclass
+class TracerPlan:
+    """How a run's worker traces the kernel: in which tracefs, or why it samples instead."""
 
-    ``sample_states``: no tracer is running, so the states are sampled after each call.
+    root: str | None
+    """Where tracefs is mounted; None: no tracer, states are sampled after each call."""
+    problem: str = ""
+    """Why there is no tracer (the report says so)."""
+
+
+def plan_tracer() -> TracerPlan:
+    """Find (or mount) tracefs and sweep instances left by dead runs; once per batch of runs."""
+    root = tracefs_root()
+    if root is None:
+        return TracerPlan(None, "tracefs is not available (not root, or not mounted and "
+                                "cannot be mounted)")
+    sweep_stale_instances(root)
+    return TracerPlan(root)
+
+
+def _start_tracer(tracer: KernelTracer, failed: list[str]) -> None:
+    """Thread body: create the instance and start recording; a failure goes into ``failed``."""
+    try:
+        tracer.start()
+    except OSError as exc:
+        failed.append(f"cannot create a tracefs instance: {exc.strerror}")
+    except Exception as exc:  # the scenario must not run believing the tracer records
+        tracer.close()
+        failed.append(f"cannot start the kernel tracer: {exc!r}")
+
+
+def _send(writer: int, result: dict[str, Any]) -> None:
+    """The result, length first: the parent knows it is whole before this process exits."""
+    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(RESULT_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[os.write(writer, view):]
+
+
+def _worker(scenario: Scenario, family: int, writer: int, plan: TracerPlan, instance: str,
+            parent: int, params: dict[str, Value]) -> None:  # pragma: no cover - forked child
+    """The forked half: namespace, tracer, sniffer, scenario; results pickled into ``writer``.
+
+    The tracefs instance ``instance`` (when ``plan`` has a root) is created by a thread while
+    this one imports the sniffer (scapy, unless the parent preloaded it), before the namespaces
+    are made; the scenario starts once the tracer and the sniffer are recording.  The result
+    is sent before the sniffer's socket and the instance are removed, so the parent assembles
+    the Trace meanwhile; it reaps this process afterwards and removes the instance itself
+    should this process die first.
     """
     result: dict[str, Any]
+    sniffer: Sniffer | None = None
+    tracer: KernelTracer | None = None
+    own_tracer = True  # False once this process has given up its parent's privileges
     try:
-        die_with_parent(parent)
-        mode = netns.enter_private_netns()
-        netns.setup_loopback()
-        netns.keep_ipv6_addresses_on_down()
-        client_host, server_host = netns.run_addresses(family, os.getpid())
-        if family == socket.AF_INET6:
-            netns.add_ipv6_address(server_host)
-        context = ScenarioContext(scenario.name, family, client_host, server_host,
-                                  sample_states=sample_states, params=params)
-        from tcptrace_viz.capture.sniffer import LoopbackSniffer
-
-        burst = scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
-        before = _counters()
-        sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else MIN_BLOCKS)
-        sniffer.start()
-        error = ""
         try:
-            scenario.run(context)
-        except ScenarioError as exc:
-            error = exc.message
-        table = read_socket_table()
-        table_ns = time.time_ns()
-        # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
-        sniffed, after = sniffer.stop(_counters)
-        end_ns = time.time_ns()
-        context.cleanup()
-        result = {
-            "ok": True, "error": error, "mode": mode, "hosts": sorted({client_host, server_host}),
-            "server_port": context.server_port, "frames": sniffed.frames,
-            "ts_ns": sniffed.ts_ns, "kernel_packets": sniffed.kernel_packets,
-            "kernel_drops": sniffed.kernel_drops, "ring_blocks": sniffed.ring_blocks,
-            "clock": sniffed.clock, "reader_priority": sniffed.reader_priority,
-            "table": table, "table_ns": table_ns,
-            "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
-            "counters": {key: after[key] - before.get(key, 0) for key in after},
-            "meta": context.meta,
-        }
-    except KeyboardInterrupt:
-        os._exit(130)
-    except TcptraceVizError as exc:
-        result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
-    except BaseException as exc:
-        result = {"ok": False, "error_type": "ScenarioError",
-                  "error": f"scenario {scenario.name} crashed: {exc!r}",
-                  "traceback": traceback.format_exc()}
-    data = pickle.dumps(result)
-    with os.fdopen(writer, "wb") as stream:
-        stream.write(data)
+            die_with_parent(parent)
+            tracer_problem: list[str] = [plan.problem] if plan.problem else []
+            starting: threading.Thread | None = None
+            if plan.root is not None:  # while this process still has its parent's privileges
+                tracer = KernelTracer(plan.root, instance)
+                starting = threading.Thread(target=_start_tracer, args=(tracer, tracer_problem),
+                                            name="tracer-start", daemon=True)
+                starting.start()
+            # Imported while this process is still its parent's user (a run without root
+            # becomes another one in its user namespace); at once if the parent preloaded it.
+            from tcptrace_viz.capture.sniffer import LoopbackSniffer, preload_scapy
+
+            preload_scapy()
+            if starting is not None:
+                starting.join()  # the namespaces must be made by a single-threaded process
+                if tracer_problem:
+                    tracer = None  # its start() removed what it made
+            mode = netns.enter_private_netns()
+            # A worker that became another user (the parent is root, the worker not) cannot
+            # stop or remove the instance its thread made: the parent does it.
+            own_tracer = mode == "netns"
+            netns.setup_loopback()
+            netns.keep_ipv6_addresses_on_down()
+            client_host, server_host = netns.run_addresses(family, os.getpid())
+            if family == socket.AF_INET6:
+                netns.add_ipv6_address(server_host)
+            burst = scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
+            before = _counters()
+            sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else MIN_BLOCKS)
+            sniffer.start()
+            context = ScenarioContext(scenario.name, family, client_host, server_host,
+                                      sample_states=tracer is None, params=params)
+            error = ""
+            try:
+                scenario.run(context)
+            except ScenarioError as exc:
+                error = exc.message
+            table = read_socket_table()
+            table_ns = time.time_ns()
+            # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
+            sniffed, after = sniffer.stop(_counters)
+            end_ns = time.time_ns()
+            context.cleanup()
+            traced = tracer.stop() if tracer is not None and own_tracer else None
+            result = {
+                "ok": True, "error": error, "mode": mode,
+                "hosts": sorted({client_host, server_host}),
+                "server_port": context.server_port, "frames": sniffed.frames,
+                "ts_ns": sniffed.ts_ns, "kernel_packets": sniffed.kernel_packets,
+                "kernel_drops": sniffed.kernel_drops, "ring_blocks": sniffed.ring_blocks,
+                "clock": sniffed.clock, "reader_priority": sniffed.reader_priority,
+                "table": table, "table_ns": table_ns,
+                "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
+                "counters": {key: after[key] - before.get(key, 0) for key in after},
+                "meta": context.meta, "traced": traced,
+                "parent_stops_tracer": tracer is not None and not own_tracer,
+                "tracer_problem": "; ".join(tracer_problem),
+            }
+        except KeyboardInterrupt:
+            os._exit(130)  # the parent removes the instance
+        except TcptraceVizError as exc:
+            result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
+        except BaseException as exc:
+            result = {"ok": False, "error_type": "ScenarioError",
+                      "error": f"scenario {scenario.name} crashed: {exc!r}",
+                      "traceback": traceback.format_exc()}
+        _send(writer, result)
+    finally:
+        # After the result: the parent is busy with it while these wait for the kernel.
+        if sniffer is not None:
+            sniffer.close()
+        if tracer is not None and own_tracer:
+            tracer.close()
+        os.close(writer)  # end of file: the parent reaps this process
     os._exit(0)
 
 
-class _Worker:
-    """The forked worker process, killed and reaped on every way out."""
+class CaptureWorker:
+    """The forked worker process, killed and reaped on every way out.
 
-    def __init__(self, scenario: Scenario, family: int, sample_states: bool,
+    The parent reads its result with :meth:`feed` (whenever :meth:`fileno` is readable) or
+    :meth:`result`; once the result is whole the worker tears down its namespace and tracefs
+    instance, and :meth:`finish` waits for that.  :meth:`close` is the way out on errors and
+    interrupts: it kills and reaps the worker and removes its tracefs instance if it is left.
+    """
+
+    def __init__(self, scenario: Scenario, family: int, plan: TracerPlan,
                  params: dict[str, Value]) -> None:
         """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
         parent = os.getpid()
+        number = next(_instances)
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - child
             try:  # never return into the parent's code, whatever happens
                 interrupts.reset_in_child(signal.default_int_handler)
                 os.close(reader)
-                _worker(scenario, family, writer, sample_states, parent, params)
+                _worker(scenario, family, writer, plan, instance_name(parent, number), parent,
+                        params)
             finally:
                 os._exit(130)
         os.close(writer)
         self.reader = reader
         self.reaped = False
+        self.status = 0
+        self.tracer = (KernelTracer(plan.root, instance_name(parent, number))
+                       if plan.root is not None else None)
+        """The worker's tracefs instance, to remove should the worker die before it does."""
+        self._chunks: list[bytes] = []
+        self._have = 0
+        self._need = -1
+        self.raw: dict[str, Any] | None = None
+        """The worker's result, once it is whole."""
+        self.eof = False
+
+    def fileno(self) -> int:
+        """The result pipe (for ``select``)."""
+        return self.reader
+
+    def feed(self) -> None:
+        """Read what the pipe holds (call when it is readable); sets ``raw`` and ``eof``."""
+        chunk = os.read(self.reader, 1 << 20)
+        if not chunk:
+            self.eof = True
+            return
+        if self.raw is not None:
+            return  # nothing follows a result; end of file comes next
+        self._chunks.append(chunk)
+        self._have += len(chunk)
+        if self._need < 0 and self._have >= RESULT_LENGTH.size:
+            data = b"".join(self._chunks)
+            self._need = RESULT_LENGTH.size + RESULT_LENGTH.unpack_from(data)[0]
+            self._chunks = [data]
+        if 0 <= self._need <= self._have:
+            data = b"".join(self._chunks)
+            self._chunks = []
+            raw = pickle.loads(data[RESULT_LENGTH.size:self._need])
+            if raw.get("parent_stops_tracer") and self.tracer is not None:
+                raw["traced"] = self.tracer.stop()
+            self.raw = raw
+
+    def failure(self) -> TcptraceVizError:
+        """Why a worker that ended without a result did (call after end of file)."""
+        self._reap()
+        if os.WIFEXITED(self.status) and os.WEXITSTATUS(self.status) == 130:
+            return Interrupted("interrupted")
+        return ScenarioError("the capture worker died without a result "
+                             f"(wait status {self.status})")
 
     def result(self, timeout_s: float) -> dict[str, Any]:
-        chunks = []
+        """Wait up to ``timeout_s`` for the whole result."""
         deadline = time.monotonic() + timeout_s
-        while True:
+        while self.raw is None:
+            if self.eof:
+                raise self.failure()
             remaining = deadline - time.monotonic()
             ready, _, _ = select.select([self.reader], [], [], max(remaining, 0))
             if not ready:
                 raise ScenarioError(f"the capture worker did not finish within {timeout_s:.0f} s")
-            chunk = os.read(self.reader, 1 << 20)
-            if not chunk:
+            self.feed()
+        return self.raw
+
+    def finish(self, timeout_s: float = FINISH_TIMEOUT_S) -> None:
+        """After the result: wait (at most ``timeout_s``) for the worker to tear down, reap it."""
+        deadline = time.monotonic() + timeout_s
+        while not self.eof and not self.reaped:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.reader], [], [], remaining)[0]:
                 break
-            chunks.append(chunk)
-        _, status = os.waitpid(self.pid, 0)
-        self.reaped = True
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
-            raise Interrupted("interrupted")
-        if not chunks:
-            raise ScenarioError("the capture worker died without a result "
-                                f"(wait status {status})")
-        result: dict[str, Any] = pickle.loads(b"".join(chunks))
-        return result
+            self.feed()
+        self.close()
+
+    def _reap(self) -> None:
+        if not self.reaped:
+            with contextlib.suppress(ChildProcessError):
+                _, self.status = os.waitpid(self.pid, 0)
+            self.reaped = True
 
     def close(self) -> None:
-        """Kill and reap the worker unless it has been reaped (idempotent)."""
+        """Kill and reap the worker unless it has been reaped, then remove its tracefs
+        instance if it is left (idempotent)."""
         with contextlib.suppress(OSError):
             os.close(self.reader)
         if not self.reaped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.reaped = True
+            if not self.eof:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+        if self.tracer is not None:
+            with contextlib.suppress(OSError):
+                self.tracer.close()
+            self.tracer = None
 
 
-def _start_tracer() -> tuple[KernelTracer | None, str]:
-    root = tracefs_root()
-    if root is None:
-        return None, "tracefs is not available (not root, or not mounted and cannot be mounted)"
-    sweep_stale_instances(root)
-    tracer = KernelTracer(root)
-    try:
-        tracer.start()
-    except OSError as exc:
-        return None, f"cannot create a tracefs instance: {exc.strerror}"
-    return tracer, ""
+def start_worker(scenario: Scenario, family: int, plan: TracerPlan,
+                 values: dict[str, Value]) -> tuple[CaptureWorker, int]:
+    """Fork a run's worker, registered with :mod:`tcptrace_viz.interrupts`: (worker, key).
+
+    Hand the key to :func:`interrupts.release` (which kills what is left) once done with it.
+    """
+    with interrupts.deferred():
+        worker = CaptureWorker(scenario, family, plan, values)
+        return worker, interrupts.keep(worker.close)
+
+
+def import_assembly() -> None:
+    """Import what :func:`assemble` needs (a worker's run is the time to do it)."""
+    import numpy  # noqa: F401
+
+    import tcptrace_viz.analysis
+    import tcptrace_viz.capture.comments
+    import tcptrace_viz.pcap  # noqa: F401
+
+
+def assemble(scenario: Scenario, family: int, raw: dict[str, Any], started_at: int,
+             values: dict[str, Value]) -> CaptureResult:
+    """The CaptureResult of a worker's result ``raw``; its error, raised, when it failed."""
+    if not raw["ok"]:
+        error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
+        raise error_class(raw["error"])
+    return _assemble(scenario, family, raw, raw["traced"], raw["tracer_problem"], started_at,
+                     values)
 
 
 def run_capture(scenario: Scenario, family: int = socket.AF_INET,
@@ -235,33 +403,23 @@ def run_capture(scenario: Scenario, family: int = socket.AF_INET,
     :func:`tcptrace_viz.scenarios.verdict.judge_run`).
 
     ``params``: parsed parameter values (see :func:`tcptrace_viz.scenarios.params.resolve_all`);
-    the scenario's defaults fill in the rest.  The tracefs instance and the worker are
-    registered with :mod:`tcptrace_viz.interrupts` the moment they exist, so they go even when
-    a signal skips the ``finally`` below.
+    the scenario's defaults fill in the rest.  The worker (which owns the tracefs instance) is
+    registered with :mod:`tcptrace_viz.interrupts` the moment it exists, so it and its instance
+    go even when a signal skips the ``finally`` below.  Several runs at once:
+    :func:`tcptrace_viz.capture.batch.run_many`.
     """
-    from tcptrace_viz.capture.sniffer import preload_scapy
-
     values = check_values(scenario, params)
-    preload_scapy()
-    held: list[int] = []
+    plan = plan_tracer()
+    started_at = time.time_ns()
+    worker, key = start_worker(scenario, family, plan, values)
     try:
-        with interrupts.deferred():
-            tracer, tracer_problem = _start_tracer()
-            if tracer is not None:
-                held.append(interrupts.keep(tracer.close))
-        started_at = time.time_ns()
-        with interrupts.deferred():
-            worker = _Worker(scenario, family, sample_states=tracer is None, params=values)
-            held.append(interrupts.keep(worker.close))
+        import_assembly()  # while the worker starts
         raw = worker.result(WORKER_TIMEOUT_S)
-        traced = tracer.stop() if tracer is not None else None
+        captured = assemble(scenario, family, raw, started_at, values)
+        worker.finish()
     finally:
-        while held:
-            interrupts.release(held.pop())
-    if not raw["ok"]:
-        error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
-        raise error_class(raw["error"])
-    return _assemble(scenario, family, raw, traced, tracer_problem, started_at, values)
+        interrupts.release(key)
+    return captured
 
 
 def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
