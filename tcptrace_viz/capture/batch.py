@@ -44,9 +44,9 @@ from tcptrace_viz.capture.session import (
     CaptureWorker,
     TracerPlan,
     assemble,
-    import_assembly,
     plan_tracer,
     start_worker,
+    while_the_worker_runs,
 )
 from tcptrace_viz.errors import Interrupted, PrivilegeError, ScenarioError, TcptraceVizError
 from tcptrace_viz.scenarios.params import Value, check_values
@@ -139,17 +139,20 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     finishing: list[_Run] = []  # result whole, worker tearing down
     completed = False
     try:
-        prepared = False
-        for run in todo:
+        if waiting:
+            _start(waiting.pop(), family, plan, timeout_s, running)
+            while_the_worker_runs()  # scapy once here, for the workers forked after this one
             while len(running) < jobs and waiting:
                 _start(waiting.pop(), family, plan, timeout_s, running)
-                if not prepared:
-                    prepared = True
-                    _prepare(bool(waiting), prepare)  # beside the first worker
-            while run.outcome is None:
-                _wait(running, finishing, timeout_s)
+            if prepare is not None:
+                prepare()
+        for run in todo:
+            while True:  # keep ``jobs`` workers busy, also while the caller holds a result
                 while len(running) < jobs and waiting:
                     _start(waiting.pop(), family, plan, timeout_s, running)
+                if run.outcome is not None:
+                    break
+                _wait(running, finishing, timeout_s)
             result = _result(run, family)
             paused = time.monotonic()
             yield result
@@ -162,17 +165,6 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
             if completed and run.worker is not None:
                 run.worker.finish()
             interrupts.release(run.key)
-
-
-def _prepare(more_to_fork: bool, prepare: Callable[[], object] | None) -> None:
-    """The parent's own work while the first worker starts."""
-    if more_to_fork:
-        from tcptrace_viz.capture.sniffer import preload_scapy
-
-        preload_scapy()  # once here, not once per worker
-    import_assembly()
-    if prepare is not None:
-        prepare()
 
 
 def _start(run: _Run, family: int, plan: TracerPlan, timeout_s: float, running: list[_Run]) -> None:

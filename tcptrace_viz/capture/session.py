@@ -5,6 +5,13 @@ and forks a worker that moves into a fresh network namespace, starts the sniffer
 scenario's steps.  The worker sends its raw results back through a pipe and exits; its namespace
 goes with it.  Whatever ends the run (success, error, Ctrl-C, SIGTERM), the worker is killed and
 reaped and the tracefs instance removed.
+
+What costs time here is mostly waiting for the kernel (RCU grace periods when a tracefs
+instance is created or removed and when a packet socket closes) and importing scapy, so the
+two processes overlap: the parent creates the tracefs instance and imports what it needs next
+while the worker imports scapy and sets up its namespace and sniffer; the worker sends its
+result before it removes its socket and the instance, while the parent
+assembles the Trace.  :mod:`tcptrace_viz.capture.batch` runs several workers at once.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ import select
 import signal
 import socket
 import struct
-import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -68,6 +74,10 @@ WORKER_TIMEOUT_S = 120.0
 FINISH_TIMEOUT_S = 10.0
 """How long a worker that sent its result may take to remove its socket and instance."""
 RESULT_LENGTH = struct.Struct("=Q")
+GO_TIMEOUT_S = 10.0
+"""How long a worker waits for its parent to start the kernel tracer."""
+TRACING, SAMPLING = b"T", b"S"
+"""What the parent tells a worker before it runs its scenario."""
 _instances = itertools.count()
 
 
@@ -137,17 +147,6 @@ def plan_tracer() -> TracerPlan:
     return TracerPlan(root)
 
 
-def _start_tracer(tracer: KernelTracer, failed: list[str]) -> None:
-    """Thread body: create the instance and start recording; a failure goes into ``failed``."""
-    try:
-        tracer.start()
-    except OSError as exc:
-        failed.append(f"cannot create a tracefs instance: {exc.strerror}")
-    except Exception as exc:  # the scenario must not run believing the tracer records
-        tracer.close()
-        failed.append(f"cannot start the kernel tracer: {exc!r}")
-
-
 def _send(writer: int, result: dict[str, Any]) -> None:
     """The result, length first: the parent knows it is whole before this process exits."""
     data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -156,16 +155,17 @@ def _send(writer: int, result: dict[str, Any]) -> None:
         view = view[os.write(writer, view):]
 
 
-def _worker(scenario: Scenario, family: int, writer: int, plan: TracerPlan, instance: str,
-            parent: int, params: dict[str, Value]) -> None:  # pragma: no cover - forked child
+def _worker(scenario: Scenario, family: int, writer: int, go: int, plan: TracerPlan,
+            instance: str, parent: int,
+            params: dict[str, Value]) -> None:  # pragma: no cover - forked child
     """The forked half: namespace, tracer, sniffer, scenario; results pickled into ``writer``.
 
-    The tracefs instance ``instance`` (when ``plan`` has a root) is created by a thread while
-    this one imports the sniffer (scapy, unless the parent preloaded it), before the namespaces
-    are made; the scenario starts once the tracer and the sniffer are recording.  The result
-    is sent before the sniffer's socket and the instance are removed, so the parent assembles
-    the Trace meanwhile; it reaps this process afterwards and removes the instance itself
-    should this process die first.
+    The parent creates the tracefs instance ``instance`` (when ``plan`` has a root) while this
+    process sets up its namespace and sniffer, and says on ``go`` whether it records
+    (:data:`TRACING`) or the states must be sampled (:data:`SAMPLING`); the scenario starts
+    after that.  The result is sent before the sniffer's socket and the instance are removed,
+    so the parent assembles the Trace meanwhile; it reaps this process afterwards and removes
+    the instance itself should this process die first.
     """
     result: dict[str, Any]
     sniffer: Sniffer | None = None
@@ -174,25 +174,14 @@ def _worker(scenario: Scenario, family: int, writer: int, plan: TracerPlan, inst
     try:
         try:
             die_with_parent(parent)
-            tracer_problem: list[str] = [plan.problem] if plan.problem else []
-            starting: threading.Thread | None = None
-            if plan.root is not None:  # while this process still has its parent's privileges
-                tracer = KernelTracer(plan.root, instance)
-                starting = threading.Thread(target=_start_tracer, args=(tracer, tracer_problem),
-                                            name="tracer-start", daemon=True)
-                starting.start()
             # Imported while this process is still its parent's user (a run without root
             # becomes another one in its user namespace); at once if the parent preloaded it.
             from tcptrace_viz.capture.sniffer import LoopbackSniffer, preload_scapy
 
             preload_scapy()
-            if starting is not None:
-                starting.join()  # the namespaces must be made by a single-threaded process
-                if tracer_problem:
-                    tracer = None  # its start() removed what it made
             mode = netns.enter_private_netns()
             # A worker that became another user (the parent is root, the worker not) cannot
-            # stop or remove the instance its thread made: the parent does it.
+            # stop or remove the instance its parent made: the parent does it.
             own_tracer = mode == "netns"
             netns.setup_loopback()
             netns.keep_ipv6_addresses_on_down()
@@ -203,6 +192,11 @@ def _worker(scenario: Scenario, family: int, writer: int, plan: TracerPlan, inst
             before = _counters()
             sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else MIN_BLOCKS)
             sniffer.start()
+            if not select.select([go], [], [], GO_TIMEOUT_S)[0]:
+                raise ScenarioError("the kernel tracer did not start within "
+                                    f"{GO_TIMEOUT_S:.0f} s")
+            if os.read(go, 1) == TRACING and plan.root is not None:
+                tracer = KernelTracer(plan.root, instance)
             context = ScenarioContext(scenario.name, family, client_host, server_host,
                                       sample_states=tracer is None, params=params)
             error = ""
@@ -229,7 +223,6 @@ def _worker(scenario: Scenario, family: int, writer: int, plan: TracerPlan, inst
                 "counters": {key: after[key] - before.get(key, 0) for key in after},
                 "meta": context.meta, "traced": traced,
                 "parent_stops_tracer": tracer is not None and not own_tracer,
-                "tracer_problem": "; ".join(tracer_problem),
             }
         except KeyboardInterrupt:
             os._exit(130)  # the parent removes the instance
@@ -263,6 +256,7 @@ class CaptureWorker:
                  params: dict[str, Value]) -> None:
         """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
+        go_reader, go_writer = os.pipe()
         parent = os.getpid()
         number = next(_instances)
         self.pid = os.fork()
@@ -270,23 +264,41 @@ class CaptureWorker:
             try:  # never return into the parent's code, whatever happens
                 interrupts.reset_in_child(signal.default_int_handler)
                 os.close(reader)
-                _worker(scenario, family, writer, plan, instance_name(parent, number), parent,
-                        params)
+                os.close(go_writer)
+                _worker(scenario, family, writer, go_reader, plan, instance_name(parent, number),
+                        parent, params)
             finally:
                 os._exit(130)
         os.close(writer)
+        os.close(go_reader)
         self.reader = reader
         self.reaped = False
         self.status = 0
-        self.tracer = (KernelTracer(plan.root, instance_name(parent, number))
-                       if plan.root is not None else None)
-        """The worker's tracefs instance, to remove should the worker die before it does."""
+        self.tracer: KernelTracer | None = None
+        """The run's tracefs instance, to remove should the worker die before it does."""
+        self.tracer_problem = plan.problem
+        """Why the run has no tracer ("" when it has one)."""
         self._chunks: list[bytes] = []
         self._have = 0
         self._need = -1
         self.raw: dict[str, Any] | None = None
         """The worker's result, once it is whole."""
         self.eof = False
+        try:
+            if plan.root is not None:  # while the worker sets up its namespace and sniffer
+                self.tracer = KernelTracer(plan.root, instance_name(parent, number))
+                try:
+                    self.tracer.start()
+                except OSError as exc:
+                    self.tracer = None  # start() removed what it made
+                    self.tracer_problem = f"cannot create a tracefs instance: {exc.strerror}"
+            with contextlib.suppress(BrokenPipeError):  # the worker died: its result says so
+                os.write(go_writer, TRACING if self.tracer is not None else SAMPLING)
+        except BaseException:
+            self.close()  # not registered anywhere yet
+            raise
+        finally:
+            os.close(go_writer)
 
     def fileno(self) -> int:
         """The result pipe (for ``select``)."""
@@ -312,6 +324,7 @@ class CaptureWorker:
             raw = pickle.loads(data[RESULT_LENGTH.size:self._need])
             if raw.get("parent_stops_tracer") and self.tracer is not None:
                 raw["traced"] = self.tracer.stop()
+            raw["tracer_problem"] = self.tracer_problem
             self.raw = raw
 
     def failure(self) -> TcptraceVizError:
@@ -378,6 +391,16 @@ def start_worker(scenario: Scenario, family: int, plan: TracerPlan,
         return worker, interrupts.keep(worker.close)
 
 
+def while_the_worker_runs() -> None:
+    """The parent's own preparations, done beside its first worker: scapy (so that the workers
+    forked after this one inherit it instead of each importing it) and what :func:`assemble`
+    needs."""
+    from tcptrace_viz.capture.sniffer import preload_scapy
+
+    preload_scapy()
+    import_assembly()
+
+
 def import_assembly() -> None:
     """Import what :func:`assemble` needs (a worker's run is the time to do it)."""
     import numpy  # noqa: F401
@@ -413,7 +436,7 @@ def run_capture(scenario: Scenario, family: int = socket.AF_INET,
     started_at = time.time_ns()
     worker, key = start_worker(scenario, family, plan, values)
     try:
-        import_assembly()  # while the worker starts
+        while_the_worker_runs()
         raw = worker.result(WORKER_TIMEOUT_S)
         captured = assemble(scenario, family, raw, started_at, values)
         worker.finish()
