@@ -89,8 +89,9 @@ import sys, time
 from tcptrace_viz import interrupts
 interrupts.install()
 try:
-    from tcptrace_viz.capture.batch import run_many
-    from tcptrace_viz.scenarios import get
+    with interrupts.deferred():  # as entry.py: an interrupt inside an import can turn into
+        from tcptrace_viz.capture.batch import run_many  # an ImportError
+        from tcptrace_viz.scenarios import get
     for done in run_many([(get(name), None) for name in sys.argv[2:]], jobs=2):
         print(done.scenario.name, "ok" if done.capture else done.why, flush=True)
         deadline = time.monotonic() + 0.3
@@ -129,3 +130,13 @@ def test_an_interrupt_at_any_moment_leaves_nothing_behind(tmp_path: Path, signum
             assert "Traceback" not in stderr, label + stderr
             assert process.returncode in (0, 130), label + stderr
             assert own_leftovers(process.pid, marker) == [], label
+
+
+def test_a_run_past_its_timeout_is_an_error_and_is_killed() -> None:
+    import os
+
+    runs = [(get("question"), None)] * 2  # its steps pause twice for 0.2 s
+    results = list(run_many(runs, jobs=2, timeout_s=0.3))
+    assert [done.why for done in results] == ["the capture worker did not finish within "
+                                              "0.3 s"] * 2
+    assert own_leftovers(os.getpid(), "no such marker") == []

@@ -169,8 +169,8 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
 
 def _start(run: _Run, family: int, plan: TracerPlan, timeout_s: float, running: list[_Run]) -> None:
     run.started_at = time.time_ns()
-    run.worker, run.key = start_worker(run.scenario, family, plan, run.values)
     run.deadline = time.monotonic() + timeout_s
+    run.worker, run.key = start_worker(run.scenario, family, plan, run.values)
     running.append(run)
 
 
@@ -209,7 +209,7 @@ def _wait(running: list[_Run], finishing: list[_Run], timeout_s: float) -> None:
         running.remove(run)
         interrupts.release(run.key)  # kills it
         run.outcome = ScenarioError(f"the capture worker did not finish within "
-                                    f"{timeout_s:.0f} s")
+                                    f"{timeout_s:g} s")
 
 
 def _result(run: _Run, family: int) -> RunResult:

@@ -26,6 +26,7 @@ import select
 import signal
 import socket
 import struct
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -79,6 +80,7 @@ GO_TIMEOUT_S = 10.0
 TRACING, SAMPLING = b"T", b"S"
 """What the parent tells a worker before it runs its scenario."""
 _instances = itertools.count()
+_runs = {"started": 0}
 
 
 @dataclasses.dataclass
@@ -234,11 +236,16 @@ def _worker(scenario: Scenario, family: int, writer: int, go: int, plan: TracerP
                       "traceback": traceback.format_exc()}
         _send(writer, result)
     finally:
-        # After the result: the parent is busy with it while these wait for the kernel.
+        # After the result, while the parent assembles it.  Both wait for RCU grace periods
+        # (synchronize_net, the instance's events): side by side, they share them.
+        removing = None
+        if tracer is not None and own_tracer:
+            removing = threading.Thread(target=tracer.close, name="tracer-close", daemon=True)
+            removing.start()
         if sniffer is not None:
             sniffer.close()
-        if tracer is not None and own_tracer:
-            tracer.close()
+        if removing is not None:
+            removing.join()
         os.close(writer)  # end of file: the parent reaps this process
     os._exit(0)
 
@@ -431,12 +438,20 @@ def run_capture(scenario: Scenario, family: int = socket.AF_INET,
     go even when a signal skips the ``finally`` below.  Several runs at once:
     :func:`tcptrace_viz.capture.batch.run_many`.
     """
+    from tcptrace_viz.capture.sniffer import preload_scapy
+
     values = check_values(scenario, params)
     plan = plan_tracer()
+    if _runs["started"]:
+        # The first run's worker imports scapy itself, beside the parent's own work (the tracer,
+        # the imports for assembling); importing it here too would only slow the worker's
+        # import.  Later runs' workers inherit it from here.
+        preload_scapy()
+    _runs["started"] += 1
     started_at = time.time_ns()
     worker, key = start_worker(scenario, family, plan, values)
     try:
-        while_the_worker_runs()
+        import_assembly()  # while the worker sets up
         raw = worker.result(WORKER_TIMEOUT_S)
         captured = assemble(scenario, family, raw, started_at, values)
         worker.finish()
