@@ -108,8 +108,9 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     in the order of ``runs``, each as soon as it and those before it are in.
 
     ``params`` as for :func:`~tcptrace_viz.capture.session.run_capture` (None: defaults);
-    ``jobs``: runs at once (None: :func:`default_jobs`; 1: one after another, as
-    ``run_capture`` in a loop).  ``prepare``: called once in this process while the first
+    ``jobs``: workers at once (None: :func:`default_jobs`; 1: one at a time, the next one
+    capturing while the caller handles a result; results still come in order).
+    ``prepare``: called once in this process while the first
     workers capture, to do work the caller needs next (importing the renderers, say); it must
     not start threads, since workers are forked after it.  ``timeout_s``: how long a worker may
     take, counted only while this generator runs (not while the caller holds a result).
