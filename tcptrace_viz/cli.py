@@ -23,7 +23,7 @@ from tcptrace_viz.progress import Progress
 from tcptrace_viz.render import FORMATS, format_of_suffix
 
 if TYPE_CHECKING:
-    from tcptrace_viz.capture.session import CaptureResult
+    from tcptrace_viz.capture.assembly import CaptureResult
     from tcptrace_viz.model import Trace
     from tcptrace_viz.render import Prepared
 

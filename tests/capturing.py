@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 
-from tcptrace_viz.capture.session import CaptureResult, run_capture
+from tcptrace_viz.capture.assembly import CaptureResult
+from tcptrace_viz.capture.session import run_capture
 from tcptrace_viz.scenarios import get
 from tcptrace_viz.scenarios.params import Value
 from tcptrace_viz.scenarios.verdict import judge_run

@@ -336,7 +336,7 @@ def test_a_full_ring_is_counted_named_and_fails_bulk_close(
 
     monkeypatch.setitem(registry._REGISTRY, "bulk-close",
                         registry.dataclasses.replace(registry._REGISTRY["bulk-close"], run=run))
-    monkeypatch.setattr("tcptrace_viz.capture.session.blocks_for", lambda _burst: 1)
+    monkeypatch.setattr("tcptrace_viz.capture.worker_process.blocks_for", lambda _burst: 1)
     monkeypatch.setattr(ring.ReceiveRing, "take_blocks", take_blocks)
     trace = capture("bulk-close").trace
     stats = trace.meta.stats

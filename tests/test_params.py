@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from tcptrace_viz.capture.assembly import time_order
 from tcptrace_viz.capture.losses import account
-from tcptrace_viz.capture.session import time_order
 from tcptrace_viz.cli import main
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.scenarios import get

@@ -259,6 +259,10 @@ class LoopbackSniffer:
         kernel's segment counters) is read before and after each sentinel; while a segment
         crosses that cut (a delayed ACK, say), another sentinel follows, so the frames kept
         and the counters returned describe the same segments.
+
+        The reader thread has ended when this returns; the socket and its ring stay open until
+        :meth:`close` (closing a packet socket waits for an RCU grace period: a capture worker
+        does it after it has sent its result).
         """
         try:
             previous = counters()
@@ -278,7 +282,7 @@ class LoopbackSniffer:
                                  _clock_text(taken), self.reader_priority)
             return result, now
         finally:
-            self.close()
+            self._stop_reading()
 
     def _cut(self, round_number: int) -> int:
         """Send sentinel ``round_number``; how many frames came before it."""
@@ -297,8 +301,8 @@ class LoopbackSniffer:
                                 f"{DRAIN_TIMEOUT_S:.0f} s: the capture may be incomplete")
         return self._cuts[round_number]
 
-    def close(self) -> None:
-        """Stop the reader thread and close the socket (idempotent)."""
+    def _stop_reading(self) -> None:
+        """End the reader thread (idempotent); the socket stays open."""
         self._closing = True
         if self._thread is not None and self._thread is not threading.current_thread():
             os.write(self._wake_writer, b"x")
@@ -308,6 +312,10 @@ class LoopbackSniffer:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._wake_reader = self._wake_writer = -1
+
+    def close(self) -> None:
+        """Stop the reader thread and close the socket (idempotent)."""
+        self._stop_reading()
         if self._ring is not None:
             self._ring.close()  # unmapped before its socket closes
             self._ring = None

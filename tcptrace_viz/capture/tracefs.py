@@ -1,9 +1,14 @@
 """Kernel TCP state changes and RST reasons from tracefs, in a private tracing instance.
 
-The run creates its own tracefs instance (``instances/tcptrace-viz.<pid>.<n>``), so it neither
-disturbs nor sees another tracer's settings, enables ``sock:inet_sock_set_state``,
-``tcp:tcp_send_reset`` and ``tcp:tcp_receive_reset`` there and removes the instance afterwards.
-Instances left by a run that died (its pid is gone) are swept at the next start.
+The run creates its own tracefs instance (``instances/tcptrace-viz.<pid>.<n>``, ``<pid>`` the
+process that owns the run), so it neither disturbs nor sees another tracer's settings, enables
+``sock:inet_sock_set_state``, ``tcp:tcp_send_reset`` and ``tcp:tcp_receive_reset`` there and
+removes the instance afterwards.  Instances left by a run that died (its pid is gone) are swept
+at the next start.
+
+Creating and removing an instance mostly waits for RCU grace periods (setting the trace clock
+resets the buffers, ``rmdir`` unregisters the events): tens of milliseconds of waiting, not of
+work, which is why a capture worker does it beside its own setup and after sending its result.
 
 Clock: the instance uses the ``tai`` trace clock, which differs from CLOCK_REALTIME (the packets'
 clock) by a whole number of seconds, so the two line up exactly.  The text trace has microsecond
@@ -72,6 +77,11 @@ def tracefs_root() -> str | None:
     return root if os.path.isdir(os.path.join(root, "instances")) else None
 
 
+def instance_name(owner: int, number: int) -> str:
+    """The name of instance ``number`` of the run owned by process ``owner``."""
+    return f"{INSTANCE_PREFIX}{owner}.{number}"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -106,9 +116,11 @@ def tai_offset_ns() -> int:
 class KernelTracer:
     """A private tracefs instance recording TCP state changes and resets."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, name: str | None = None) -> None:
+        """``name``: the instance's name (default ``tcptrace-viz.<this pid>.<n>``); it must
+        start with :data:`INSTANCE_PREFIX` and the owner's pid, for the sweep."""
         self.root = root
-        self.name = f"{INSTANCE_PREFIX}{os.getpid()}.{next(_counter)}"
+        self.name = name or instance_name(os.getpid(), next(_counter))
         self.path = os.path.join(root, "instances", self.name)
         self.clock = "tai"
         self._offset_ns = 0
@@ -167,12 +179,12 @@ class KernelTracer:
         return total
 
     def close(self) -> None:
-        """Remove the instance (idempotent)."""
+        """Remove the instance (idempotent; also when another process removed it meanwhile).
+
+        ``rmdir`` disables the instance's events itself, and refuses (EBUSY) only while a file
+        of the instance is open: there is nothing to switch off first.
+        """
         if not os.path.isdir(self.path):
             return
-        with contextlib.suppress(OSError):
-            self._write("tracing_on", "0")
-        for event in EVENTS:
-            with contextlib.suppress(OSError):
-                self._write(f"events/{event}/enable", "0")
-        os.rmdir(self.path)
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(self.path)
