@@ -9,11 +9,9 @@ What is timed, each as a fresh process (wall clock, outputs into temporary folde
 - ``import``: ``python -c "import scapy.all, pandas, matplotlib.pyplot"``, the yardstick: what
   any scapy + pandas + matplotlib tool pays before doing anything;
 - ``linger0``: ``tcptrace-viz capture --scenario linger0 --out DIR --reports DIR``;
-- ``all``: ``tcptrace-viz capture --all --out DIR --reports DIR`` (every scenario and report,
-  one after another as the command runs them);
-- ``all run_many -jN``: the same work (capture, judge, report set, console summary, index)
-  driven by :func:`tcptrace_viz.capture.batch.run_many` with ``jobs=N``, in a small script:
-  what ``capture --all -j N`` can give once the command uses it.
+- ``all -jN``: ``tcptrace-viz capture --all -j N --out DIR --reports DIR`` (every scenario and
+  every report; ``-j 1`` one capture at a time with one report being drawn beside it, the
+  default ``-j`` is the CPU count).
 
 The rounds interleave the commands (import, linger0, all, ... then again), so a machine that gets
 busier or quieter during the run shifts all of them alike; the figures are medians, and the
@@ -33,37 +31,6 @@ import time
 from pathlib import Path
 
 IMPORT_LINE = "import scapy.all, pandas, matplotlib.pyplot"
-
-RUN_MANY_SCRIPT = """
-import sys, socket
-from pathlib import Path
-from functools import partial
-from tcptrace_viz import interrupts
-interrupts.install()
-import tcptrace_viz.cli as cli
-from tcptrace_viz.capture.batch import run_many
-from tcptrace_viz.outputs import error_entry, write_index
-from tcptrace_viz.scenarios import CATALOGUE, get
-from tcptrace_viz.scenarios.verdict import judge_run
-
-out, reports, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-entries = []
-def prepare():
-    import tcptrace_viz.render.ladder  # matplotlib, while the first captures run
-for done in run_many([(get(name), None) for name in CATALOGUE], socket.AF_INET, jobs,
-                     prepare=prepare):
-    name = done.scenario.name
-    if done.capture is None:
-        print(f"verdict: ERROR\\n  why: {done.why}")
-        entries.append(error_entry(name, done.why))
-        continue
-    judge_run(done.capture.trace, done.scenario, done.params)
-    entry = (done.capture.trace, f"{name}.html")
-    written = cli._save_scenario(done.capture, name, out, reports, partial(entries.append, entry))
-    print(cli._console_summary(done.capture.trace, written))
-write_index(entries, reports)
-"""
-
 
 def _cli() -> list[str]:
     """The installed ``tcptrace-viz`` next to this interpreter, else ``python -m``."""
@@ -95,10 +62,9 @@ def commands(with_all: bool, jobs: list[int]) -> dict[str, list[str]]:
              "linger0": [*cli, "capture", "--scenario", "linger0", "--out", "{tmp}/c",
                          "--reports", "{tmp}/r"]}
     if with_all:
-        found["all"] = [*cli, "capture", "--all", "--out", "{tmp}/c", "--reports", "{tmp}/r"]
         for count in jobs:
-            found[f"all run_many -j{count}"] = [sys.executable, "-c", RUN_MANY_SCRIPT,
-                                                "{tmp}/c", "{tmp}/r", str(count)]
+            found[f"all -j{count}"] = [*cli, "capture", "--all", "-j", str(count), "--out",
+                                       "{tmp}/c", "--reports", "{tmp}/r"]
     return found
 
 
@@ -106,8 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median of them)")
     parser.add_argument("--no-all", action="store_true", help="skip capture --all")
-    parser.add_argument("--jobs", default="2",
-                        help="comma-separated jobs for the run_many rows ('' for none)")
+    parser.add_argument("--jobs", default=f"1,{os.cpu_count() or 1}",
+                        help="comma-separated -j values for the capture --all rows")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_capture.py captures for real: run it as root")

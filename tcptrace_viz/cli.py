@@ -11,6 +11,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -23,9 +24,7 @@ from tcptrace_viz.progress import Progress
 from tcptrace_viz.render import FORMATS, format_of_suffix
 
 if TYPE_CHECKING:
-    from tcptrace_viz.capture.assembly import CaptureResult
     from tcptrace_viz.model import Trace
-    from tcptrace_viz.render import Prepared
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,6 +126,11 @@ def _scenario_options(function: F) -> F:
                                  "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
                                  "`tcptrace-viz list` shows each scenario's parameters and "
                                  "defaults.")(function)
+    function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                            metavar="N",
+                            help="Scenarios captured and drawn at once, each in its own "
+                                 "namespace (default: the CPU count); the output stays in "
+                                 "catalogue order.")(function)
     return function
 
 
@@ -149,7 +153,7 @@ def _chosen(scenarios: tuple[str, ...], run_all: bool) -> list[str]:
               default=Path("reports"), show_default=True,
               help="Where reports (txt, html, svg, png, index.html) are written.")
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                    sets: tuple[str, ...], out: Path, reports: Path) -> None:
+                    sets: tuple[str, ...], jobs: int | None, out: Path, reports: Path) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
 
     Needs root (or unprivileged user namespaces, without kernel state tracing). For each
@@ -161,18 +165,19 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz capture --scenario linger0
       sudo tcptrace-viz capture -s close-then-write -s shutdown --ipv6
       sudo tcptrace-viz capture --all --out /tmp/captures --reports /tmp/reports
+      sudo tcptrace-viz capture --all -j 1            # one scenario at a time
       sudo tcptrace-viz capture -s bulk-close --set bytes=160MiB
     """
     names = _chosen(scenarios, run_all)
     with _user_errors():
-        failed = _run_scenarios(names, ipv6, out, reports, save=True, sets=sets)
+        failed = _run_scenarios(names, ipv6, out, reports, sets, jobs)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 @main.command("check")
 @_scenario_options
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                  sets: tuple[str, ...]) -> None:
+                  sets: tuple[str, ...], jobs: int | None) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
     Exits 1 when any scenario's outcome differs from what it expects.
@@ -184,88 +189,26 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
     """
     names = _chosen(scenarios, run_all or not scenarios)
     with _user_errors():
-        failed = _run_scenarios(names, ipv6, None, None, save=False, sets=sets)
+        failed = _run_scenarios(names, ipv6, None, None, sets, jobs)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
-                   save: bool, sets: Sequence[str] = ()) -> list[str]:
-    """Capture each scenario; print its ladder and verdict; return the names that failed.
-
-    A scenario that crashes gets verdict ERROR and the others still run; missing privilege, an
-    unwritable file or Ctrl-C stop all.  The index lists the scenarios that finished.
-    """
-    import socket
-    from functools import partial
-
-    from tcptrace_viz.capture.session import run_capture
-    from tcptrace_viz.errors import PrivilegeError
-    from tcptrace_viz.outputs import error_entry, write_index
-    from tcptrace_viz.render import prepare
-    from tcptrace_viz.render.console import console_summary
+                   sets: Sequence[str], jobs: int | None) -> list[str]:
+    """Capture each scenario (``jobs`` at a time); print its ladder and verdict in catalogue
+    order; return the names that failed (see :func:`tcptrace_viz.runner.run_scenarios`)."""
+    from tcptrace_viz.capture.batch import default_jobs
+    from tcptrace_viz.runner import run_scenarios
     from tcptrace_viz.scenarios import get
     from tcptrace_viz.scenarios.params import resolve_all
-    from tcptrace_viz.scenarios.verdict import judge_run
-    from tcptrace_viz.store import remove_partial_folders
 
     values = resolve_all([get(name) for name in names], sets)  # refused before any run
-
-    family = socket.AF_INET6 if ipv6 else socket.AF_INET
-    failed: list[str] = []
-    index_entries: list[tuple[Trace, str]] = []
-    if out is not None:
-        remove_partial_folders(out)
-    indexed = not (save and reports is not None and len(names) > 1)
-    try:
-        for number, name in enumerate(names, start=1):
-            click.echo(f"[{number}/{len(names)}] {name}: capturing...", err=True)
-            try:
-                result = run_capture(get(name), family, values[name])
-                judge_run(result.trace, get(name), values[name])
-            except (PrivilegeError, Interrupted):
-                raise
-            except Exception as exc:
-                why = exc.message if isinstance(exc, TcptraceVizError) else (
-                    f"scenario {name} crashed: {exc!r}")
-                click.echo(f"verdict: ERROR\n  why: {why}\n")
-                failed.append(name)
-                index_entries.append(error_entry(name, why))
-                continue
-            entry = (result.trace, f"{name}.html")
-            prepared = prepare(result.trace)  # one ladder and one SVG for every output
-            written = (_save_scenario(result, prepared, name, out, reports,
-                                      partial(index_entries.append, entry))
-                       if save and out is not None and reports is not None else [])
-            click.echo(console_summary(prepared, written))
-            if result.trace.meta.verdict != "pass":
-                failed.append(name)
-        if not indexed and reports is not None:
-            index = write_index(index_entries, reports)
-            indexed = True
-            click.echo(f"index: {index}")
-    except (KeyboardInterrupt, Interrupted):
-        if not indexed and reports is not None and index_entries:
-            write_index(index_entries, reports)
-        raise
-    if len(names) > 1:
-        click.echo(f"{len(names) - len(failed)} of {len(names)} scenarios behaved as expected"
-                   + (f"; unexpected: {', '.join(failed)}" if failed else ""))
-    return failed
-
-
-def _save_scenario(result: CaptureResult, prepared: Prepared, name: str, out: Path,
-                   reports: Path, done: Callable[[], None]) -> list[Path]:
-    """Render a scenario's capture folder and report set, then write them all or nothing
-    (``done`` runs as soon as they are written)."""
-    from tcptrace_viz.outputs import commit_scenario, embedding, render_report_set
-    from tcptrace_viz.store import PCAPNG_NAME, capture_json, new_capture_folder, pcapng_bytes
-
-    trace = result.trace
-    pcapng = pcapng_bytes(trace, result.frames, result.frame_ts_ns)
-    folder = new_capture_folder(out, name)
-    options = embedding(pcapng, folder / PCAPNG_NAME)
-    report_files = render_report_set(prepared, reports, name, options)
-    return commit_scenario(folder, pcapng, capture_json(trace), report_files, done)
+    jobs = min(jobs or default_jobs(), len(names))
+    click.echo(f"[1/1] {names[0]}: capturing..." if len(names) == 1 else
+               f"[0/{len(names)}] capturing {len(names)} scenarios, {jobs} at a time...",
+               err=True)
+    return run_scenarios(names, values, ipv6=ipv6, out=out, reports=reports, jobs=jobs,
+                         echo=click.echo, progress=partial(click.echo, err=True))
 
 
 @main.command("report")

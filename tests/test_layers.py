@@ -23,10 +23,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("event_text", "meta", "vocabulary"),
     ("model",),  # the Trace
     ("kernel", "pcap", "analysis"),  # what the kernel offers; reading captures; analysing Traces
+    ("forked",),  # a function run in a forked child
     ("scenarios", "store"),  # the close scenarios; capture folders
     ("capture",),  # a scenario run into a Trace
     ("render",),  # a Trace into pictures and reports
     ("outputs", "progress"),  # report sets on disk; progress lines
+    ("runner",),  # capture, judge and report the chosen scenarios, side by side
     ("cli",),
     ("notebook",),  # the Trace users hold: rendering and connections at hand
     ("entry", "tcptrace_viz"),  # the console entry point and the public API

@@ -34,7 +34,7 @@ import os
 import select
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from tcptrace_viz import interrupts
@@ -103,7 +103,8 @@ class _Run:
 def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
              family: int = socket.AF_INET, jobs: int | None = None, *,
              prepare: Callable[[], object] | None = None,
-             timeout_s: float = WORKER_TIMEOUT_S) -> Iterator[RunResult]:
+             timeout_s: float = WORKER_TIMEOUT_S, ordered: bool = True,
+             start_order: Sequence[int] | None = None) -> Iterator[RunResult]:
     """Capture every ``(scenario, params)`` of ``runs``, ``jobs`` at a time; yield the results
     in the order of ``runs``, each as soon as it and those before it are in.
 
@@ -114,6 +115,9 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     workers capture, to do work the caller needs next (importing the renderers, say); it must
     not start threads, since workers are forked after it.  ``timeout_s``: how long a worker may
     take, counted only while this generator runs (not while the caller holds a result).
+    ``ordered=False``: yield each result as soon as it is in, whatever its place (the caller
+    puts them in order; ``RunResult.index`` says where).  ``start_order``: the indexes of
+    ``runs`` in the order their workers start (default: in order), e.g. the longest first.
 
     Each yielded :class:`RunResult` carries an unjudged Trace (judge it with
     :func:`tcptrace_viz.scenarios.verdict.judge_run`) or the run's error; see the module
@@ -135,7 +139,10 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
             for index, (scenario, params) in enumerate(runs)]
     jobs = default_jobs() if jobs is None else max(jobs, 1)
     plan = plan_tracer()
-    waiting = list(reversed(todo))  # popped from the end: in order
+    order = list(start_order) if start_order is not None else list(range(len(todo)))
+    if sorted(order) != list(range(len(todo))):
+        raise ValueError("start_order must name every run once")
+    waiting = [todo[index] for index in reversed(order)]  # popped from the end
     running: list[_Run] = []  # forked, result not yet whole
     finishing: list[_Run] = []  # result whole, worker tearing down
     completed = False
@@ -147,13 +154,17 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
                 _start(waiting.pop(), family, plan, timeout_s, running)
             if prepare is not None:
                 prepare()
-        for run in todo:
-            while True:  # keep ``jobs`` workers busy, also while the caller holds a result
-                while len(running) < jobs and waiting:
-                    _start(waiting.pop(), family, plan, timeout_s, running)
-                if run.outcome is not None:
-                    break
+        remaining = list(todo)  # not yet yielded
+        while remaining:
+            # Keep ``jobs`` workers busy, also while the caller holds a result.
+            while len(running) < jobs and waiting:
+                _start(waiting.pop(), family, plan, timeout_s, running)
+            candidates = remaining if not ordered else remaining[:1]
+            run = next((run for run in candidates if run.outcome is not None), None)
+            if run is None:
                 _wait(running, finishing, timeout_s)
+                continue
+            remaining.remove(run)
             result = _result(run, family)
             paused = time.monotonic()
             yield result

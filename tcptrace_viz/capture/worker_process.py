@@ -19,7 +19,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from tcptrace_viz.capture.losses import drop_counters
-from tcptrace_viz.capture.ring import MIN_BLOCKS, blocks_for
+from tcptrace_viz.capture.ring import QUIET_BLOCKS, blocks_for
 from tcptrace_viz.capture.tracefs import KernelTracer
 from tcptrace_viz.errors import ScenarioError, TcptraceVizError
 from tcptrace_viz.kernel import netns
@@ -96,7 +96,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
                 netns.add_ipv6_address(server_host)
             burst = scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
             before = _counters()
-            sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else MIN_BLOCKS)
+            sniffer = LoopbackSniffer(blocks=blocks_for(burst) if burst else QUIET_BLOCKS)
             sniffer.start()
             if not select.select([go], [], [], GO_TIMEOUT_S)[0]:
                 raise ScenarioError("the kernel tracer did not start within "

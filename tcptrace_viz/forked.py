@@ -1,0 +1,123 @@
+"""A function run in a forked child, its result (or its error) pickled back through a pipe.
+
+Drawing reports is CPU work in Python and matplotlib, one core each; a forked child draws one
+scenario's reports while the parent goes on (the next capture, the next report).  The child
+shares the parent's memory as it was at the fork (the Trace is not copied), asks the kernel to
+kill it should the parent die, and never returns into the parent's code.  The parent registers
+every child with :mod:`tcptrace_viz.interrupts`, so Ctrl-C kills and reaps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from tcptrace_viz import interrupts
+from tcptrace_viz.errors import Interrupted, TcptraceVizError
+
+T = TypeVar("T")
+_LENGTH = struct.Struct("=Q")
+
+
+class ForkedCall(Generic[T]):
+    """``function()`` running in a forked child; :meth:`result` waits for what it returned."""
+
+    def __init__(self, function: Callable[[], T]) -> None:
+        """Fork the child and start ``function`` there (signals are held while forking)."""
+        reader, writer = os.pipe()
+        parent = os.getpid()
+        with interrupts.deferred():
+            self.pid = os.fork()
+            if self.pid == 0:  # pragma: no cover - the child
+                try:
+                    interrupts.reset_in_child(signal.default_int_handler)
+                    os.close(reader)
+                    _child(function, writer, parent)
+                finally:
+                    os._exit(130)
+            self._key = interrupts.keep(self.close)
+        os.close(writer)
+        self._reader = reader
+        self._reaped = False
+
+    def fileno(self) -> int:
+        """The pipe the result arrives on (readable once the child has sent it)."""
+        return self._reader
+
+    def result(self, timeout_s: float = 600.0) -> T:
+        """What ``function`` returned; its TcptraceVizError, raised again here; another error
+        of the child as a TcptraceVizError naming it."""
+        try:
+            data = self._read(timeout_s)
+        finally:
+            self.close()
+        if not data:
+            raise TcptraceVizError("a report process died without a result")
+        ok, value = pickle.loads(data)
+        if ok:
+            returned: T = value
+            return returned
+        if isinstance(value, TcptraceVizError):
+            raise value
+        raise TcptraceVizError(f"drawing the reports failed: {value}")
+
+    def _read(self, timeout_s: float) -> bytes:
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if not select.select([self._reader], [], [], max(remaining, 0))[0]:
+                raise TcptraceVizError(f"a report process did not finish within {timeout_s:.0f} s")
+            chunk = os.read(self._reader, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if len(data) < _LENGTH.size or len(data) != _LENGTH.size + _LENGTH.unpack_from(data)[0]:
+            _, status = os.waitpid(self.pid, 0)
+            self._reaped = True
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
+                raise Interrupted("interrupted")
+            return b""
+        return data[_LENGTH.size:]
+
+    def close(self) -> None:
+        """Kill and reap the child unless it has been reaped (idempotent)."""
+        with contextlib.suppress(OSError):
+            os.close(self._reader)
+        if not self._reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self._reaped = True
+        interrupts.release(self._key)
+
+
+def _child(function: Callable[[], Any], writer: int,
+           parent: int) -> None:  # pragma: no cover - the child
+    from tcptrace_viz.kernel.process import die_with_parent
+
+    die_with_parent(parent)
+    try:
+        outcome: tuple[bool, Any] = (True, function())
+    except KeyboardInterrupt:
+        os._exit(130)
+    except TcptraceVizError as exc:
+        outcome = (False, exc)
+    except BaseException as exc:  # a bug: said in one sentence, the traceback kept for debugging
+        outcome = (False, f"{exc!r}\n{traceback.format_exc()}")
+    data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[os.write(writer, view):]
+    os.close(writer)
+    os._exit(0)

@@ -1,0 +1,230 @@
+"""Running the chosen scenarios for ``capture`` and ``check``: side by side, reported in order.
+
+Captures run ``jobs`` at a time (each in its own namespace, see
+:func:`tcptrace_viz.capture.batch.run_many`); each finished capture is judged, and its reports
+are drawn in a forked child (:class:`tcptrace_viz.forked.ForkedCall`) while the next captures
+run and the next reports are drawn.  The parent alone writes files, in catalogue order, each
+scenario's capture folder and report set all or nothing, and prints each scenario's summary in
+that order too, so the console reads the same whatever ``jobs`` is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tcptrace_viz.errors import Interrupted
+from tcptrace_viz.forked import ForkedCall
+
+if TYPE_CHECKING:
+    from tcptrace_viz.capture.assembly import CaptureResult
+    from tcptrace_viz.capture.batch import RunResult
+    from tcptrace_viz.meta import Value
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.scenarios.registry import Scenario
+
+
+@dataclasses.dataclass
+class Drawn:
+    """What a report child hands back for one scenario (the parent writes it)."""
+
+    summary: str
+    """The console summary, without its ``wrote`` lines."""
+    report_files: dict[Path, bytes]
+    """``reports/<name>.txt``, ``.html``, ``.svg``, ``.png`` (empty for ``check``)."""
+    pcapng: bytes = b""
+    """The capture folder's ``trace.pcapng``."""
+    document: str = ""
+    """The capture folder's ``trace.json``."""
+    folder: Path | None = None
+    """The capture folder's name (not yet created)."""
+
+
+@dataclasses.dataclass
+class _Pending:
+    result: RunResult
+    drawing: ForkedCall[Drawn] | None  # None: the run failed (an ERROR line is printed)
+    drawn: Drawn | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.drawing is None or self.drawn is not None
+
+
+def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, ipv6: bool,
+                  out: Path | None, reports: Path | None, jobs: int,
+                  echo: Callable[[str], None], progress: Callable[[str], None]) -> list[str]:
+    """Capture, judge and report every scenario in ``names``; return those that failed.
+
+    ``out``/``reports`` None: ``check`` (nothing is written).  ``echo`` prints a scenario's
+    summary (stdout), ``progress`` a progress line (stderr).  A scenario whose point is a
+    complete capture (bulk-close) runs first and alone, since a busy CPU can make lo's backlog
+    drop segments; the others run ``jobs`` at a time, those that send the most first.
+    Everything is printed and written in the order of ``names``.  A scenario that crashes gets
+    verdict ERROR and the others still run; missing privilege, an unwritable file or Ctrl-C
+    stop all, and the index then lists the scenarios written so far.
+    """
+    from tcptrace_viz.capture.batch import run_many
+    from tcptrace_viz.outputs import error_entry, write_index
+    from tcptrace_viz.scenarios import get
+    from tcptrace_viz.store import remove_partial_folders
+
+    save = out is not None and reports is not None
+    family = socket.AF_INET6 if ipv6 else socket.AF_INET
+    failed: list[str] = []
+    index_entries: list[tuple[Trace, str]] = []
+    if out is not None:
+        remove_partial_folders(out)
+    runs = [(get(name), values[name]) for name in names]
+    total = len(names)
+    slots: dict[int, _Pending] = {}  # finished captures by place, until printed
+    printed = 0
+
+    def print_ready() -> None:
+        nonlocal printed
+        while printed in slots and slots[printed].done:
+            item = slots.pop(printed)
+            printed += 1
+            name = item.result.scenario.name
+            if item.drawn is None:
+                echo(f"verdict: ERROR\n  why: {item.result.why}\n")
+                failed.append(name)
+                index_entries.append(error_entry(name, item.result.why))
+                continue
+            capture = item.result.capture
+            assert capture is not None  # a drawing exists only for a capture
+            written = _write(item.drawn, capture.trace, name, index_entries) if save else []
+            echo(item.drawn.summary + "".join(f"  wrote {path}\n" for path in written))
+            if capture.trace.meta.verdict != "pass":
+                failed.append(name)
+
+    try:
+        number = 0
+        prepare: Callable[[], None] | None = _import_renderers
+        for phase, alone in _phases(runs):
+            if alone:  # a complete capture needs the CPUs: nothing else runs beside it
+                while _drawing(slots):
+                    _collect(slots, block=True)
+                    print_ready()
+            part = [runs[index] for index in phase]
+            finished = run_many(part, family, 1 if alone else jobs, prepare=prepare,
+                                ordered=False, start_order=_longest_first(part))
+            prepare = None
+            for done in finished:
+                number += 1
+                progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
+                slots[phase[done.index]] = _Pending(
+                    done, _draw(done, out, reports) if done.capture else None)
+                _collect(slots, block=_drawing(slots) > jobs)
+                print_ready()
+        while slots:
+            _collect(slots, block=True)
+            print_ready()
+        if save and total > 1 and reports is not None:
+            echo(f"index: {write_index(index_entries, reports)}")
+    except (KeyboardInterrupt, Interrupted):
+        if save and total > 1 and reports is not None and index_entries:
+            write_index(index_entries, reports)
+        raise
+    finally:
+        for item in slots.values():  # left by an error or an interrupt: killed and reaped
+            if item.drawing is not None:
+                item.drawing.close()
+    if total > 1:
+        echo(f"{total - len(failed)} of {total} scenarios behaved as expected"
+             + (f"; unexpected: {', '.join(failed)}" if failed else ""))
+    return failed
+
+
+def _phases(runs: Sequence[tuple[Scenario, dict[str, Value]]],
+            ) -> list[tuple[list[int], bool]]:
+    """The runs in phases: each scenario whose point is a complete capture alone, first (with
+    its drawing beside the next phase), then all the others side by side."""
+    alone = [index for index, (scenario, _) in enumerate(runs) if scenario.complete]
+    shared = [index for index, (scenario, _) in enumerate(runs) if not scenario.complete]
+    return [([index], True) for index in alone] + ([(shared, False)] if shared else [])
+
+
+def _longest_first(runs: Sequence[tuple[Scenario, dict[str, Value]]]) -> list[int]:
+    """Start order: the runs that declare the biggest burst first (the longest to capture
+    and to draw), the others in their order."""
+    def burst(index: int) -> int:
+        scenario, params = runs[index]
+        return scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
+
+    return sorted(range(len(runs)), key=lambda index: -burst(index))
+
+
+def _drawing(slots: dict[int, _Pending]) -> int:
+    return sum(1 for item in slots.values() if not item.done)
+
+
+def _collect(slots: dict[int, _Pending], *, block: bool) -> None:
+    """Take in the drawings that are finished (waiting for one when ``block``)."""
+    import select
+
+    busy = {item.drawing: item for item in slots.values()
+            if item.drawing is not None and item.drawn is None}
+    if not busy:
+        return
+    ready, _, _ = select.select(list(busy), [], [], None if block else 0)
+    for drawing in ready:
+        busy[drawing].drawn = drawing.result()
+
+
+def _import_renderers() -> None:
+    """What drawing needs, imported while the first captures run (forked children inherit
+    it).  Only a head start: should an import fail here (a user who cannot read part of the
+    library), drawing imports it again and says why."""
+    with contextlib.suppress(ImportError):
+        import tcptrace_viz.outputs
+        import tcptrace_viz.render.console
+        import tcptrace_viz.render.ladder_figure  # noqa: F401  (matplotlib)
+
+
+def _draw(done: RunResult, out: Path | None, reports: Path | None) -> ForkedCall[Drawn]:
+    """Judge the run, then draw its reports in a forked child."""
+    from tcptrace_viz.scenarios.verdict import judge_run
+
+    capture = done.capture
+    assert capture is not None
+    judge_run(capture.trace, done.scenario, done.params)
+    name = done.scenario.name
+    folder = None
+    if out is not None:
+        from tcptrace_viz.store import new_capture_folder
+
+        folder = new_capture_folder(out, name)
+    return ForkedCall(lambda: _render(capture, name, folder, reports))
+
+
+def _render(capture: CaptureResult, name: str, folder: Path | None,
+            reports: Path | None) -> Drawn:  # pragma: no cover - runs in the forked child
+    from tcptrace_viz.outputs import embedding, render_report_set
+    from tcptrace_viz.render import prepare
+    from tcptrace_viz.render.console import console_summary
+    from tcptrace_viz.store import PCAPNG_NAME, capture_json, pcapng_bytes
+
+    prepared = prepare(capture.trace)  # one ladder and one SVG for every output
+    summary = console_summary(prepared, [])
+    if folder is None or reports is None:
+        return Drawn(summary, {})
+    pcapng = pcapng_bytes(capture.trace, capture.frames, capture.frame_ts_ns)
+    options = embedding(pcapng, folder / PCAPNG_NAME)
+    return Drawn(summary, render_report_set(prepared, reports, name, options), pcapng,
+                 capture_json(capture.trace), folder)
+
+
+def _write(drawn: Drawn, trace: Trace, name: str,
+           index_entries: list[tuple[Trace, str]]) -> list[Path]:
+    """Write a scenario's capture folder and report set, all or nothing; list them."""
+    from tcptrace_viz.outputs import commit_scenario
+
+    assert drawn.folder is not None
+    entry = (trace, f"{name}.html")
+    return commit_scenario(drawn.folder, drawn.pcapng, drawn.document, drawn.report_files,
+                           lambda: index_entries.append(entry))
