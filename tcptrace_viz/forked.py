@@ -16,7 +16,6 @@ import select
 import signal
 import struct
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -113,8 +112,8 @@ def _child(function: Callable[[], Any], writer: int,
         os._exit(130)
     except TcptraceVizError as exc:
         outcome = (False, exc)
-    except BaseException as exc:  # a bug: said in one sentence, the traceback kept for debugging
-        outcome = (False, f"{exc!r}\n{traceback.format_exc()}")
+    except BaseException as exc:  # a bug: said in one sentence
+        outcome = (False, repr(exc))
     data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_LENGTH.pack(len(data)) + data)
     while view:

@@ -180,7 +180,11 @@ def _import_renderers() -> None:
     """What drawing needs, imported while the first captures run (forked children inherit
     it).  Only a head start: should an import fail here (a user who cannot read part of the
     library), drawing imports it again and says why."""
-    with contextlib.suppress(ImportError):
+    from tcptrace_viz import interrupts
+
+    # Signals wait until the imports are done: an interrupt inside an extension module's
+    # initialisation would otherwise turn into an ImportError and be lost.
+    with interrupts.deferred(), contextlib.suppress(ImportError):
         import tcptrace_viz.outputs
         import tcptrace_viz.render.console
         import tcptrace_viz.render.ladder_figure  # noqa: F401  (matplotlib)
