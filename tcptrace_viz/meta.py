@@ -96,6 +96,12 @@ class TraceMeta:
     matched_outcome: str = ""
     """The label of the outcome that matched."""
 
+    @property
+    def display_name(self) -> str:
+        """What to call the trace in a heading: the scenario's name, else the file's, else
+        ``TCP trace``."""
+        return self.scenario or self.file or "TCP trace"
+
     def to_json(self) -> dict[str, Any]:
         """A flat JSON object: the fields, then the facts at the top level as well."""
         document = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)

@@ -280,7 +280,7 @@ class Trace:
 
     def __repr__(self) -> str:
         meta = self.meta
-        name = meta.scenario or meta.file or "trace"
+        name = meta.display_name
         verdict = f", verdict {meta.verdict}" if meta.verdict else ""
         conns = int(self.packets["conn"].nunique()) if len(self.packets) else 0
         return (f"<{type(self).__name__} {name!r}: {len(self.packets)} packets in {conns} "

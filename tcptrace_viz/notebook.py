@@ -82,7 +82,7 @@ class Trace(model.Trace):
     def _repr_html_(self) -> str:
         """Jupyter's view: the title, the verdict and the ladder (SVG, inline)."""
         meta = self.meta
-        title = html.escape(meta.title or meta.scenario or meta.file or "trace")
+        title = html.escape(meta.title or meta.display_name)
         parts = [f"<p><strong>{title}</strong></p>"]
         if meta.verdict:
             detail = f": {html.escape(meta.verdict_detail)}" if meta.verdict_detail else ""

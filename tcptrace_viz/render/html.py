@@ -91,7 +91,7 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "script": script,
         "css": static_text("report.css"),
         "heading": heading(meta),
-        "h1": str(meta.scenario or meta.file or "TCP trace"),
+        "h1": meta.display_name,
         "subtitle": str(meta.title or ""),
         "teaches": str(meta.teaches or ""),
         "steps": str(meta.steps or ""),

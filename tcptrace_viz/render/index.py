@@ -12,6 +12,7 @@ from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.render.labels import short_syscall
 from tcptrace_viz.render.templating import content_security_policy, environment, static_text
 from tcptrace_viz.render.wording import verdict_word
+from tcptrace_viz.vocabulary import sender as who_sent
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -60,7 +61,7 @@ def index_row(trace: Trace, href: str) -> IndexRow:
               if row.call in WRITE_CALLS]
     none = ("", "none")
     return IndexRow(
-        name=str(meta.scenario or meta.file or "trace"),
+        name=meta.display_name,
         title=str(meta.title or ""),
         first_write=writes[0] if writes else none,
         later_write=writes[-1] if len(writes) > 1 else none,
@@ -80,7 +81,7 @@ def _closers(trace: Trace) -> str:
         for row in rows_of(trace.packets):
             if letter not in row.flags:
                 continue
-            sender = sides[0] if row.dir == "c2s" else sides[1] if row.dir == "s2c" else row.src
+            sender = who_sent(row.dir, sides, row.src, row.sport)
             if sender not in senders:
                 senders.append(str(sender))
         if senders:

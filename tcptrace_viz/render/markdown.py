@@ -60,7 +60,7 @@ def _fenced(body: str, info: str = "") -> list[str]:
 def markdown_report(prepared: Prepared) -> str:
     """Render a prepared trace (one connection of it) as Markdown."""
     meta = prepared.trace.meta
-    name = meta.scenario or meta.file or "TCP trace"
+    name = meta.display_name
     out = [f"# {md_text(name)}", ""]
     if meta.title:
         out += [f"*{md_text(meta.title)}*", ""]
