@@ -527,3 +527,10 @@ def captured_trace(**meta: Any) -> tuple[Trace, list[bytes], list[int]]:
     trace = Trace.build(packets=packets, states=pd.DataFrame(states),
                         syscalls=pd.DataFrame(syscalls), meta={**base, **meta})
     return trace, frames, times
+
+
+STARTUP_S = 0.5
+"""Before the interpreter runs tcptrace-viz's first line (its own start: 10-40 ms alone, longer
+when several start at once) a signal meets CPython itself: SIGTERM kills the process (the shell
+shows 143); SIGINT kills it too, or CPython reports a fatal error while it starts.  Nothing of
+the run exists yet."""

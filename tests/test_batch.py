@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_signals import own_leftovers
+from builders import STARTUP_S, own_leftovers, unmeasured_env
 
 from tcptrace_viz.capture.batch import RunResult, run_many
 from tcptrace_viz.scenarios import CATALOGUE, get
@@ -116,7 +116,7 @@ def test_an_interrupt_at_any_moment_leaves_nothing_behind(tmp_path: Path, signum
             marker = str(tmp_path / f"run-{delay}")  # names the process, for own_leftovers
             process = subprocess.Popen([sys.executable, "-c", BATCH_SCRIPT, marker, *names],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
+                                       text=True, env=unmeasured_env())
             started.append((delay, time.monotonic(), marker, process))
         for delay, began, _, process in started:
             wait = began + delay - time.monotonic()
@@ -124,11 +124,15 @@ def test_an_interrupt_at_any_moment_leaves_nothing_behind(tmp_path: Path, signum
                 time.sleep(wait)  # the moment to send the signal is what is under test
             if process.poll() is None:
                 process.send_signal(signum)
-        for delay, _, marker, process in started:
-            _, stderr = process.communicate(timeout=60)
+        ended = [(delay, marker, process, process.communicate(timeout=60)[1])
+                 for delay, _, marker, process in started]  # all of them, before any assert
+        for delay, marker, process, stderr in ended:
             label = f"{signal.Signals(signum).name} at {delay} s: "
+            # Five interpreters starting at once on two CPUs: a signal in the first moments
+            # can meet CPython's own start, before the script's first line (see test_signals).
+            in_cpython = process.returncode == -signum and stderr == "" and delay < STARTUP_S
             assert "Traceback" not in stderr, label + stderr
-            assert process.returncode in (0, 130), label + stderr
+            assert process.returncode in (0, 130) or in_cpython, label + stderr
             assert own_leftovers(process.pid, marker) == [], label
 
 

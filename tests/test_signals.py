@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import own_leftovers, unmeasured_env
+from builders import STARTUP_S, own_leftovers, unmeasured_env
 
 PROGRESS = ("[", "index:")  # "[1/2] name: capturing..." lines are progress, not the message
 
@@ -26,13 +26,6 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Pat
          "--reports", str(reports)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=unmeasured_env())
     return process, out, reports
-
-
-STARTUP_S = 0.5
-"""Before the interpreter runs tcptrace-viz's first line (its own start: 10-40 ms alone, longer
-when several start at once) a signal meets CPython itself: SIGTERM kills the process (the shell
-shows 143); SIGINT kills it too, or CPython reports a fatal error while it starts.  Nothing of
-the run exists yet."""
 
 
 def _check_after(process: subprocess.Popen[str], out: Path, reports: Path,
