@@ -31,8 +31,7 @@ def test_results_come_in_order_each_as_when_run_alone() -> None:
         seen.append(done.scenario.name)
         assert done.index == len(seen) - 1
         assert done.error is None, done.why
-        assert _judged(done) == "pass", done.capture and done.capture.trace.meta[
-            "verdict_detail"]
+        assert _judged(done) == "pass", done.capture and done.capture.trace.meta.verdict_detail
         trace = done.capture.trace  # type: ignore[union-attr]
         stats = trace.meta.stats
         assert trace.meta.state_source == "tracepoint"

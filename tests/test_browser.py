@@ -111,9 +111,9 @@ def highlighted(driver: Any, element_id: str) -> bool:
 
 
 def report_of(trace: Trace) -> str:
-    trace.meta.setdefault("teaches", "After the peer's close() a write still succeeds: the "
-                          "socket is in CLOSE_WAIT. The peer answers the data with RST; only the "
-                          "next write fails (EPIPE).")
+    trace.meta.teaches = trace.meta.teaches or (
+        "After the peer's close() a write still succeeds: the socket is in CLOSE_WAIT. The peer "
+        "answers the data with RST; only the next write fails (EPIPE).")
     html = render(trace, "html", RenderOptions(capture=b"\n\r\r\n" + bytes(60)))
     return html
 
