@@ -21,8 +21,8 @@ from tcptrace_viz.errors import Interrupted
 from tcptrace_viz.forked import ForkedCall
 
 if TYPE_CHECKING:
-    from tcptrace_viz.capture.assembly import CaptureResult
     from tcptrace_viz.capture.batch import RunResult
+    from tcptrace_viz.capture.result import CaptureResult
     from tcptrace_viz.meta import Value
     from tcptrace_viz.model import Trace
     from tcptrace_viz.scenarios.registry import Scenario

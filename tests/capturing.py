@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 
-from tcptrace_viz.capture.assembly import CaptureResult
+from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.capture.session import run_capture
 from tcptrace_viz.scenarios import get
 from tcptrace_viz.scenarios.params import Value

@@ -9,11 +9,17 @@ from factory import T0, call, make_trace, pkt, state
 
 from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.model import (
-    OBSERVED_SOURCES,
     PACKET_COLUMNS,
     STATE_COLUMNS,
-    STATE_SOURCES,
     SYSCALL_COLUMNS,
+    Trace,
+    call_moments,
+    conform,
+    empty_frame,
+)
+from tcptrace_viz.tcp import (
+    OBSERVED_SOURCES,
+    STATE_SOURCES,
     TCP_STATES,
     TH_ACK,
     TH_CWR,
@@ -23,10 +29,6 @@ from tcptrace_viz.model import (
     TH_RST,
     TH_SYN,
     TH_URG,
-    Trace,
-    call_moments,
-    conform,
-    empty_frame,
     tcp_flags_to_str,
 )
 

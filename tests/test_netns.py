@@ -87,8 +87,10 @@ import ctypes, os, sys
 import encodings.ascii, encodings.latin_1, encodings.utf_8
 from tcptrace_viz.cli import main
 import tcptrace_viz.capture.session
+from tcptrace_viz.capture.assembly import import_assembly
 from tcptrace_viz.capture.sniffer import preload_scapy
 preload_scapy()
+import_assembly()
 CLONE_NEWUSER = 0x10000000
 PR_SET_DUMPABLE = 4
 go_read, go_write = os.pipe()

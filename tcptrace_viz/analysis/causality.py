@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.model import OBSERVED_SOURCES, Trace
+from tcptrace_viz.model import Trace
+from tcptrace_viz.tcp import OBSERVED_SOURCES
 
 CLOSING_CALLS = frozenset({"close", "shutdown"})
 """Calls that move an established socket to FIN_WAIT1 (or CLOSE_WAIT to LAST_ACK)."""

@@ -12,7 +12,7 @@ import pandas as pd
 from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.fields import flag_bits, time_order
 from tcptrace_viz.arrays import Bool
-from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 _NEVER = np.iinfo(np.int64).max
 

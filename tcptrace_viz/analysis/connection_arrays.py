@@ -11,7 +11,7 @@ from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
 from tcptrace_viz.analysis.fields import flag_bits, time_order
 from tcptrace_viz.arrays import I64, Bool, Obj
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
 from tcptrace_viz.vocabulary import endpoint
 
 

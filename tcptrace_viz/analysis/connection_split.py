@@ -10,7 +10,7 @@ import pandas as pd
 
 from tcptrace_viz.analysis.fields import first_in_group
 from tcptrace_viz.arrays import I64, Bool, Obj
-from tcptrace_viz.model import TH_ACK, TH_FIN, TH_RST, TH_SYN
+from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 
 def _endpoint_codes(src: Obj, sport: I64, dst: Obj, dport: I64) -> tuple[I64, I64]:

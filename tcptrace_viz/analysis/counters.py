@@ -7,7 +7,7 @@ import pandas as pd
 
 from tcptrace_viz.analysis.fields import flag_bits
 from tcptrace_viz.arrays import Bool
-from tcptrace_viz.model import TH_FIN, TH_RST, TH_SYN
+from tcptrace_viz.tcp import TH_FIN, TH_RST, TH_SYN
 
 
 def retransmitted(packets: pd.DataFrame) -> Bool:

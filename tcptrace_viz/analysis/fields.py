@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.arrays import I64
-from tcptrace_viz.model import TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG
+from tcptrace_viz.tcp import TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG
 
 _BIT_OF_LETTER: Final[dict[str, int]] = {
     "F": TH_FIN, "S": TH_SYN, "R": TH_RST, "P": TH_PSH, ".": TH_ACK, "U": TH_URG, "E": TH_ECE,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from tcptrace_viz.analysis.fields import first_in_group
 from tcptrace_viz.arrays import I64, Bool
-from tcptrace_viz.model import TH_ACK, TH_SYN
+from tcptrace_viz.tcp import TH_ACK, TH_SYN
 
 _HALF: Final = 1 << 31
 _MOD: Final = 1 << 32

@@ -26,6 +26,7 @@ from tcptrace_viz.capture.kernel_states import (
     states_from_samples,
 )
 from tcptrace_viz.capture.losses import account
+from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 from tcptrace_viz.kernel.sockettable import family_name
 from tcptrace_viz.meta import TraceMeta, Value
@@ -39,15 +40,6 @@ SYSCTLS = (
     "net/ipv4/tcp_window_scaling", "net/ipv4/tcp_rmem", "net/ipv4/tcp_wmem",
     "net/ipv4/tcp_max_tw_buckets",
 )
-
-@dataclasses.dataclass
-class CaptureResult:
-    """A finished run: the Trace plus the raw frames for the pcapng file."""
-
-    trace: Trace
-    frames: list[bytes]
-    frame_ts_ns: list[int]
-
 
 def read_sysctls() -> dict[str, str]:
     """The TCP settings that change how a close behaves, as the kernel reports them."""

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from tcptrace_viz import interrupts
-from tcptrace_viz.capture.assembly import CaptureResult, assemble
+from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.capture.session import (
     WORKER_TIMEOUT_S,
     CaptureWorker,
@@ -149,7 +149,7 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     try:
         if waiting:
             _start(waiting.pop(), family, plan, timeout_s, running)
-            while_the_worker_runs()  # scapy once here, for the workers forked after this one
+            while_the_worker_runs(more_workers=bool(waiting))  # scapy for the later workers
             while len(running) < jobs and waiting:
                 _start(waiting.pop(), family, plan, timeout_s, running)
             if prepare is not None:
@@ -231,6 +231,8 @@ def _result(run: _Run, family: int) -> RunResult:
         return RunResult(run.index, run.scenario, run.values, None, outcome)
     assert outcome is not None
     try:
+        from tcptrace_viz.capture.assembly import assemble  # imported while the first ran
+
         captured = assemble(run.scenario, family, outcome, run.started_at, run.values)
     except (PrivilegeError, Interrupted):
         raise

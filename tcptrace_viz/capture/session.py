@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tcptrace_viz import interrupts
-from tcptrace_viz.capture.assembly import CaptureResult, assemble, import_assembly
+from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.capture.tracefs import (
     KernelTracer,
     instance_name,
@@ -215,13 +215,16 @@ def start_worker(scenario: Scenario, family: int, plan: TracerPlan,
         return worker, interrupts.keep(worker.close)
 
 
-def while_the_worker_runs() -> None:
-    """The parent's own preparations, done beside its first worker: scapy (so that the workers
-    forked after this one inherit it instead of each importing it) and what :func:`assemble`
-    needs."""
-    from tcptrace_viz.capture.sniffer import preload_scapy
+def while_the_worker_runs(more_workers: bool = True) -> None:
+    """The parent's own preparations, done beside its first worker: scapy, when
+    ``more_workers`` will be forked (they inherit it instead of each importing it), and what
+    :func:`~tcptrace_viz.capture.assembly.assemble` needs."""
+    if more_workers:
+        from tcptrace_viz.capture.sniffer import preload_scapy
 
-    preload_scapy()
+        preload_scapy()
+    from tcptrace_viz.capture.assembly import import_assembly  # pandas, numpy: heavy
+
     import_assembly()
 
 
@@ -249,6 +252,8 @@ def run_capture(scenario: Scenario, family: int = socket.AF_INET,
     started_at = time.time_ns()
     worker, key = start_worker(scenario, family, plan, values)
     try:
+        from tcptrace_viz.capture.assembly import assemble, import_assembly
+
         import_assembly()  # while the worker sets up
         raw = worker.result(WORKER_TIMEOUT_S)
         captured = assemble(scenario, family, raw, started_at, values)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from tcptrace_viz.errors import ScenarioError
-from tcptrace_viz.model import TCP_STATES
+from tcptrace_viz.tcp import TCP_STATES
 from tcptrace_viz.vocabulary import endpoint
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tcptrace_viz.kernel.sockettable import read_socket_table
-from tcptrace_viz.model import TCP_STATES
+from tcptrace_viz.tcp import TCP_STATES
 from tcptrace_viz.vocabulary import socket_endpoint
 
 T = TypeVar("T")

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.arrays import I64, U8, Bool, Obj
-from tcptrace_viz.model import tcp_flags_to_str
 from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.frames import Frames
@@ -32,6 +31,7 @@ from tcptrace_viz.pcap.options import (
     timestamp_texts,
 )
 from tcptrace_viz.pcap.texts import payload_texts
+from tcptrace_viz.tcp import tcp_flags_to_str
 
 IPPROTO_HOPOPTS: Final = 0  # IPv6 hop-by-hop options header
 IPPROTO_TCP: Final = 6  # TCP

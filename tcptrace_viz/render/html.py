@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
-from tcptrace_viz.model import OBSERVED_SOURCES
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.templating import (
     content_security_policy,
@@ -25,6 +24,7 @@ from tcptrace_viz.render.templating import (
     trusted_svg,
 )
 from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
+from tcptrace_viz.tcp import OBSERVED_SOURCES
 
 if TYPE_CHECKING:
     from tcptrace_viz.analysis.selection import Selection

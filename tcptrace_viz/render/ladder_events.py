@@ -21,10 +21,11 @@ from tcptrace_viz.event_text import (
     describe_state,
     describe_syscall,
 )
-from tcptrace_viz.model import OBSERVED_SOURCES, call_moments
+from tcptrace_viz.model import call_moments
 from tcptrace_viz.render.labels import short_syscall, state_label
 from tcptrace_viz.render.ladder_model import EventKind, Lifeline
 from tcptrace_viz.render.reset_reasons import reset_reasons
+from tcptrace_viz.tcp import OBSERVED_SOURCES
 from tcptrace_viz.vocabulary import endpoint
 
 if TYPE_CHECKING:
