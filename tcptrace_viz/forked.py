@@ -53,11 +53,16 @@ class ForkedCall(Generic[T]):
 
     def result(self, timeout_s: float = 600.0) -> T:
         """What ``function`` returned; its TcptraceVizError, raised again here; another error
-        of the child as a TcptraceVizError naming it."""
+        of the child as a TcptraceVizError naming it.  The child is reaped afterwards."""
         try:
-            data = self._read(timeout_s)
+            return self.receive(timeout_s)
         finally:
             self.close()
+
+    def receive(self, timeout_s: float = 600.0) -> T:
+        """As :meth:`result`, without reaping the child: also usable in a process forked from
+        this one, which inherited the pipe (the owner still closes it)."""
+        data = self._read(timeout_s)
         if not data:
             raise TcptraceVizError("a report process died without a result")
         ok, value = pickle.loads(data)
@@ -81,7 +86,10 @@ class ForkedCall(Generic[T]):
             chunks.append(chunk)
         data = b"".join(chunks)
         if len(data) < _LENGTH.size or len(data) != _LENGTH.size + _LENGTH.unpack_from(data)[0]:
-            _, status = os.waitpid(self.pid, 0)
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # not our child: its owner reaps it
+                return b""
             self._reaped = True
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
                 raise Interrupted("interrupted")

@@ -179,50 +179,28 @@ class Trace:
                 found.add(side)
         return found
 
-    def timeline(self) -> pd.DataFrame:
+    def timeline(self, limit: int | None = None) -> pd.DataFrame:
         """Merge packets, states and syscalls into one table ordered by time.
 
         Columns: ``ts_ns, t, kind`` (``packet``/``state``/``syscall``/``call``), ``side`` (the
         sender for packets), ``text`` (a one-line description) and ``row`` (index in the source
         table).  A syscall sits where it *returned*, with its result; when a packet or a state
         change happened while it ran, a ``call`` row also marks where it started.  Events at the
-        same nanosecond keep the order call start, packet, state, syscall.
+        same nanosecond keep the order call start, packet, state, syscall.  ``limit`` keeps the
+        first rows only (only those are described); :meth:`timeline_length` counts them all.
         """
-        from tcptrace_viz.event_text import (
-            describe_call_start,
-            describe_packet,
-            describe_state,
-            describe_syscall,
-        )
-
         parts: list[pd.DataFrame] = []
-        for kind, frame, describe, side_of in (
-            ("packet", self.packets, describe_packet, _packet_sender),
-            ("state", self.states, describe_state, _own_side),
-        ):
-            if not len(frame):
-                continue
-            parts.append(pd.DataFrame({
-                "ts_ns": frame["ts_ns"].to_numpy(),
-                "kind": kind,
-                "side": [side_of(row, self.sides) for row in frame.itertuples(index=False)],
-                "text": [describe(row) for row in frame.itertuples(index=False)],
-                "row": np.arange(len(frame)),
-            }))
+        for kind, frame in (("packet", self.packets), ("state", self.states)):
+            if len(frame):
+                parts.append(pd.DataFrame({"ts_ns": frame["ts_ns"].to_numpy(), "kind": kind,
+                                           "row": np.arange(len(frame))}))
         if len(self.syscalls):
-            calls = self.syscalls
-            start, end, spans = call_moments(calls, self.packets["ts_ns"].to_numpy(),
-                                             self.states["ts_ns"].to_numpy())
-            rows = list(calls.itertuples(index=False))
-            parts.append(pd.DataFrame({
-                "ts_ns": end, "kind": "syscall", "side": calls["side"].to_numpy(),
-                "text": [describe_syscall(row) for row in rows], "row": np.arange(len(calls))}))
+            start, end, spans = self._call_moments()
+            parts.append(pd.DataFrame({"ts_ns": end, "kind": "syscall",
+                                       "row": np.arange(len(self.syscalls))}))
             if spans.any():
                 where = np.flatnonzero(spans)
-                parts.append(pd.DataFrame({
-                    "ts_ns": start[where], "kind": "call",
-                    "side": calls["side"].to_numpy()[where],
-                    "text": [describe_call_start(rows[i]) for i in where], "row": where}))
+                parts.append(pd.DataFrame({"ts_ns": start[where], "kind": "call", "row": where}))
         if not parts:
             return pd.DataFrame({"ts_ns": pd.Series(dtype="int64"), "t": pd.Series(dtype="float64"),
                                  "kind": pd.Series(dtype=object), "side": pd.Series(dtype=object),
@@ -232,8 +210,48 @@ class Trace:
         merged["_kind_order"] = merged["kind"].map(order)
         merged = merged.sort_values(["ts_ns", "_kind_order", "row"], kind="stable")
         merged = merged.drop(columns="_kind_order").reset_index(drop=True)
+        if limit is not None:
+            merged = merged.head(max(limit, 0)).copy()
         merged.insert(1, "t", (merged["ts_ns"] - self.origin_ns).astype("float64") / 1e9)
-        return merged
+        sides, texts = self._describe(merged["kind"].to_numpy(), merged["row"].to_numpy())
+        # as an inferred column of strings would be, also when no row is kept
+        merged.insert(3, "side", pd.Series(sides, index=merged.index, dtype="str"))
+        merged.insert(4, "text", pd.Series(texts, index=merged.index, dtype="str"))
+        return merged[["ts_ns", "t", "kind", "side", "text", "row"]]
+
+    def timeline_length(self) -> int:
+        """How many rows :meth:`timeline` has without a limit."""
+        starts = int(self._call_moments()[2].sum()) if len(self.syscalls) else 0
+        return len(self.packets) + len(self.states) + len(self.syscalls) + starts
+
+    def _call_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return call_moments(self.syscalls, self.packets["ts_ns"].to_numpy(),
+                            self.states["ts_ns"].to_numpy())
+
+    def _describe(self, kinds: np.ndarray, rows: np.ndarray) -> tuple[list[str], list[str]]:
+        """The ``side`` and ``text`` of the timeline rows given by kind and source row."""
+        from tcptrace_viz.event_text import (
+            describe_call_start,
+            describe_packet,
+            describe_state,
+            describe_syscall,
+        )
+
+        sides = [""] * len(kinds)
+        texts = [""] * len(kinds)
+        for kind, frame, describe in (("packet", self.packets, describe_packet),
+                                      ("state", self.states, describe_state),
+                                      ("syscall", self.syscalls, describe_syscall),
+                                      ("call", self.syscalls, describe_call_start)):
+            where = np.flatnonzero(kinds == kind)
+            if not len(where):
+                continue
+            picked = frame.iloc[rows[where]].itertuples(index=False)
+            for place, row in zip(where, picked, strict=True):
+                sides[place] = (_packet_sender(row, self.sides) if kind == "packet"
+                                else str(row.side))
+                texts[place] = describe(row)
+        return sides, texts
 
     def equals(self, other: Trace) -> bool:
         """True when both traces hold the same packets, states, syscalls and metadata."""
@@ -275,7 +293,3 @@ def call_moments(syscalls: pd.DataFrame, *event_ns: np.ndarray,
 
 def _packet_sender(row: Any, sides: list[str]) -> str:
     return sender(row.dir, sides, row.src, row.sport)
-
-
-def _own_side(row: Any, sides: list[str]) -> str:
-    return str(row.side)

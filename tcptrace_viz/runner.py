@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tcptrace_viz.errors import Interrupted
+from tcptrace_viz.errors import Interrupted, TcptraceVizError
 from tcptrace_viz.forked import ForkedCall
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from tcptrace_viz.capture.result import CaptureResult
     from tcptrace_viz.meta import Value
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.figure_service import FigureService
     from tcptrace_viz.scenarios.registry import Scenario
 
 
@@ -83,6 +85,14 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     total = len(names)
     slots: dict[int, _Pending] = {}  # finished captures by place, until printed
     printed = 0
+    # One scenario's diagram is drawn by a process that imports matplotlib beside the capture
+    # (several scenarios: the drawing children inherit this process's matplotlib instead).
+    service: list[FigureService] = []
+
+    def start_service() -> None:
+        from tcptrace_viz.render.figure_service import FigureService
+
+        service.append(FigureService())
 
     def print_ready() -> None:
         nonlocal printed
@@ -104,7 +114,9 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
 
     try:
         number = 0
-        prepare: Callable[[], None] | None = _import_renderers
+        single = save and total == 1
+        prepare: Callable[[], None] | None = functools.partial(
+            _import_renderers, matplotlib=not single)
         for phase, alone in _phases(runs):
             if alone:  # a complete capture needs the CPUs: nothing else runs beside it
                 while _drawing(slots):
@@ -112,13 +124,15 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                     print_ready()
             part = [runs[index] for index in phase]
             finished = run_many(part, family, 1 if alone else jobs, prepare=prepare,
+                                beside_first=start_service if single else None,
                                 ordered=False, start_order=_longest_first(part))
             prepare = None
             for done in finished:
                 number += 1
                 progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
                 slots[phase[done.index]] = _Pending(
-                    done, _draw(done, out, reports) if done.capture else None)
+                    done, _draw(done, out, reports, service[0] if service else None)
+                    if done.capture else None)
                 _collect(slots, block=_drawing(slots) > jobs)
                 print_ready()
         while slots:
@@ -134,6 +148,8 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
         for item in slots.values():  # left by an error or an interrupt: killed and reaped
             if item.drawing is not None:
                 item.drawing.close()
+        for helper in service:
+            helper.close()
     if total > 1:
         echo(f"{total - len(failed)} of {total} scenarios behaved as expected"
              + (f"; unexpected: {', '.join(failed)}" if failed else ""))
@@ -176,10 +192,11 @@ def _collect(slots: dict[int, _Pending], *, block: bool) -> None:
         busy[drawing].drawn = drawing.result()
 
 
-def _import_renderers() -> None:
+def _import_renderers(*, matplotlib: bool = True) -> None:
     """What drawing needs, imported while the first captures run (forked children inherit
-    it).  Only a head start: should an import fail here (a user who cannot read part of the
-    library), drawing imports it again and says why."""
+    it); ``matplotlib=False`` when a FigureService draws the diagram.  Only a head start:
+    should an import fail here (a user who cannot read part of the library), drawing imports
+    it again and says why."""
     from tcptrace_viz import interrupts
 
     # Signals wait until the imports are done: an interrupt inside an extension module's
@@ -187,11 +204,15 @@ def _import_renderers() -> None:
     with interrupts.deferred(), contextlib.suppress(ImportError):
         import tcptrace_viz.outputs
         import tcptrace_viz.render.console
-        import tcptrace_viz.render.ladder_figure  # noqa: F401  (matplotlib)
+
+        if matplotlib:
+            import tcptrace_viz.render.ladder_figure  # noqa: F401
 
 
-def _draw(done: RunResult, out: Path | None, reports: Path | None) -> ForkedCall[Drawn]:
-    """Judge the run, then draw its reports in a forked child."""
+def _draw(done: RunResult, out: Path | None, reports: Path | None,
+          service: FigureService | None) -> ForkedCall[Drawn]:
+    """Judge the run, then draw its reports in a forked child (its diagram by ``service``,
+    when there is one)."""
     from tcptrace_viz.scenarios.verdict import judge_run
 
     capture = done.capture
@@ -203,22 +224,28 @@ def _draw(done: RunResult, out: Path | None, reports: Path | None) -> ForkedCall
         from tcptrace_viz.store import new_capture_folder
 
         folder = new_capture_folder(out, name)
-    return ForkedCall(lambda: _render(capture, name, folder, reports))
+    return ForkedCall(lambda: _render(capture, name, folder, reports, service))
 
 
-def _render(capture: CaptureResult, name: str, folder: Path | None,
-            reports: Path | None) -> Drawn:  # pragma: no cover - runs in the forked child
+def _render(capture: CaptureResult, name: str, folder: Path | None, reports: Path | None,
+            service: FigureService | None) -> Drawn:  # pragma: no cover - the forked child
     from tcptrace_viz.outputs import embedding, render_report_set
     from tcptrace_viz.render import prepare
     from tcptrace_viz.render.console import console_summary
     from tcptrace_viz.store import PCAPNG_NAME, capture_json, pcapng_bytes
 
     prepared = prepare(capture.trace)  # one ladder and one SVG for every output
+    if service is not None:
+        service.request(prepared.ladder())  # drawn there while the rest is done here
     summary = console_summary(prepared, [])
     if folder is None or reports is None:
         return Drawn(summary, {})
     pcapng = pcapng_bytes(capture.trace, capture.frames, capture.frame_ts_ns)
     options = embedding(pcapng, folder / PCAPNG_NAME)
+    if service is not None:
+        # Should the service have failed, drawing here fails the same way and says why.
+        with contextlib.suppress(TcptraceVizError):
+            prepared.use_drawn(*service.receive())
     return Drawn(summary, render_report_set(prepared, reports, name, options), pcapng,
                  capture_json(capture.trace), folder)
 

@@ -228,3 +228,16 @@ def test_call_moments() -> None:
     assert end.tolist() == [50, 110, 200]  # a negative duration counts as none
     assert spans.tolist() == [True, True, False]  # an event at the very end is not inside
     assert call_moments(syscalls)[2].tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 3, 7, 100])
+def test_a_limited_timeline_is_the_head_of_the_whole_one(limit: int) -> None:
+    """``timeline(limit)`` describes only the rows it keeps, and they are the whole table's
+    first rows; ``timeline_length`` counts the whole table, call starts included."""
+    from factory import close_then_write, linger0, long_trace
+
+    for trace in (close_then_write(), linger0(), long_trace(50)):
+        whole = trace.timeline()
+        assert trace.timeline_length() == len(whole)
+        head = trace.timeline(limit)
+        pd.testing.assert_frame_equal(head, whole.head(limit), check_index_type=False)

@@ -5,6 +5,7 @@ The Traces come from ``factory.SCENARIOS``, which the other ``test_render_*`` fi
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import re
 import subprocess
@@ -241,3 +242,32 @@ def test_reset_reason_as_the_capture_writes_it() -> None:
     without = [*handshake(), pkt(100, "client", "R.", 1, 1)]
     ladder = build_ladder(make_trace(without, states, []))
     assert [e.reason for e in ladder.of_kind("packet") if e.rst] == [""]
+
+
+def test_legend_wraps_inside_the_figure_however_many_states() -> None:
+    """A capture that walks through every state, all inferred, gets a legend that fits: items
+    flow onto more lines rather than being cut at the figure's edges."""
+    from tcptrace_viz.render.ladder_figure import FIG_WIDTH
+    from tcptrace_viz.render.ladder_legend import MARGIN_INCHES, legend_lines, text_inches
+
+    walk = ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+            "CLOSING", "LAST_ACK", "CLOSE_WAIT", "LISTEN", "SYN_RECV", "CLOSE"]
+    steps = list(enumerate(itertools.pairwise(walk)))
+    states = [state(10 + i, side, old, new, source="inferred")
+              for side in ("client", "server") for i, (old, new) in steps]
+    trace = make_trace(handshake(), states, [])
+    ladder = build_ladder(trace)
+    for width_inches in (FIG_WIDTH, 5.0):
+        lines = legend_lines(ladder, width_inches)
+        for line in lines:
+            width = sum(0.29 + text_inches(item.text, 8.0) for item in line) + 0.2 * (len(line) - 1)
+            assert width <= width_inches - 2 * MARGIN_INCHES
+    assert len(legend_lines(ladder, 5.0)) > len(legend_lines(ladder, FIG_WIDTH)) >= 2
+    svg = render(trace, "svg")
+    assert "hatched: state inferred, not traced" in svg
+    root = ET.fromstring(svg)
+    figure_width = float(root.get("width", "0").removesuffix("pt"))
+    for text in root.iter(f"{SVG_NS}text"):
+        x = float(re.findall(r"translate\(([\d.\-]+)", text.get("transform", "translate(0"))[0]
+                  if "translate" in text.get("transform", "") else text.get("x", "0"))
+        assert 0 <= x <= figure_width, text.text

@@ -93,8 +93,9 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
     return Selection(sub, trace.origin_ns, conns, chosen)
 
 
-def timeline(selection: Selection) -> pd.DataFrame:
-    """``Trace.timeline()`` of the selection, with ``t`` counted from the full trace's start."""
-    table = selection.trace.timeline()
+def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:
+    """``Trace.timeline(limit)`` of the selection, with ``t`` counted from the full trace's
+    start."""
+    table = selection.trace.timeline(limit)
     table["t"] = (table["ts_ns"] - selection.origin_ns).astype("float64") / 1e9
     return table

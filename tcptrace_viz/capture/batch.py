@@ -103,6 +103,7 @@ class _Run:
 def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
              family: int = socket.AF_INET, jobs: int | None = None, *,
              prepare: Callable[[], object] | None = None,
+             beside_first: Callable[[], object] | None = None,
              timeout_s: float = WORKER_TIMEOUT_S, ordered: bool = True,
              start_order: Sequence[int] | None = None) -> Iterator[RunResult]:
     """Capture every ``(scenario, params)`` of ``runs``, ``jobs`` at a time; yield the results
@@ -113,7 +114,9 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     capturing while the caller handles a result; results still come in order).
     ``prepare``: called once in this process while the first
     workers capture, to do work the caller needs next (importing the renderers, say); it must
-    not start threads, since workers are forked after it.  ``timeout_s``: how long a worker may
+    not start threads, since workers are forked after it.  ``beside_first``: called once right
+    after the first worker is forked, before this process's own imports (to fork a helper that
+    should not inherit them).  ``timeout_s``: how long a worker may
     take, counted only while this generator runs (not while the caller holds a result).
     ``ordered=False``: yield each result as soon as it is in, whatever its place (the caller
     puts them in order; ``RunResult.index`` says where).  ``start_order``: the indexes of
@@ -149,6 +152,8 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     try:
         if waiting:
             _start(waiting.pop(), family, plan, timeout_s, running)
+            if beside_first is not None:
+                beside_first()
             while_the_worker_runs(more_workers=bool(waiting))  # scapy for the later workers
             while len(running) < jobs and waiting:
                 _start(waiting.pop(), family, plan, timeout_s, running)

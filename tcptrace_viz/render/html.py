@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.render.options import RenderOptions
+from tcptrace_viz.render.prepared import TIMELINE_MAX
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from tcptrace_viz.render.ladder_model import Ladder
     from tcptrace_viz.render.prepared import Prepared
 
-TABLE_MAX: Final = 5000
+TABLE_MAX: Final = TIMELINE_MAX
 """Timeline rows shown at most (the pcapng holds the rest)."""
 PAYLOAD_PREVIEW: Final = 48
 SCRIPT_FILE: Final = "report.js"
@@ -111,7 +112,7 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "rows": _timeline_rows(prepared, ladder),
         "time_unit": ladder.time_unit[0],
         "has_wire": ladder.has_wire,
-        "table_max": TABLE_MAX,
+        "events_total": prepared.timeline_length,
         "glossary": GLOSSARY,
     }
     return environment().get_template("report.html.j2").render(context)

@@ -109,7 +109,7 @@ def markdown_report(prepared: Prepared) -> str:
     for item in rows_of(table.head(TABLE_MAX)):
         out.append(f"| {float(item.t) * factor:.{decimals}f} | {item.kind} | "
                    f"{md_text(item.side)} | {md_code(item.text)} |")
-    if len(table) > TABLE_MAX:
-        out += ["", f"{len(table) - TABLE_MAX} more events are in the HTML report and the "
-                "pcapng."]
+    more = prepared.timeline_length - TABLE_MAX
+    if more > 0:
+        out += ["", f"{more} more events are in the HTML report and the pcapng."]
     return "\n".join(out) + "\n"

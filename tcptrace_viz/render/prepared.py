@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.analysis.selection import select, timeline
 from tcptrace_viz.render.ladder_events import LadderEvents
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from tcptrace_viz.analysis.selection import Selection
     from tcptrace_viz.model import Trace
     from tcptrace_viz.render.ladder_model import Ladder
+
+TIMELINE_MAX: Final = 5000
+"""The most timeline rows any renderer lists (the HTML report); only these are described."""
 
 
 def prepare(trace: Trace, connection: int | None = None) -> Prepared:
@@ -76,8 +79,14 @@ class Prepared:
 
     @functools.cached_property
     def timeline(self) -> pd.DataFrame:
-        """The selection's merged timeline table (``t`` from the full trace's start)."""
-        return timeline(self.selection)
+        """The first :data:`TIMELINE_MAX` rows of the selection's merged timeline table (``t``
+        from the full trace's start); :attr:`timeline_length` counts them all."""
+        return timeline(self.selection, TIMELINE_MAX)
+
+    @functools.cached_property
+    def timeline_length(self) -> int:
+        """How many rows the selection's whole timeline has."""
+        return self.selection.trace.timeline_length()
 
     @functools.cached_property
     def figure(self) -> Figure:
@@ -99,3 +108,9 @@ class Prepared:
         from tcptrace_viz.render.ladder_figure import figure_png
 
         return figure_png(self.figure)
+
+    def use_drawn(self, svg: str, png: bytes) -> None:
+        """Take :attr:`svg` and :attr:`png` as drawn elsewhere from this :meth:`ladder`, e.g.
+        by a :class:`~tcptrace_viz.render.figure_service.FigureService`."""
+        # what the cached properties would have computed, stored where they keep it
+        self.__dict__.update(svg=svg, png=png)

@@ -1,0 +1,193 @@
+"""The ladder's legend: what each arrow colour, state colour and marker means, wrapped to fit.
+
+Drawn by hand rather than with ``Figure.legend``: a matplotlib legend is laid out again by every
+save (SVG and PNG), which was a quarter of a ladder's drawing time, and a legend row wider than
+the figure was cut at both edges (a pcap ladder with many inferred states).  Here every item is
+measured once with the font's own metrics, items flow into as many lines as the width needs, and
+the footer is made tall enough for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextToPath
+
+from tcptrace_viz.render.ladder_colours import (
+    ARROW_COLOURS,
+    ARROW_LEGEND,
+    ERROR_COLOUR,
+    MUTED_COLOUR,
+    STATE_COLOURS,
+    TEXT_COLOUR,
+    UNKNOWN_STATE_COLOUR,
+    arrow_kind,
+)
+from tcptrace_viz.render.safe_text import printable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tcptrace_viz.render.ladder_model import Ladder
+
+LINE_INCHES: Final = 0.24
+"""Height of one line of legend items."""
+ITEM_FONT_PT: Final = 8.0
+READING_FONT_PT: Final = 7.5
+HANDLE_INCHES: Final = 0.22
+HANDLE_GAP_INCHES: Final = 0.07
+ITEM_GAP_INCHES: Final = 0.2
+MARGIN_INCHES: Final = 0.15
+READING_TEXT: Final = (
+    "Labels read like tcpdump: [flags] seq first:next-byte ack next-expected win window "
+    "len payload-bytes;  S=SYN F=FIN R=RST P=PSH .=ACK; seq/ack count from 0 for each side.")
+
+Handle = Literal["line", "patch", "hatched", "marker", "hollow-marker"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One legend entry: a small sample of what is drawn, and what it means."""
+
+    handle: Handle
+    colour: str
+    text: str
+    heavy: bool = False
+
+
+def legend_groups(ladder: Ladder) -> list[list[Item]]:
+    """The legend's groups, each starting a new line: arrows, states, syscalls (those drawn)."""
+    groups: list[list[Item]] = []
+    kinds_present = {arrow_kind(e) for e in ladder.of_kind("packet")}
+    arrows = [Item("line", ARROW_COLOURS[kind], text, heavy=kind == "rst")
+              for kind, text in ARROW_LEGEND if kind in kinds_present]
+    if arrows:
+        groups.append(arrows)
+    by_colour: dict[str, list[str]] = {}
+    for band in ladder.bands:
+        names = by_colour.setdefault(STATE_COLOURS.get(band.state, UNKNOWN_STATE_COLOUR), [])
+        if band.state not in names:
+            names.append(band.state)
+    states = [Item("patch", colour, printable(" / ".join(names)))
+              for colour, names in by_colour.items()]
+    if any(not band.observed for band in ladder.bands):
+        states.append(Item("hatched", "#777777", "hatched: state inferred, not traced"))
+    if states:
+        groups.append(states)
+    calls = ladder.of_kind("syscall")
+    if calls:
+        marks = [Item("marker", TEXT_COLOUR, "syscall and its result (when it returned)")]
+        if any(call.start for call in calls):
+            marks.append(Item("hollow-marker", TEXT_COLOUR, "where a call that waited began"))
+        if any(call.error for call in calls):
+            marks.append(Item("marker", ERROR_COLOUR, "syscall failed"))
+        groups.append(marks)
+    return groups
+
+
+@functools.cache
+def _measurer() -> TextToPath:
+    return TextToPath()
+
+
+@functools.cache
+def text_inches(text: str, size_pt: float) -> float:
+    """The width of ``text`` in DejaVu Sans at ``size_pt``, from the font's metrics."""
+    prop = FontProperties(family="DejaVu Sans", size=size_pt)
+    width, _, _ = _measurer().get_text_width_height_descent(text, prop, ismath=False)
+    return float(width) / 72.0
+
+
+def _item_inches(item: Item) -> float:
+    return HANDLE_INCHES + HANDLE_GAP_INCHES + text_inches(item.text, ITEM_FONT_PT)
+
+
+def legend_lines(ladder: Ladder, width_inches: float) -> list[list[Item]]:
+    """The legend's items flowed into lines no wider than ``width_inches`` less the margins."""
+    room = width_inches - 2 * MARGIN_INCHES
+    lines: list[list[Item]] = []
+    for group in legend_groups(ladder):
+        line: list[Item] = []
+        used = 0.0
+        for item in group:
+            need = _item_inches(item) + (ITEM_GAP_INCHES if line else 0.0)
+            if line and used + need > room:
+                lines.append(line)
+                line, used, need = [], 0.0, _item_inches(item)
+            line.append(item)
+            used += need
+        lines.append(line)
+    return lines
+
+
+def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
+    """The how-to-read-a-label note (ladders with packets), split to fit the width."""
+    if not ladder.has_wire:
+        return []
+    room = width_inches - 2 * MARGIN_INCHES
+    lines: list[str] = []
+    current = ""
+    for word in READING_TEXT.split(" "):
+        attempt = f"{current} {word}" if current else word
+        if current and text_inches(attempt, READING_FONT_PT) > room:
+            lines.append(current)
+            attempt = word
+        current = attempt
+    return [*lines, current]
+
+
+def legend_inches(ladder: Ladder, width_inches: float) -> float:
+    """The height the legend needs under the lifelines (items, the note, the drawn count)."""
+    lines = len(legend_lines(ladder, width_inches))
+    notes = len(reading_lines(ladder, width_inches)) + int(
+        ladder.packets_drawn < ladder.packets_total)
+    return 0.2 + LINE_INCHES * lines + 0.18 * notes + 0.1
+
+
+def draw_legend(fig: Figure, ladder: Ladder, top_inches: float) -> None:
+    """Draw the legend on ``fig``, its first line ``top_inches`` above the figure's bottom."""
+    width, height = (float(v) for v in fig.get_size_inches())
+    y = top_inches - LINE_INCHES / 2
+    for line in legend_lines(ladder, width):
+        total = sum(_item_inches(item) for item in line) + ITEM_GAP_INCHES * (len(line) - 1)
+        x = (width - total) / 2
+        for item in line:
+            _draw_handle(fig, item, x / width, (x + HANDLE_INCHES) / width, y / height)
+            fig.text((x + HANDLE_INCHES + HANDLE_GAP_INCHES) / width, y / height, item.text,
+                     fontsize=ITEM_FONT_PT, va="center", ha="left", color=TEXT_COLOUR,
+                     parse_math=False, usetex=False)
+            x += _item_inches(item) + ITEM_GAP_INCHES
+        y -= LINE_INCHES
+    y += LINE_INCHES / 2 - 0.08
+    notes = reading_lines(ladder, width)
+    if ladder.packets_drawn < ladder.packets_total:
+        notes.append(f"{ladder.packets_drawn} of {ladder.packets_total} packets drawn.")
+    for note in notes:
+        fig.text(0.5, y / height, note, fontsize=READING_FONT_PT, ha="center", va="top",
+                 color=MUTED_COLOUR, parse_math=False, usetex=False)
+        y -= 0.18
+
+
+def _draw_handle(fig: Figure, item: Item, x0: float, x1: float, y: float) -> None:
+    """The sample of one item, between ``x0`` and ``x1`` at height ``y`` (figure fractions)."""
+    style: dict[str, Any] = {"transform": fig.transFigure}
+    if item.handle == "line":
+        fig.add_artist(Line2D([x0, x1], [y, y], color=item.colour,
+                              lw=2.6 if item.heavy else 1.3, **style))
+    elif item.handle in ("marker", "hollow-marker"):
+        hollow = item.handle == "hollow-marker"
+        fig.add_artist(Line2D([(x0 + x1) / 2], [y], marker="D", ms=6, ls="",
+                              color=item.colour, mfc="white" if hollow else item.colour,
+                              **style))
+    else:
+        box_h = 0.1 / float(fig.get_size_inches()[1])
+        hatched = item.handle == "hatched"
+        fig.add_artist(Rectangle((x0, y - box_h / 2), x1 - x0, box_h,
+                                 facecolor="white" if hatched else item.colour,
+                                 edgecolor=item.colour if hatched else "none",
+                                 hatch="////" if hatched else None, lw=0.8, **style))
