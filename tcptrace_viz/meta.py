@@ -17,6 +17,29 @@ Value = int | float | str
 """A scenario parameter's value."""
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyMoment:
+    """One event a scenario's lesson turns on, and what it means in plain words."""
+
+    kind: str
+    """``packet``, ``state`` or ``syscall``: the table the event is in."""
+    ts_ns: int
+    """When it happened (a syscall: when it returned), as in that table's ``ts_ns``."""
+    says: str
+    """The plain words, e.g. ``the write succeeds: the kernel only knows of a FIN``."""
+
+    @classmethod
+    def from_json(cls, value: Any) -> KeyMoment | None:
+        """Read one from untrusted JSON; None unless it has the three fields, typed."""
+        if not isinstance(value, Mapping):
+            return None
+        kind, ts_ns, says = value.get("kind"), value.get("ts_ns"), value.get("says")
+        if kind not in ("packet", "state", "syscall") or not isinstance(says, str) \
+                or not isinstance(ts_ns, int) or isinstance(ts_ns, bool):
+            return None
+        return cls(kind, ts_ns, says)
+
+
 @dataclasses.dataclass
 class TraceMeta:
     """The metadata of one Trace (a field left at its default was not known)."""
@@ -95,6 +118,8 @@ class TraceMeta:
     """Why the verdict is what it is (what failed, what was not seen)."""
     matched_outcome: str = ""
     """The label of the outcome that matched."""
+    key_moments: list[KeyMoment] = dataclasses.field(default_factory=list)
+    """The events the scenario's lesson turns on, found in this run, in time order."""
 
     @property
     def display_name(self) -> str:
@@ -107,6 +132,7 @@ class TraceMeta:
         document = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
                     if field.name != "facts"}
         document["sides"] = list(self.sides)
+        document["key_moments"] = [dataclasses.asdict(moment) for moment in self.key_moments]
         for key, value in self.facts.items():
             document.setdefault(key, value)
         normalised: dict[str, Any] = json.loads(json.dumps(document, default=str))
@@ -125,6 +151,11 @@ class TraceMeta:
                     meta.facts.update({str(k): v for k, v in value.items()})
                 else:
                     meta.facts[str(key)] = value
+                continue
+            if key == "key_moments":
+                moments = [KeyMoment.from_json(item) for item in value] \
+                    if isinstance(value, list) else []
+                meta.key_moments = [moment for moment in moments if moment is not None]
                 continue
             coerced = _coerce(getattr(meta, field.name), value)
             if coerced is not None:

@@ -62,6 +62,23 @@ def test_scenario_behaves_as_expected(name: str) -> None:
         _assert_each_segment_once(trace)
     else:
         assert len(trace.packets) == 0
+    _assert_key_moments_drawn(trace, name)
+
+
+def _assert_key_moments_drawn(trace, name: str) -> None:
+    """Every key moment the scenario declares was found in the run and is numbered on its
+    ladder, on an event of the kind it names."""
+    from tcptrace_viz.render.ladder_layout import build_ladder
+
+    declared = get(name).key_moments
+    assert len(trace.meta.key_moments) == len(declared), (declared, trace.meta.key_moments)
+    ladder = build_ladder(trace)
+    numbered = {event.moment: event for event in ladder.events if event.moment}
+    assert sorted(numbered) == list(range(1, len(declared) + 1))
+    for number, moment in enumerate(trace.meta.key_moments, start=1):
+        assert numbered[number].kind == moment.kind
+        assert numbered[number].ts_ns == moment.ts_ns
+        assert ladder.moments[number - 1] == moment.says
 
 
 @pytest.mark.parametrize("name", ["close-then-write", "linger0", "time-wait",

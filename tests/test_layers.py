@@ -18,7 +18,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tcptrace_viz"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "arrays", "tcp"),
+    ("_version", "arrays", "tcp", "reason_words"),
     ("errors", "interrupts"),
     ("event_text", "meta", "vocabulary"),
     ("model",),  # the Trace

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
+from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.prepared import TIMELINE_MAX
 from tcptrace_viz.render.templating import (
@@ -128,9 +129,10 @@ def heading(meta: TraceMeta) -> str:
 
 
 def _data_loss(meta: TraceMeta) -> dict[str, int] | None:
-    accepted, delivered = meta.facts.get("bytes_accepted"), meta.facts.get("bytes_delivered")
-    if not isinstance(accepted, int) or not isinstance(delivered, int):
+    counted = data_loss(meta)
+    if counted is None:
         return None
+    accepted, delivered = counted
     return {"accepted": accepted, "delivered": delivered, "lost": accepted - delivered}
 
 

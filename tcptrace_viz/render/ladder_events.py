@@ -99,6 +99,10 @@ class LadderEvents:
         """Frame numbers of the selection's packets, by packet row."""
         self._reasons = reset_reasons(trace)
         self._raws: dict[int, Raw] = {}
+        self.moments: tuple[str, ...] = tuple(m.says for m in trace.meta.key_moments)
+        """The key moments' plain words, numbered from 1 in this order."""
+        self.moment_at: dict[int, int] = _moment_positions(self, trace)
+        """Position in drawing order -> key moment number."""
 
     def __len__(self) -> int:
         """How many events there are."""
@@ -122,7 +126,10 @@ class LadderEvents:
                 continue
             for position, item in zip(chosen, rows_of(table.iloc[self.row[chosen]]),
                                       strict=True):
-                self._raws[int(position)] = make(int(position), item)
+                raw = make(int(position), item)
+                if int(position) in self.moment_at:
+                    raw.extra["moment"] = self.moment_at[int(position)]
+                self._raws[int(position)] = raw
 
     def _packet(self, position: int, row: Any) -> Raw:
         idx = int(self.row[position])
@@ -153,6 +160,22 @@ class LadderEvents:
         return Raw("syscall", int(self.ts_ns[position]), int(self.lane[position]),
                    short_syscall(row, self.has_wire), describe_syscall(row), f"c{idx}", idx,
                    {"error": bool(row.errno or row.signal)})
+
+
+_MOMENT_CODES: Final = {"packet": PACKET, "state": STATE, "syscall": CALL_END}
+
+
+def _moment_positions(events: LadderEvents, trace: Trace) -> dict[int, int]:
+    """Where each key moment of ``trace.meta`` is in drawing order (the first event of its
+    kind at its time; a moment outside this selection is not drawn)."""
+    found: dict[int, int] = {}
+    for number, moment in enumerate(trace.meta.key_moments, start=1):
+        code = _MOMENT_CODES.get(moment.kind)
+        hits = np.flatnonzero((events.code == code) & (events.ts_ns == moment.ts_ns))
+        free = [int(hit) for hit in hits if int(hit) not in found]
+        if free:
+            found[free[0]] = number
+    return found
 
 
 def _lifelines(trace: Trace) -> tuple[Lifeline, Lifeline]:

@@ -35,7 +35,7 @@ from tcptrace_viz.render.ladder_colours import (
     UNKNOWN_STATE_COLOUR,
     arrow_kind,
 )
-from tcptrace_viz.render.ladder_legend import draw_legend, legend_inches
+from tcptrace_viz.render.ladder_legend import draw_badge, draw_legend, legend_inches
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate
 
@@ -49,6 +49,8 @@ HEADER_INCHES: Final = 1.3
 TITLE_CHARS: Final = 125
 """The scenario's title line is cut to this many characters (the reports carry it whole)."""
 X_TIME: Final = 0.005
+X_BADGE: Final = 0.068
+"""Where a key moment's number sits on its event's row (right of the time column)."""
 X_LANE: Final = (0.33, 0.71)
 BAND_HALF: Final = 0.007
 SLANT: Final = 0.35
@@ -121,6 +123,8 @@ def _draw(ladder: Ladder) -> Figure:
     _lifelines(ax, ladder, rows)
     _bands(ax, ladder)
     for event in ladder.events:
+        if event.moment:
+            draw_badge(ax, X_BADGE, event.y, event.moment)
         if event.kind == "packet":
             _packet(ax, ladder, event)
         elif event.kind == "state":

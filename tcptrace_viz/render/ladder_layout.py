@@ -7,8 +7,11 @@ The position rules live here, in one place:
 - a short pause adds a little space in proportion to its length (piecewise-linear in time);
 - an idle gap much longer than the interesting parts becomes one fixed-height ``gap`` marker
   ("… 5.0 s idle …"), so a 5 s pause does not squash everything else;
+- a run of identical syscall results on one lifeline (``send() = 262144`` thirty times) is one
+  event, ``send() = 262144 ×30, 7.5 MiB in total``;
 - a long trace keeps its first and last events and replaces the middle with ``elided`` markers.
-  Kernel state changes are never elided, so the state bands always match the states table.
+  Kernel state changes are never elided, so the state bands always match the states table;
+  nor are the scenario's key moments.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from tcptrace_viz.analysis.selection import select
+from tcptrace_viz.event_text import size_text
+from tcptrace_viz.render.data_loss import data_loss_sentence
 from tcptrace_viz.render.labels import human_duration, name_of, title_of
 from tcptrace_viz.render.ladder_events import PACKET, STATE, LadderEvents, Raw
 from tcptrace_viz.render.ladder_model import Event, Ladder, StateBand
@@ -62,7 +67,7 @@ def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
             keep_each_end: int = KEEP_EACH_END) -> Ladder:
     """Place ``events`` on a ladder, eliding the middle of a long one (see the module's rules)."""
     selection = events.selection
-    raws = _elide(events, max_events, keep_each_end)
+    raws = fold_repeats(_elide(events, max_events, keep_each_end))
     threshold = _break_threshold([r.ts_ns for r in raws])
     placed: list[Event] = []
     y = 0.5 * ROW
@@ -86,10 +91,12 @@ def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
     packets_total = len(selection.trace.packets)
     packets_drawn = sum(1 for e in placed if e.kind == "packet")
     meta = selection.trace.meta
+    note = "; ".join(part for part in (selection.note, data_loss_sentence(meta)) if part)
     return Ladder(title_of(meta), events.lifelines, tuple(placed), bands, height,
-                  selection.note, packets_total, packets_drawn, has_wire=events.has_wire,
+                  note, packets_total, packets_drawn, has_wire=events.has_wire,
                   name=name_of(meta),
-                  subtitle=str(meta.title or "") if meta.scenario else "")
+                  subtitle=str(meta.title or "") if meta.scenario else "",
+                  moments=events.moments)
 
 
 def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Raw]:
@@ -99,6 +106,7 @@ def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Ra
     droppable = np.flatnonzero(events.code != STATE)
     dropped = np.zeros(len(events), dtype=bool)
     dropped[droppable[keep_each_end:-keep_each_end]] = True
+    dropped[list(events.moment_at)] = False  # a key moment is always drawn
     kept = events.raws(np.flatnonzero(~dropped).tolist())
     # runs of consecutive dropped events: [begin, end) in drawing order
     edges = np.diff(np.concatenate(([0], dropped.astype(np.int8), [0])))
@@ -112,6 +120,49 @@ def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Ra
         out.append(_elision(events, begin, end))
     out.extend(kept[taken:])
     return out
+
+
+FOLD_MIN: Final = 3
+"""This many identical results in a row (``send() = 262144`` x30) are drawn as one event."""
+
+
+def fold_repeats(raws: list[Raw]) -> list[Raw]:
+    """Fold each run of at least :data:`FOLD_MIN` consecutive, identical syscall results on one
+    lifeline (nothing else between them, none a key moment) into one event that says how many,
+    and how many bytes in all when each returned a byte count."""
+    out: list[Raw] = []
+    index = 0
+    while index < len(raws):
+        end = index
+        while end < len(raws) and _same_result(raws[index], raws[end]):
+            end += 1
+        if end - index >= FOLD_MIN:
+            out.append(_folded(raws[index:end]))
+            index = end
+        else:
+            out.append(raws[index])
+            index += 1
+    return out
+
+
+def _same_result(first: Raw, other: Raw) -> bool:
+    return (first.kind == other.kind == "syscall" and first.lane == other.lane
+            and first.label == other.label and not first.extra.get("start")
+            and not other.extra.get("start")
+            and not first.extra.get("moment") and not other.extra.get("moment"))
+
+
+def _folded(run: list[Raw]) -> Raw:
+    first, last = run[0], run[-1]
+    count = len(run)
+    label = f"{first.label} \u00d7{count}"
+    call, _, result = first.label.partition(" = ")
+    if result.isdigit() and call.startswith(("send", "write", "recv", "read", "sendmsg")):
+        label += f", {size_text(count * int(result))} in total"
+    detail = (f"{count} calls in a row, each {first.label} (drawn as one): "
+              f"from {first.detail} to {last.detail}")
+    extra = dict(first.extra, end_ns=int(last.extra.get("end_ns", last.ts_ns)), count=count)
+    return Raw("syscall", first.ts_ns, first.lane, label, detail, first.ref, first.row, extra)
 
 
 def _elision(events: LadderEvents, begin: int, end: int) -> Raw:
@@ -145,7 +196,8 @@ def _event(raw: Raw, y: float, origin_ns: int) -> Event:
                  raw.detail, raw.ref, raw.row, rst=bool(extra.get("rst", False)),
                  reason=str(extra.get("reason", "")), state=str(extra.get("state", "")),
                  observed=bool(extra.get("observed", True)), error=bool(extra.get("error", False)),
-                 frame=int(extra.get("frame", 0)), start=bool(extra.get("start", False)))
+                 frame=int(extra.get("frame", 0)), start=bool(extra.get("start", False)),
+                 moment=int(extra.get("moment", 0)))
 
 
 def _bands(events: Sequence[Event], height: float) -> list[StateBand]:

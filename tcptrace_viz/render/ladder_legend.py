@@ -1,4 +1,5 @@
-"""The ladder's legend: what each arrow colour, state colour and marker means, wrapped to fit.
+"""The ladder's footer: the key moments in plain words, the reset reasons glossed, and the legend
+(what each arrow colour, state colour and marker means), each wrapped to fit.
 
 Drawn by hand rather than with ``Figure.legend``: a matplotlib legend is laid out again by every
 save (SVG and PNG), which was a quarter of a ladder's drawing time, and a legend row wider than
@@ -18,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
+from tcptrace_viz.reason_words import gloss
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
     ARROW_LEGEND,
@@ -46,6 +48,13 @@ MARGIN_INCHES: Final = 0.15
 READING_TEXT: Final = (
     "Labels read like tcpdump: [flags] seq first:next-byte ack next-expected win window "
     "len payload-bytes;  S=SYN F=FIN R=RST P=PSH .=ACK; seq/ack count from 0 for each side.")
+
+NOTE_FONT_PT: Final = 8.5
+NOTE_LINE_INCHES: Final = 0.19
+BADGE_INCHES: Final = 0.26
+"""Room for a moment's number badge before its words."""
+MOMENT_COLOUR: Final = "#6a1b9a"
+"""The key moments' badges (a colour no arrow or state uses)."""
 
 Handle = Literal["line", "patch", "hatched", "marker", "hollow-marker"]
 
@@ -141,22 +150,73 @@ def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
     return [*lines, current]
 
 
+def _wrap(text: str, room: float, size_pt: float) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        attempt = f"{current} {word}" if current else word
+        if current and text_inches(attempt, size_pt) > room:
+            lines.append(current)
+            attempt = word
+        current = attempt
+    return [*lines, current]
+
+
+def note_lines(ladder: Ladder, width_inches: float) -> list[tuple[int, str]]:
+    """The key moments (``(number, line)``; 0 on a continuation line) and a gloss of each
+    reset reason the ladder shows (number 0), wrapped to the width."""
+    room = width_inches - 2 * MARGIN_INCHES - BADGE_INCHES
+    lines: list[tuple[int, str]] = []
+    for number, says in enumerate(ladder.moments, start=1):
+        for index, line in enumerate(_wrap(printable(says), room, NOTE_FONT_PT)):
+            lines.append((number if index == 0 else 0, line))
+    reasons = dict.fromkeys(e.reason for e in ladder.of_kind("packet") if e.rst and e.reason)
+    for reason in reasons:
+        words = gloss(reason)
+        if words:
+            for line in _wrap(printable(f"reset reason {reason}: {words}"), room, NOTE_FONT_PT):
+                lines.append((0, line))
+    return lines
+
+
 def legend_inches(ladder: Ladder, width_inches: float) -> float:
-    """The height the legend needs under the lifelines (items, the note, the drawn count)."""
+    """The height the footer needs under the lifelines (notes, legend, reading note, count)."""
     lines = len(legend_lines(ladder, width_inches))
     notes = len(reading_lines(ladder, width_inches)) + int(
         ladder.packets_drawn < ladder.packets_total)
-    return 0.2 + LINE_INCHES * lines + 0.18 * notes + 0.1
+    moments = len(note_lines(ladder, width_inches))
+    extra = NOTE_LINE_INCHES * moments + 0.12 if moments else 0.0
+    return 0.2 + extra + LINE_INCHES * lines + 0.18 * notes + 0.1
+
+
+def draw_badge(target: Any, x: float, y: float, number: int, **kwargs: Any) -> None:
+    """A key moment's number in a filled circle, centred on (x, y) of ``target``."""
+    target.text(x, y, str(number), fontsize=8, fontweight="bold", color="white", ha="center",
+                va="center", parse_math=False, usetex=False, zorder=8,
+                bbox={"boxstyle": "circle,pad=0.25", "fc": MOMENT_COLOUR, "ec": "none"},
+                **kwargs)
 
 
 def draw_legend(fig: Figure, ladder: Ladder, top_inches: float) -> None:
-    """Draw the legend on ``fig``, its first line ``top_inches`` above the figure's bottom."""
+    """Draw the footer on ``fig``, its first line ``top_inches`` above the figure's bottom."""
     width, height = (float(v) for v in fig.get_size_inches())
-    y = top_inches - LINE_INCHES / 2
-    for line in legend_lines(ladder, width):
-        total = sum(_item_inches(item) for item in line) + ITEM_GAP_INCHES * (len(line) - 1)
+    y = top_inches - NOTE_LINE_INCHES / 2
+    moments = note_lines(ladder, width)
+    for number, words in moments:
+        if number:
+            draw_badge(fig, (MARGIN_INCHES + BADGE_INCHES / 2 - 0.04) / width, y / height,
+                       number)
+        fig.text((MARGIN_INCHES + BADGE_INCHES) / width, y / height, words,
+                 fontsize=NOTE_FONT_PT, va="center", ha="left", color=TEXT_COLOUR,
+                 parse_math=False, usetex=False)
+        y -= NOTE_LINE_INCHES
+    if moments:
+        y -= 0.12
+    y += NOTE_LINE_INCHES / 2 - LINE_INCHES / 2
+    for items in legend_lines(ladder, width):
+        total = sum(_item_inches(item) for item in items) + ITEM_GAP_INCHES * (len(items) - 1)
         x = (width - total) / 2
-        for item in line:
+        for item in items:
             _draw_handle(fig, item, x / width, (x + HANDLE_INCHES) / width, y / height)
             fig.text((x + HANDLE_INCHES + HANDLE_GAP_INCHES) / width, y / height, item.text,
                      fontsize=ITEM_FONT_PT, va="center", ha="left", color=TEXT_COLOUR,

@@ -62,6 +62,8 @@ class Event:
     """For packets, the frame number in the capture file."""
     start: bool = False
     """For syscalls: where a call that spans other events began (its result comes later)."""
+    moment: int = 0
+    """The number of the scenario's key moment this event is (1, 2...), else 0."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +99,9 @@ class Ladder:
     """The scenario (or capture file) alone, for a bold heading."""
     subtitle: str = ""
     """The scenario's one-line title, when it has one."""
+    moments: tuple[str, ...] = ()
+    """The scenario's key moments in plain words: ``moments[n - 1]`` explains the event whose
+    ``moment`` is ``n``."""
 
     @property
     def time_unit(self) -> tuple[str, float]:

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.analysis.selection import rows_of
+from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
@@ -78,8 +79,9 @@ def markdown_report(prepared: Prepared) -> str:
             right = md_text(observed[i]) if i < len(observed) else ""
             out.append(f"| {left} | {right} |")
         out.append("")
-    accepted, delivered = meta.facts.get("bytes_accepted"), meta.facts.get("bytes_delivered")
-    if isinstance(accepted, int) and isinstance(delivered, int):
+    counted = data_loss(meta)
+    if counted is not None:
+        accepted, delivered = counted
         out += [f"send() accepted {accepted:,} bytes; the peer received {delivered:,}: "
                 f"**{accepted - delivered:,} bytes lost**.", ""]
     facts = [f"{label} {md_text(getattr(meta, key))}" for key, label in (

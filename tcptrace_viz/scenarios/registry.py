@@ -16,6 +16,7 @@ from tcptrace_viz.scenarios.params import Parameter
 if TYPE_CHECKING:
     from tcptrace_viz.scenarios.context import ScenarioContext
     from tcptrace_viz.scenarios.expectation import Outcome
+    from tcptrace_viz.scenarios.moments import Moment
 
 RunFunction = Callable[["ScenarioContext"], None]
 BurstFunction = Callable[[Mapping[str, Value]], int]
@@ -47,6 +48,8 @@ class Scenario:
     """The TCP payload the run sends at once, from its parameters: sizes the capture ring."""
     complete: bool = False
     """The point of the run is a complete capture: any segment lost or dropped fails it."""
+    key_moments: tuple[Moment, ...] = ()
+    """The events the lesson turns on, in plain words (numbered on the ladder and reports)."""
 
 
 _REGISTRY: dict[str, Scenario] = {}
@@ -56,14 +59,15 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
              outcomes: tuple[Outcome, ...], wire: bool = True,
              sides: tuple[str, str] = ("client", "server"),
              parameters: tuple[Parameter, ...] = (), burst_bytes: BurstFunction | None = None,
-             complete: bool = False) -> Callable[[RunFunction], RunFunction]:
+             complete: bool = False,
+             key_moments: tuple[Moment, ...] = ()) -> Callable[[RunFunction], RunFunction]:
     """Register the decorated function as the steps of scenario ``name``."""
 
     def register(run: RunFunction) -> RunFunction:
         if name in _REGISTRY:
             raise ValueError(f"scenario {name!r} is registered twice")
         _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides,
-                                   parameters, burst_bytes, complete)
+                                   parameters, burst_bytes, complete, key_moments)
         return run
 
     return register

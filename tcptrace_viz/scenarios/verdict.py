@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from tcptrace_viz.meta import Value
 from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios.expectation import judge
+from tcptrace_viz.scenarios.moments import find_moments
 from tcptrace_viz.scenarios.params import bind_outcomes, check_values
 from tcptrace_viz.scenarios.registry import Scenario
 
@@ -31,4 +32,5 @@ def judge_run(trace: Trace, scenario: Scenario,
     meta.expected, meta.observed = list(verdict.expected), list(verdict.observed)
     meta.verdict, meta.verdict_detail = ("pass" if passed else "fail"), detail
     meta.matched_outcome = verdict.matched
+    meta.key_moments = find_moments(trace, scenario.key_moments)
     return trace

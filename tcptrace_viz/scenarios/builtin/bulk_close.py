@@ -15,6 +15,7 @@ import threading
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.params import Parameter
 from tcptrace_viz.scenarios.registry import scenario
 
@@ -43,6 +44,12 @@ READ_CHUNK = 1024 * 1024
         calls=(CallOutcome("client", "sendall", 1, ret="{bytes}"),
                CallOutcome("server", "read-until-eof", 1, ret="{bytes}")),
     ),),
+    key_moments=(
+        Moment("c2s F*",
+               "the client's FIN leaves behind all its data"),
+        Moment("server read-until-eof",
+               "the server read every byte the client's send() accepted"),
+    ),
 )
 def bulk_close(ctx: ScenarioContext) -> None:
     """Client streams; a server thread reads until EOF; then both close."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 _LINUX_CLOSE_THEN_WRITE = Outcome(
@@ -30,6 +31,19 @@ _LINUX_CLOSE_THEN_WRITE = Outcome(
     ),
     steps="C connects; C close(); S write() \"123\"; S write() again",
     outcomes=(_LINUX_CLOSE_THEN_WRITE,),
+    key_moments=(
+        Moment("client close",
+               "the client closes: its kernel sends a FIN; the server only learns \"no more "
+               "data from the client\""),
+        Moment("server send #1",
+               "the write succeeds (3 bytes): when it was made, the server's kernel knew "
+               "only of a FIN; the RST came back while send() was finishing"),
+        Moment("c2s R",
+               "the client's kernel has no socket for the data and answers with RST"),
+        Moment("server send #2",
+               "only now does a write fail: the RST arrived in CLOSE_WAIT, which Linux "
+               "reports as EPIPE"),
+    ),
 )
 def close_then_write(ctx: ScenarioContext) -> None:
     """The client closes; the server writes twice."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -22,6 +23,14 @@ from tcptrace_viz.scenarios.registry import scenario
         forbidden=("c2s F*",),
         calls=(CallOutcome("server", "send", 2, errno="ECONNRESET"),),
     ),),
+    key_moments=(
+        Moment("client close",
+               "the client closes with the server's data still unread"),
+        Moment("c2s R*",
+               "unread data makes close() send RST, not FIN (RFC 2525 section 2.17)"),
+        Moment("server send #2",
+               "the server's next send() fails with ECONNRESET"),
+    ),
 )
 def close_unread(ctx: ScenarioContext) -> None:
     """The client closes with the server's data unread."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import UNUSED_PORT, ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -20,6 +21,12 @@ from tcptrace_viz.scenarios.registry import scenario
         wire=("c2s S", "s2c R."),
         calls=(CallOutcome("client", "connect", 1, errno="ECONNREFUSED"),),
     ),),
+    key_moments=(
+        Moment("s2c R.",
+               "nothing listens on the port: the kernel answers the SYN with RST"),
+        Moment("client connect",
+               "connect() fails with ECONNREFUSED"),
+    ),
 )
 def connect_refused(ctx: ScenarioContext) -> None:
     """connect() to a closed port."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -22,6 +23,15 @@ from tcptrace_viz.scenarios.registry import scenario
         forbidden=("c2s F*",),
         calls=(CallOutcome("server", "send", 1, errno="ECONNRESET"),),
     ),),
+    key_moments=(
+        Moment("client setsockopt",
+               "SO_LINGER {1, 0}: close() will abort the connection instead of ending it"),
+        Moment("c2s R*",
+               "close() sends RST at once, no FIN"),
+        Moment("server send",
+               "the server's send() fails with ECONNRESET (not EPIPE): an RST arrived on an "
+               "open connection"),
+    ),
 )
 def linger0(ctx: ScenarioContext) -> None:
     """Abortive close by the client."""

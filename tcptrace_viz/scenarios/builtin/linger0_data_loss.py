@@ -7,6 +7,7 @@ import socket
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 BURST_CHUNK = 256 * 1024
@@ -31,6 +32,15 @@ SENDER_BUFFER = 4 * 1024 * 1024
         forbidden=("c2s F*",),
         calls=(CallOutcome("server", "recv", -1, errno="ECONNRESET"),),
     ),),
+    key_moments=(
+        Moment("client setsockopt",
+               "close() with SO_LINGER {1, 0}: everything still queued is thrown away"),
+        Moment("c2s R*",
+               "the RST ends the connection; the bytes send() had accepted but not yet "
+               "delivered are lost"),
+        Moment("server recv #last",
+               "the server reads what arrived, then ECONNRESET"),
+    ),
 )
 def linger0_data_loss(ctx: ScenarioContext) -> None:
     """Fill the client's send queue, abort, and count what arrives."""

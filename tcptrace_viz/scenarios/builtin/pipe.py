@@ -6,6 +6,7 @@ import os
 
 from tcptrace_viz.scenarios.context import ScenarioContext, fork_child, join_child
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -25,6 +26,14 @@ from tcptrace_viz.scenarios.registry import scenario
     )),),
     wire=False,
     sides=("writer", "reader"),
+    key_moments=(
+        Moment("reader close",
+               "the reading end is closed"),
+        Moment("writer write #1",
+               "a pipe knows its reader is gone: the write fails at once with EPIPE"),
+        Moment("writer write #2",
+               "with SIGPIPE at its default, the write kills the writer instead"),
+    ),
 )
 def pipe(ctx: ScenarioContext) -> None:
     """EPIPE with SIGPIPE ignored, then death by SIGPIPE with the default disposition."""

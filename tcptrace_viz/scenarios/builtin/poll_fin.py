@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -22,6 +23,14 @@ from tcptrace_viz.scenarios.registry import scenario
         calls=(CallOutcome("server", "poll", 1, ret="POLLIN|POLLRDHUP"),
                CallOutcome("server", "recv", 1, ret="0")),
     ),),
+    key_moments=(
+        Moment("c2s F.",
+               "the client's FIN: nothing more will come from the client"),
+        Moment("server poll",
+               "poll() reports the socket readable: a FIN counts as something to read"),
+        Moment("server recv",
+               "recv() returns 0: that is how a program sees the peer's FIN"),
+    ),
 )
 def poll_fin(ctx: ScenarioContext) -> None:
     """The server notices the FIN without writing."""

@@ -7,6 +7,7 @@ import time
 
 from tcptrace_viz.scenarios.context import ScenarioContext, fork_child, join_child
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 #: The original program's pauses, shortened from seconds to a fraction of one.
@@ -30,6 +31,16 @@ QUESTION_PAUSE_S = 0.2
         calls=(CallOutcome("server", "write", 1, ret="3"),
                CallOutcome("server", "write", 2, errno="EPIPE")),
     ),),
+    key_moments=(
+        Moment("client close",
+               "the client closes: a FIN goes to the server"),
+        Moment("server write #1",
+               "the server's write succeeds: a FIN says only that the client sends no more"),
+        Moment("c2s R",
+               "the client's kernel answers the data with RST"),
+        Moment("server write #2",
+               "the next write fails with EPIPE: the kernel has seen the RST"),
+    ),
 )
 def question(ctx: ScenarioContext) -> None:
     """Two forked processes, synchronised the way the original was: by pauses."""

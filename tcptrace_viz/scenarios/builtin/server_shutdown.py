@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -21,6 +22,13 @@ from tcptrace_viz.scenarios.registry import scenario
         forbidden=("s2c P*",),
         calls=(CallOutcome("server", "send", 1, errno="EPIPE"),),
     ),),
+    key_moments=(
+        Moment("server shutdown",
+               "the server shuts down its own sending side: its FIN goes out"),
+        Moment("server send",
+               "writing after one's own shutdown(SHUT_WR) fails at once with EPIPE; nothing "
+               "goes on the wire"),
+    ),
 )
 def server_shutdown(ctx: ScenarioContext) -> None:
     """The server shuts down its own sending side, then tries to send."""

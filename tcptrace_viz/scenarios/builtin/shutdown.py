@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -23,6 +24,15 @@ from tcptrace_viz.scenarios.registry import scenario
         calls=(CallOutcome("server", "send", 1, ret="3"),
                CallOutcome("client", "recv", 1, ret="3")),
     ),),
+    key_moments=(
+        Moment("client shutdown",
+               "shutdown(SHUT_WR) sends the same FIN as close(), but the socket stays open "
+               "for reading"),
+        Moment("server send #1",
+               "the server's write succeeds and is delivered"),
+        Moment("client recv #1",
+               "the client still reads the bytes: no RST, because its socket exists"),
+    ),
 )
 def shutdown(ctx: ScenarioContext) -> None:
     """Half-close, data flows the other way, then both close in order."""

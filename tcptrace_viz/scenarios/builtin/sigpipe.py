@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext, fork_child, join_child
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -22,6 +23,16 @@ from tcptrace_viz.scenarios.registry import scenario
         calls=(CallOutcome("server", "send", 1, ret="3"),
                CallOutcome("server", "send", 2, errno=None, signal="SIGPIPE")),
     ),),
+    key_moments=(
+        Moment("client close",
+               "the client closes: a FIN goes to the server"),
+        Moment("server send #1",
+               "the first write succeeds: the kernel only knows of a FIN"),
+        Moment("c2s R",
+               "the client's kernel answers the data with RST"),
+        Moment("server send #2",
+               "the next write raises SIGPIPE, whose default action kills the process"),
+    ),
 )
 def sigpipe(ctx: ScenarioContext) -> None:
     """The second write happens in a child whose SIGPIPE disposition is the default."""

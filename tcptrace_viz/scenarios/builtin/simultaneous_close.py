@@ -8,6 +8,7 @@ from tcptrace_viz.kernel.netns import set_loopback_up
 from tcptrace_viz.kernel.sockettable import SocketEntry
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -28,6 +29,12 @@ from tcptrace_viz.scenarios.registry import scenario
         forbidden=("c2s R*", "s2c R*"),
         states=("client CLOSING", "server CLOSING", "client TIME_WAIT", "server TIME_WAIT"),
     ),),
+    key_moments=(
+        Moment("client CLOSING",
+               "the FINs crossed: each side got the other's FIN before the ACK of its own"),
+        Moment("client TIME_WAIT",
+               "both sides end in TIME_WAIT, since both closed actively"),
+    ),
 )
 def simultaneous_close(ctx: ScenarioContext) -> None:
     """Both close while lo is down, so neither FIN can arrive before the other is sent."""

@@ -6,6 +6,7 @@ import socket
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -21,6 +22,13 @@ from tcptrace_viz.scenarios.registry import scenario
     outcomes=(Outcome("Linux", calls=(CallOutcome("writer", "send", 1, errno="EPIPE"),)),),
     wire=False,
     sides=("writer", "reader"),
+    key_moments=(
+        Moment("reader close",
+               "one end of the socketpair is closed"),
+        Moment("writer send",
+               "an AF_UNIX socket knows its peer: the send fails at once with EPIPE, no "
+               "packet involved"),
+    ),
 )
 def socketpair(ctx: ScenarioContext) -> None:
     """Close one end of a socketpair, send on the other."""

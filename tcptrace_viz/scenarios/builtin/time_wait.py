@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.expectation import Outcome
+from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.registry import scenario
 
 
@@ -23,6 +24,15 @@ from tcptrace_viz.scenarios.registry import scenario
         forbidden=("c2s R*", "s2c R*"),
         states=("client TIME_WAIT", "server LAST_ACK", "server CLOSE_WAIT"),
     ),),
+    key_moments=(
+        Moment("client close",
+               "the client closes first: it is the active closer"),
+        Moment("server CLOSE_WAIT",
+               "the server's socket waits in CLOSE_WAIT until its program closes too"),
+        Moment("client TIME_WAIT",
+               "the active closer holds TIME_WAIT, so late segments of this connection are "
+               "not mistaken for a new one"),
+    ),
 )
 def time_wait(ctx: ScenarioContext) -> None:
     """Client closes, server closes after reading the FIN; the client holds TIME_WAIT."""
