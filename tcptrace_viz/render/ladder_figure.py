@@ -35,9 +35,9 @@ from tcptrace_viz.render.ladder_colours import (
     UNKNOWN_STATE_COLOUR,
     arrow_kind,
 )
-from tcptrace_viz.render.ladder_legend import draw_badge, draw_legend, legend_inches
+from tcptrace_viz.render.ladder_legend import draw_badge, draw_legend, legend_inches, wrap_to
 from tcptrace_viz.render.ladder_model import Event, Ladder
-from tcptrace_viz.render.safe_text import printable, truncate
+from tcptrace_viz.render.safe_text import printable
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,9 +45,6 @@ if TYPE_CHECKING:
 # --- geometry (x in axes fraction, y in ladder rows, sizes in inches) ---------------------------
 FIG_WIDTH: Final = 11.0
 ROW_INCHES: Final = 0.30
-HEADER_INCHES: Final = 1.3
-TITLE_CHARS: Final = 125
-"""The scenario's title line is cut to this many characters (the reports carry it whole)."""
 X_TIME: Final = 0.005
 X_BADGE: Final = 0.068
 """Where a key moment's number sits on its event's row (right of the time column)."""
@@ -112,7 +109,7 @@ def ladder_figure(ladder: Ladder) -> Figure:
 def _draw(ladder: Ladder) -> Figure:
     rows = max(ladder.height, 2.0)
     footer = _footer_inches(ladder)
-    height = HEADER_INCHES + rows * ROW_INCHES + footer
+    height = header_inches(ladder) + rows * ROW_INCHES + footer
     fig = Figure(figsize=(FIG_WIDTH, height), facecolor="white")
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.0, footer / height, 1.0, rows * ROW_INCHES / height))
@@ -147,13 +144,17 @@ def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -
     return target.text(x, y, printable(text), **_TEXT_SAFE, **kwargs)
 
 
-def _header(fig: Figure, ladder: Ladder, height: float) -> None:
-    top = 1.0 - 0.12 / height
-    _text(fig, 0.01, top, ladder.name or ladder.title, fontsize=13, fontweight="bold", va="top",
-          color=TEXT_COLOUR)
+def _header_lines(ladder: Ladder) -> list[tuple[str, dict[str, Any]]]:
+    """The lines under the heading, wrapped to the width: the scenario's title, what the run
+    lost (bold), and how to read the diagram."""
+    room = FIG_WIDTH - 0.3
+    lines: list[tuple[str, dict[str, Any]]] = []
     if ladder.subtitle:
-        _text(fig, 0.01, top - 0.27 / height, truncate(ladder.subtitle, TITLE_CHARS, "…"),
-              fontsize=10, va="top", color=TEXT_COLOUR)
+        lines += [(line, {"fontsize": 10, "color": TEXT_COLOUR})
+                  for line in wrap_to(printable(ladder.subtitle), room, 10)]
+    if ladder.loss:
+        lines += [(line, {"fontsize": 9.5, "color": ERROR_COLOUR, "fontweight": "bold"})
+                  for line in wrap_to(printable(ladder.loss) + ".", room, 9.5)]
     parts = ["Time runs down."]
     if ladder.has_wire:
         parts.append("Each arrow is one TCP segment.")
@@ -164,8 +165,30 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
     sub = " ".join(parts)
     if ladder.note:
         sub = f"{ladder.note}. {sub}"
-    _text(fig, 0.01, top - 0.50 / height, sub, fontsize=8.5, va="top", color=MUTED_COLOUR)
-    y_names = 1.0 - (HEADER_INCHES - 0.12) / height
+    lines += [(line, {"fontsize": 8.5, "color": MUTED_COLOUR})
+              for line in wrap_to(printable(sub), room, 8.5)]
+    return lines
+
+
+def _line_inches(style: dict[str, Any]) -> float:
+    return 0.23 if style["fontsize"] < 9.5 else 0.27
+
+
+def header_inches(ladder: Ladder) -> float:
+    """The heading, the lines under it and the lifelines' names."""
+    return 0.39 + sum(_line_inches(style) for _, style in _header_lines(ladder)) + 0.56
+
+
+def _header(fig: Figure, ladder: Ladder, height: float) -> None:
+    top = 1.0 - 0.12 / height
+    _text(fig, 0.01, top, ladder.name or ladder.title, fontsize=13, fontweight="bold", va="top",
+          color=TEXT_COLOUR)
+    below = 0.27
+    for line, style in _header_lines(ladder):
+        _text(fig, 0.01, top - below / height, line, va="top", **style)
+        below += _line_inches(style)
+    header = header_inches(ladder)
+    y_names = 1.0 - (header - 0.12) / height
     for lane, lifeline in enumerate(ladder.lifelines):
         _text(fig, X_LANE[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
               ha="center", va="bottom", color=TEXT_COLOUR)

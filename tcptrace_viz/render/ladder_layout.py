@@ -91,12 +91,11 @@ def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
     packets_total = len(selection.trace.packets)
     packets_drawn = sum(1 for e in placed if e.kind == "packet")
     meta = selection.trace.meta
-    note = "; ".join(part for part in (selection.note, data_loss_sentence(meta)) if part)
     return Ladder(title_of(meta), events.lifelines, tuple(placed), bands, height,
-                  note, packets_total, packets_drawn, has_wire=events.has_wire,
+                  selection.note, packets_total, packets_drawn, has_wire=events.has_wire,
                   name=name_of(meta),
                   subtitle=str(meta.title or "") if meta.scenario else "",
-                  moments=events.moments)
+                  loss=data_loss_sentence(meta), moments=events.moments)
 
 
 def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Raw]:

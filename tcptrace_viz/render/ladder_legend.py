@@ -150,7 +150,8 @@ def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
     return [*lines, current]
 
 
-def _wrap(text: str, room: float, size_pt: float) -> list[str]:
+def wrap_to(text: str, room: float, size_pt: float) -> list[str]:
+    """``text`` split into lines no wider than ``room`` inches at ``size_pt`` (by words)."""
     lines: list[str] = []
     current = ""
     for word in text.split(" "):
@@ -168,13 +169,13 @@ def note_lines(ladder: Ladder, width_inches: float) -> list[tuple[int, str]]:
     room = width_inches - 2 * MARGIN_INCHES - BADGE_INCHES
     lines: list[tuple[int, str]] = []
     for number, says in enumerate(ladder.moments, start=1):
-        for index, line in enumerate(_wrap(printable(says), room, NOTE_FONT_PT)):
+        for index, line in enumerate(wrap_to(printable(says), room, NOTE_FONT_PT)):
             lines.append((number if index == 0 else 0, line))
     reasons = dict.fromkeys(e.reason for e in ladder.of_kind("packet") if e.rst and e.reason)
     for reason in reasons:
         words = gloss(reason)
         if words:
-            for line in _wrap(printable(f"reset reason {reason}: {words}"), room, NOTE_FONT_PT):
+            for line in wrap_to(printable(f"reset reason {reason}: {words}"), room, NOTE_FONT_PT):
                 lines.append((0, line))
     return lines
 

@@ -99,6 +99,8 @@ class Ladder:
     """The scenario (or capture file) alone, for a bold heading."""
     subtitle: str = ""
     """The scenario's one-line title, when it has one."""
+    loss: str = ""
+    """What the run lost, one sentence (``send() accepted ... bytes lost``), else empty."""
     moments: tuple[str, ...] = ()
     """The scenario's key moments in plain words: ``moments[n - 1]`` explains the event whose
     ``moment`` is ``n``."""
