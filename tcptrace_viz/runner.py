@@ -236,7 +236,7 @@ def _render(capture: CaptureResult, name: str, folder: Path | None, reports: Pat
 
     prepared = prepare(capture.trace)  # one ladder and one SVG for every output
     if service is not None:
-        service.request(prepared.ladder())  # drawn there while the rest is done here
+        service.request(prepared.ladder(), prepared.style)  # drawn there meanwhile
     summary = console_summary(prepared, [])
     if folder is None or reports is None:
         return Drawn(summary, {})

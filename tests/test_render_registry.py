@@ -38,7 +38,7 @@ def test_suffixes_name_their_format() -> None:
     assert format_of_suffix(".doc") is None
     assert format_info("mermaid").suffix == ".mmd"
     with pytest.raises(BadInputError, match="unknown format"):
-        format_info("pdf")
+        format_info("docx")
 
 
 def test_importing_the_registry_loads_no_renderer() -> None:

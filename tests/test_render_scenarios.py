@@ -49,7 +49,8 @@ def svg_ids(svg: str) -> list[str]:
 def test_every_scenario_renders_in_every_format(name: str, fmt: str) -> None:
     out = render(SCENARIOS[name](), fmt)
     if isinstance(out, bytes):
-        assert fmt == "png" and out.startswith(b"\x89PNG\r\n\x1a\n")
+        magic = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
+        assert out.startswith(magic[fmt])
     else:
         assert out.strip()
     if fmt == "svg":
@@ -58,7 +59,7 @@ def test_every_scenario_renders_in_every_format(name: str, fmt: str) -> None:
 
 def test_unknown_format_is_bad_input() -> None:
     with pytest.raises(BadInputError, match="unknown format"):
-        render(make_trace(), "pdf")
+        render(make_trace(), "docx")
 
 
 def test_unknown_connection_is_bad_input() -> None:

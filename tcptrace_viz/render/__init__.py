@@ -35,7 +35,7 @@ __all__ = ["FORMATS", "Format", "Prepared", "RenderOptions", "Renderer", "format
 
 TextFormat = Literal["html", "svg", "md", "mermaid", "txt"]
 """The formats ``render()`` returns as ``str``."""
-BinaryFormat = Literal["png"]
+BinaryFormat = Literal["png", "pdf"]
 """The formats ``render()`` returns as ``bytes``."""
 
 
@@ -84,6 +84,12 @@ def _png() -> Renderer:
     return PngLadder()
 
 
+def _pdf() -> Renderer:
+    from tcptrace_viz.render.image import PdfLadder
+
+    return PdfLadder()
+
+
 def _markdown() -> Renderer:
     from tcptrace_viz.render.markdown import MarkdownReport
 
@@ -106,6 +112,7 @@ _BUILT_INS: Final[tuple[Format, ...]] = (
     Format("html", (".html", ".htm"), False, _html),
     Format("svg", (".svg",), False, _svg),
     Format("png", (".png",), True, _png),
+    Format("pdf", (".pdf",), True, _pdf),
     Format("md", (".md",), False, _markdown),
     Format("mermaid", (".mmd", ".mermaid"), False, _mermaid),
     Format("txt", (".txt",), False, _text),
@@ -114,7 +121,7 @@ _REGISTRY: Final[dict[str, Format]] = {entry.name: entry for entry in _BUILT_INS
 _LOADED: dict[str, Renderer] = {}
 
 FORMATS: Final[tuple[str, ...]] = tuple(_REGISTRY)
-"""All format names: ``("html", "svg", "png", "md", "mermaid", "txt")``."""
+"""All format names: ``("html", "svg", "png", "pdf", "md", "mermaid", "txt")``."""
 
 
 def format_info(fmt: str) -> Format:
@@ -147,12 +154,14 @@ def get(fmt: str) -> Renderer:
     return _LOADED[fmt]
 
 
-def prepare(trace: Trace, connection: int | None = None) -> Prepared:
-    """``trace`` (or only its connection ``connection``) ready for any number of renderers
-    (see :func:`tcptrace_viz.render.prepared.prepare`)."""
+def prepare(trace: Trace, connection: int | None = None, *, style: str = "default",
+            proportional: bool = False) -> Prepared:
+    """``trace`` (or only its connection ``connection``) ready for any number of renderers,
+    its diagram in ``style`` (``default`` or ``projector``), time to scale when
+    ``proportional`` (see :func:`tcptrace_viz.render.prepared.prepare`)."""
     from tcptrace_viz.render.prepared import prepare as _prepare
 
-    return _prepare(trace, connection)
+    return _prepare(trace, connection, style=style, proportional=proportional)
 
 
 @overload
@@ -166,7 +175,8 @@ def render(trace: Trace | Prepared, fmt: str, options: RenderOptions | None = No
            connection: int | None = None) -> str | bytes: ...
 def render(trace: Trace | Prepared, fmt: str, options: RenderOptions | None = None, *,
            connection: int | None = None) -> str | bytes:
-    """Render ``trace`` as ``fmt`` (one of ``FORMATS``): bytes for ``png``, text otherwise.
+    """Render ``trace`` as ``fmt`` (one of ``FORMATS``): bytes for ``png`` and ``pdf``, text
+    otherwise.
 
     ``trace`` is a Trace or a :class:`Prepared` one (shared between formats: see the module).
     ``connection`` selects one connection of a Trace that holds several (default: the first);

@@ -40,9 +40,9 @@ class FigureService:
             lambda: _serve(reader, writer))
         os.close(reader)
 
-    def request(self, ladder: Ladder) -> None:
-        """Send ``ladder`` to be drawn (once)."""
-        data = pickle.dumps(ladder, protocol=pickle.HIGHEST_PROTOCOL)
+    def request(self, ladder: Ladder, style: str = "default") -> None:
+        """Send ``ladder`` to be drawn (once), in ``style``."""
+        data = pickle.dumps((ladder, style), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(_LENGTH.pack(len(data)) + data)
         try:
             while view:
@@ -70,6 +70,7 @@ class FigureService:
 def _serve(reader: int, writer: int) -> tuple[str, bytes] | None:  # pragma: no cover - child
     """In the service: import matplotlib, wait for the ladder, draw it."""
     os.close(writer)  # the request's end is the other side's to close
+    from tcptrace_viz.render.figure_style import style_named
     from tcptrace_viz.render.ladder_figure import figure_png, figure_svg, ladder_figure
 
     # Length first: every process forked after the service holds a copy of the request's
@@ -80,5 +81,6 @@ def _serve(reader: int, writer: int) -> tuple[str, bytes] | None:  # pragma: no 
         if not chunk:  # never asked: the run ended first
             return None
         data += chunk
-    figure = ladder_figure(pickle.loads(data[_LENGTH.size:]))
+    ladder, style = pickle.loads(data[_LENGTH.size:])
+    figure = ladder_figure(ladder, style_named(style))
     return figure_svg(figure), figure_png(figure)

@@ -1,4 +1,4 @@
-"""The ``svg`` and ``png`` formats: the ladder diagram as an image.
+"""The ``svg``, ``png`` and ``pdf`` formats: the ladder diagram as an image or a page.
 
 matplotlib is imported here only when an image is asked for, so ``txt`` and the other text
 formats stay fast.
@@ -29,3 +29,11 @@ class PngLadder:
     def render(self, prepared: Prepared, options: RenderOptions) -> bytes:
         """The ladder as PNG bytes."""
         return prepared.png
+
+
+class PdfLadder:
+    """The ``pdf`` format: the ladder on one page, for paper (text stays text)."""
+
+    def render(self, prepared: Prepared, options: RenderOptions) -> bytes:
+        """The ladder as PDF bytes."""
+        return prepared.pdf

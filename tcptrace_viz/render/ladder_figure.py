@@ -19,6 +19,7 @@ SVG elements carry ids for the HTML report's hover links: ``tv-p3`` (arrow of pa
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import matplotlib as mpl
@@ -26,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from tcptrace_viz.render.figure_style import STYLES, FigureStyle, current, drawing_in
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
     ERROR_COLOUR,
@@ -44,17 +46,16 @@ if TYPE_CHECKING:
 
 # --- geometry (x in axes fraction, y in ladder rows, sizes in inches) ---------------------------
 FIG_WIDTH: Final = 11.0
-ROW_INCHES: Final = 0.30
 X_TIME: Final = 0.005
 X_BADGE: Final = 0.068
 """Where a key moment's number sits on its event's row (right of the time column)."""
-X_LANE: Final = (0.33, 0.71)
-BAND_HALF: Final = 0.007
 SLANT: Final = 0.35
 """Rows an arrow drops between sender and receiver: both loopback copies share a timestamp, so
 this small slant only shows the direction of time."""
 DPI_PNG: Final = 110
 
+_WINDOW: Final = re.compile(r" win \d+")
+"""The window field of a packet label (the projector style leaves it out)."""
 _TEXT_SAFE: Final[dict[str, Any]] = {"parse_math": False, "usetex": False}
 """Capture text is data: no mathtext, no TeX."""
 
@@ -100,19 +101,30 @@ def figure_png(fig: Figure, dpi: int = DPI_PNG) -> bytes:
     return buf.getvalue()
 
 
-def ladder_figure(ladder: Ladder) -> Figure:
-    """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``."""
-    with mpl.rc_context(cast("Any", RC)):
+def figure_pdf(fig: Figure) -> bytes:
+    """A drawn ladder as a one-page PDF (fonts embedded as TrueType, no creation date)."""
+    with mpl.rc_context(cast("Any", {**RC, "pdf.fonttype": 42})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="pdf", metadata={"Creator": "tcptrace-viz", "Producer": None,
+                                                 "CreationDate": None})
+    return buf.getvalue()
+
+
+def ladder_figure(ladder: Ladder, style: FigureStyle | None = None) -> Figure:
+    """A matplotlib Figure (Agg canvas, no pyplot) of ``ladder``, in ``style`` (default:
+    the default style)."""
+    with mpl.rc_context(cast("Any", RC)), drawing_in(style or STYLES["default"]):
         return _draw(ladder)
 
 
 def _draw(ladder: Ladder) -> Figure:
     rows = max(ladder.height, 2.0)
     footer = _footer_inches(ladder)
-    height = header_inches(ladder) + rows * ROW_INCHES + footer
+    row_inches = current().row_inches
+    height = header_inches(ladder) + rows * row_inches + footer
     fig = Figure(figsize=(FIG_WIDTH, height), facecolor="white")
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.0, footer / height, 1.0, rows * ROW_INCHES / height))
+    ax = fig.add_axes((0.0, footer / height, 1.0, rows * row_inches / height))
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(rows, 0.0)
     ax.set_axis_off()
@@ -140,7 +152,10 @@ def _footer_inches(ladder: Ladder) -> float:
 
 
 def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -> Any:
-    """Every text on the diagram goes through here: capture text is never parsed as math."""
+    """Every text on the diagram goes through here: capture text is never parsed as math;
+    font sizes are the style's."""
+    if "fontsize" in kwargs:
+        kwargs["fontsize"] = current().pt(kwargs["fontsize"])
     return target.text(x, y, printable(text), **_TEXT_SAFE, **kwargs)
 
 
@@ -151,10 +166,10 @@ def _header_lines(ladder: Ladder) -> list[tuple[str, dict[str, Any]]]:
     lines: list[tuple[str, dict[str, Any]]] = []
     if ladder.subtitle:
         lines += [(line, {"fontsize": 10, "color": TEXT_COLOUR})
-                  for line in wrap_to(printable(ladder.subtitle), room, 10)]
+                  for line in wrap_to(printable(ladder.subtitle), room, current().pt(10))]
     if ladder.loss:
         lines += [(line, {"fontsize": 9.5, "color": ERROR_COLOUR, "fontweight": "bold"})
-                  for line in wrap_to(printable(ladder.loss) + ".", room, 9.5)]
+                  for line in wrap_to(printable(ladder.loss) + ".", room, current().pt(9.5))]
     parts = ["Time runs down."]
     if ladder.has_wire:
         parts.append("Each arrow is one TCP segment.")
@@ -166,34 +181,36 @@ def _header_lines(ladder: Ladder) -> list[tuple[str, dict[str, Any]]]:
     if ladder.note:
         sub = f"{ladder.note}. {sub}"
     lines += [(line, {"fontsize": 8.5, "color": MUTED_COLOUR})
-              for line in wrap_to(printable(sub), room, 8.5)]
+              for line in wrap_to(printable(sub), room, current().pt(8.5))]
     return lines
 
 
 def _line_inches(style: dict[str, Any]) -> float:
-    return 0.23 if style["fontsize"] < 9.5 else 0.27
+    return (0.23 if style["fontsize"] < 9.5 else 0.27) * current().font
 
 
 def header_inches(ladder: Ladder) -> float:
     """The heading, the lines under it and the lifelines' names."""
-    return 0.39 + sum(_line_inches(style) for _, style in _header_lines(ladder)) + 0.56
+    scale = current().font
+    return (0.12 + 0.27 * scale + sum(_line_inches(style) for _, style in _header_lines(ladder))
+            + 0.56 * scale)
 
 
 def _header(fig: Figure, ladder: Ladder, height: float) -> None:
     top = 1.0 - 0.12 / height
     _text(fig, 0.01, top, ladder.name or ladder.title, fontsize=13, fontweight="bold", va="top",
           color=TEXT_COLOUR)
-    below = 0.27
+    below = 0.27 * current().font
     for line, style in _header_lines(ladder):
         _text(fig, 0.01, top - below / height, line, va="top", **style)
         below += _line_inches(style)
     header = header_inches(ladder)
     y_names = 1.0 - (header - 0.12) / height
     for lane, lifeline in enumerate(ladder.lifelines):
-        _text(fig, X_LANE[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
+        _text(fig, _lanes()[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
               ha="center", va="bottom", color=TEXT_COLOUR)
         if lifeline.address:
-            _text(fig, X_LANE[lane], y_names - 0.02 / height, lifeline.address, fontsize=8.5,
+            _text(fig, _lanes()[lane], y_names - 0.02 / height, lifeline.address, fontsize=8.5,
                   ha="center", va="top", family="DejaVu Sans Mono", color=MUTED_COLOUR)
     _text(fig, X_TIME, y_names - 0.02 / height, f"t ({ladder.time_unit[0]})", fontsize=8,
           va="top",
@@ -204,8 +221,8 @@ def _lifelines(ax: Axes, ladder: Ladder, rows: float) -> None:
     """Grey lifelines, interrupted by a break symbol (//) at each compressed gap or elision."""
     breaks = [e for e in ladder.events if e.kind in ("gap", "elided")]
     for lane in (0, 1):
-        x = X_LANE[lane]
-        ax.plot([x, x], [0.0, rows], color="#9a9a9a", lw=1.0, zorder=1)
+        x = _lanes()[lane]
+        ax.plot([x, x], [0.0, rows], color="#9a9a9a", lw=current().lw(1.0), zorder=1)
         for brk in breaks:
             # a white cut through the line and its state band, edged by two slashes
             ax.add_patch(Rectangle((x - 0.02, brk.y - 0.32), 0.04, 0.64, facecolor="white",
@@ -220,19 +237,28 @@ def _lifelines(ax: Axes, ladder: Ladder, rows: float) -> None:
 def _bands(ax: Axes, ladder: Ladder) -> None:
     for band in ladder.bands:
         colour = STATE_COLOURS.get(band.state, UNKNOWN_STATE_COLOUR)
-        rect = Rectangle((X_LANE[band.lane] - BAND_HALF, band.y0), 2 * BAND_HALF,
+        rect = Rectangle((_lanes()[band.lane] - _band_half(), band.y0), 2 * _band_half(),
                          band.y1 - band.y0, facecolor=colour if band.observed else "white",
-                         edgecolor=colour, lw=0.8, hatch=None if band.observed else "////",
-                         zorder=2)
+                         edgecolor=colour, lw=current().lw(0.8),
+                         hatch=None if band.observed else "////", zorder=2)
         rect.set_gid(f"tv-{band.ref}")
         ax.add_patch(rect)
+
+
+def _lanes() -> tuple[float, float]:
+    """x of the two lifelines (axes fraction) in the current style."""
+    return current().lanes
+
+
+def _band_half() -> float:
+    return current().band_half
 
 
 def _outer(lane: int) -> tuple[float, str]:
     """x and alignment of text written beside a lifeline, on its outer side."""
     if lane == 0:
-        return X_LANE[0] - BAND_HALF - 0.012, "right"
-    return X_LANE[1] + BAND_HALF + 0.012, "left"
+        return _lanes()[0] - _band_half() - 0.012, "right"
+    return _lanes()[1] + _band_half() + 0.012, "left"
 
 
 def _time(ax: Axes, ladder: Ladder, event: Event) -> None:
@@ -246,16 +272,19 @@ def _packet(ax: Axes, ladder: Ladder, event: Event) -> None:
     src = event.lane
     dst = 1 - src
     sign = 1 if src == 0 else -1
-    start = (X_LANE[src] + sign * BAND_HALF, event.y)
-    end = (X_LANE[dst] - sign * BAND_HALF, event.y + SLANT)
+    start = (_lanes()[src] + sign * _band_half(), event.y)
+    end = (_lanes()[dst] - sign * _band_half(), event.y + SLANT)
     rst = kind == "rst"
-    arrow = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14 if rst else 11,
-                            color=colour, lw=2.6 if rst else 1.3, zorder=5,
-                            shrinkA=0, shrinkB=0)
+    style = current()
+    heads = 1 + (style.line - 1) / 2  # arrowheads grow half as fast as the lines
+    arrow = FancyArrowPatch(start, end, arrowstyle="-|>",
+                            mutation_scale=(14 if rst else 11) * heads, color=colour,
+                            lw=style.lw(2.6 if rst else 1.3), zorder=5, shrinkA=0, shrinkB=0)
     arrow.set_gid(f"tv-{event.ref}")
     ax.add_patch(arrow)
-    mid_x = (X_LANE[0] + X_LANE[1]) / 2
-    label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, event.label, fontsize=8.5,
+    mid_x = (_lanes()[0] + _lanes()[1]) / 2
+    text = event.label if style.packet_window else _WINDOW.sub("", event.label)
+    label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, text, fontsize=8.5,
                   ha="center", va="bottom", family="DejaVu Sans Mono", color=colour,
                   fontweight="bold" if rst else "normal", zorder=6,
                   bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
@@ -286,9 +315,9 @@ def _state_label(ax: Axes, ladder: Ladder, event: Event) -> None:
 
 def _syscall(ax: Axes, ladder: Ladder, event: Event) -> None:
     colour = ERROR_COLOUR if event.error else TEXT_COLOUR
-    x_line = X_LANE[event.lane]
+    x_line = _lanes()[event.lane]
     # A call's start is hollow: its result comes further down, where the call returned.
-    dot = ax.plot([x_line], [event.y], marker="D", ms=6, color=colour,
+    dot = ax.plot([x_line], [event.y], marker="D", ms=current().pt(6), color=colour,
                   mfc="white" if event.start else colour, mec=colour if event.start else "white",
                   mew=1.0 if event.start else 0.8, zorder=7)[0]
     dot.set_gid(f"tv-{event.ref}")
@@ -301,7 +330,7 @@ def _syscall(ax: Axes, ladder: Ladder, event: Event) -> None:
 
 
 def _marker(ax: Axes, event: Event) -> None:
-    mid_x = (X_LANE[0] + X_LANE[1]) / 2
+    mid_x = (_lanes()[0] + _lanes()[1]) / 2
     text = f"… {event.label} …"
     _text(ax, mid_x, event.y, text, fontsize=8.5, ha="center", va="center", style="italic",
           color=MUTED_COLOUR,

@@ -64,10 +64,44 @@ def elides(events: LadderEvents, max_events: int, keep_each_end: int) -> bool:
 
 
 def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
-            keep_each_end: int = KEEP_EACH_END) -> Ladder:
-    """Place ``events`` on a ladder, eliding the middle of a long one (see the module's rules)."""
+            keep_each_end: int = KEEP_EACH_END, *, proportional: bool = False) -> Ladder:
+    """Place ``events`` on a ladder, eliding the middle of a long one (see the module's rules);
+    ``proportional``: time to scale instead (see :func:`_to_scale`)."""
     selection = events.selection
     raws = fold_repeats(_elide(events, max_events, keep_each_end))
+    placed, height, scale_note = (_to_scale(raws, selection.origin_ns) if proportional
+                                  else _compact(raws, selection.origin_ns))
+    bands = tuple(_bands(placed, height))
+    packets_total = len(selection.trace.packets)
+    packets_drawn = sum(1 for e in placed if e.kind == "packet")
+    meta = selection.trace.meta
+    note = "; ".join(part for part in (selection.note, scale_note) if part)
+    return Ladder(title_of(meta), events.lifelines, tuple(placed), bands, height,
+                  note, packets_total, packets_drawn, has_wire=events.has_wire,
+                  name=name_of(meta),
+                  subtitle=str(meta.title or "") if meta.scenario else "",
+                  loss=data_loss_sentence(meta), moments=events.moments)
+
+
+def _to_scale(raws: list[Raw], origin_ns: int) -> tuple[list[Event], float, str]:
+    """Time to scale: each event as far down as its time says, at ``ROW`` from the one before
+    at least (labels need a row).  The scale gives every event two rows were they evenly
+    spread; a burst runs a little late and the ladder catches up in the next pause."""
+    times = [raw.ts_ns for raw in raws]
+    span = max(times[-1] - times[0], 1) if times else 1
+    per_row_ns = span / max(2 * ROW * len(raws), ROW)
+    placed: list[Event] = []
+    y = 0.5 * ROW
+    for index, raw in enumerate(raws):
+        if index:
+            y = max(y + ROW, 0.5 * ROW + (raw.ts_ns - times[0]) / per_row_ns)
+        placed.append(_event(raw, y, origin_ns))
+    unit = human_duration(per_row_ns / 1e9)
+    return placed, y + ROW, f"time to scale: one row is {unit}, except where events crowd"
+
+
+def _compact(raws: list[Raw], origin_ns: int) -> tuple[list[Event], float, str]:
+    """One row per event, pauses a little longer, long idle gaps broken (the module's rules)."""
     threshold = _break_threshold([r.ts_ns for r in raws])
     placed: list[Event] = []
     y = 0.5 * ROW
@@ -78,24 +112,15 @@ def lay_out(events: LadderEvents, max_events: int = MAX_EVENTS,
             if gap >= threshold:
                 seconds = gap / 1e9
                 placed.append(Event("gap", y + GAP_HEIGHT / 2, prev_ns,
-                                    (prev_ns - selection.origin_ns) / 1e9, -1,
+                                    (prev_ns - origin_ns) / 1e9, -1,
                                     f"{human_duration(seconds)} idle",
                                     f"nothing happened for {human_duration(seconds)}"))
                 y += GAP_HEIGHT + ROW
             else:
                 y += ROW + EXTRA * max(gap, 0) / threshold
-        placed.append(_event(raw, y, selection.origin_ns))
+        placed.append(_event(raw, y, origin_ns))
         prev_ns = int(raw.extra.get("end_ns", raw.ts_ns))
-    height = y + ROW
-    bands = tuple(_bands(placed, height))
-    packets_total = len(selection.trace.packets)
-    packets_drawn = sum(1 for e in placed if e.kind == "packet")
-    meta = selection.trace.meta
-    return Ladder(title_of(meta), events.lifelines, tuple(placed), bands, height,
-                  selection.note, packets_total, packets_drawn, has_wire=events.has_wire,
-                  name=name_of(meta),
-                  subtitle=str(meta.title or "") if meta.scenario else "",
-                  loss=data_loss_sentence(meta), moments=events.moments)
+    return placed, y + ROW, ""
 
 
 def _elide(events: LadderEvents, max_events: int, keep_each_end: int) -> list[Raw]:

@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
 from tcptrace_viz.reason_words import gloss
+from tcptrace_viz.render.figure_style import current
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
     ARROW_LEGEND,
@@ -112,8 +113,12 @@ def text_inches(text: str, size_pt: float) -> float:
     return float(width) / 72.0
 
 
+def _pt(size: float) -> float:
+    return current().pt(size)
+
+
 def _item_inches(item: Item) -> float:
-    return HANDLE_INCHES + HANDLE_GAP_INCHES + text_inches(item.text, ITEM_FONT_PT)
+    return HANDLE_INCHES + HANDLE_GAP_INCHES + text_inches(item.text, current().pt(ITEM_FONT_PT))
 
 
 def legend_lines(ladder: Ladder, width_inches: float) -> list[list[Item]]:
@@ -138,44 +143,36 @@ def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
     """The how-to-read-a-label note (ladders with packets), split to fit the width."""
     if not ladder.has_wire:
         return []
-    room = width_inches - 2 * MARGIN_INCHES
-    lines: list[str] = []
-    current = ""
-    for word in READING_TEXT.split(" "):
-        attempt = f"{current} {word}" if current else word
-        if current and text_inches(attempt, READING_FONT_PT) > room:
-            lines.append(current)
-            attempt = word
-        current = attempt
-    return [*lines, current]
+    return wrap_to(READING_TEXT, width_inches - 2 * MARGIN_INCHES, _pt(READING_FONT_PT))
 
 
 def wrap_to(text: str, room: float, size_pt: float) -> list[str]:
     """``text`` split into lines no wider than ``room`` inches at ``size_pt`` (by words)."""
     lines: list[str] = []
-    current = ""
+    line = ""
     for word in text.split(" "):
-        attempt = f"{current} {word}" if current else word
-        if current and text_inches(attempt, size_pt) > room:
-            lines.append(current)
-            attempt = word
-        current = attempt
-    return [*lines, current]
+        longer = f"{line} {word}" if line else word
+        if line and text_inches(longer, size_pt) > room:
+            lines.append(line)
+            longer = word
+        line = longer
+    return [*lines, line]
 
 
 def note_lines(ladder: Ladder, width_inches: float) -> list[tuple[int, str]]:
     """The key moments (``(number, line)``; 0 on a continuation line) and a gloss of each
     reset reason the ladder shows (number 0), wrapped to the width."""
-    room = width_inches - 2 * MARGIN_INCHES - BADGE_INCHES
+    room = width_inches - 2 * MARGIN_INCHES - BADGE_INCHES * current().font
     lines: list[tuple[int, str]] = []
     for number, says in enumerate(ladder.moments, start=1):
-        for index, line in enumerate(wrap_to(printable(says), room, NOTE_FONT_PT)):
+        for index, line in enumerate(wrap_to(printable(says), room, _pt(NOTE_FONT_PT))):
             lines.append((number if index == 0 else 0, line))
     reasons = dict.fromkeys(e.reason for e in ladder.of_kind("packet") if e.rst and e.reason)
     for reason in reasons:
         words = gloss(reason)
         if words:
-            for line in wrap_to(printable(f"reset reason {reason}: {words}"), room, NOTE_FONT_PT):
+            text = printable(f"reset reason {reason}: {words}")
+            for line in wrap_to(text, room, _pt(NOTE_FONT_PT)):
                 lines.append((0, line))
     return lines
 
@@ -186,13 +183,14 @@ def legend_inches(ladder: Ladder, width_inches: float) -> float:
     notes = len(reading_lines(ladder, width_inches)) + int(
         ladder.packets_drawn < ladder.packets_total)
     moments = len(note_lines(ladder, width_inches))
-    extra = NOTE_LINE_INCHES * moments + 0.12 if moments else 0.0
-    return 0.2 + extra + LINE_INCHES * lines + 0.18 * notes + 0.1
+    scale = current().font
+    extra = NOTE_LINE_INCHES * scale * moments + 0.12 if moments else 0.0
+    return 0.2 + extra + (LINE_INCHES * lines + 0.18 * notes) * scale + 0.1
 
 
 def draw_badge(target: Any, x: float, y: float, number: int, **kwargs: Any) -> None:
     """A key moment's number in a filled circle, centred on (x, y) of ``target``."""
-    target.text(x, y, str(number), fontsize=8, fontweight="bold", color="white", ha="center",
+    target.text(x, y, str(number), fontsize=_pt(8), fontweight="bold", color="white", ha="center",
                 va="center", parse_math=False, usetex=False, zorder=8,
                 bbox={"boxstyle": "circle,pad=0.25", "fc": MOMENT_COLOUR, "ec": "none"},
                 **kwargs)
@@ -201,37 +199,39 @@ def draw_badge(target: Any, x: float, y: float, number: int, **kwargs: Any) -> N
 def draw_legend(fig: Figure, ladder: Ladder, top_inches: float) -> None:
     """Draw the footer on ``fig``, its first line ``top_inches`` above the figure's bottom."""
     width, height = (float(v) for v in fig.get_size_inches())
-    y = top_inches - NOTE_LINE_INCHES / 2
+    scale = current().font
+    note_line, line_inches, badge = (NOTE_LINE_INCHES * scale, LINE_INCHES * scale,
+                                     BADGE_INCHES * scale)
+    y = top_inches - note_line / 2
     moments = note_lines(ladder, width)
     for number, words in moments:
         if number:
-            draw_badge(fig, (MARGIN_INCHES + BADGE_INCHES / 2 - 0.04) / width, y / height,
-                       number)
-        fig.text((MARGIN_INCHES + BADGE_INCHES) / width, y / height, words,
-                 fontsize=NOTE_FONT_PT, va="center", ha="left", color=TEXT_COLOUR,
+            draw_badge(fig, (MARGIN_INCHES + badge / 2 - 0.04) / width, y / height, number)
+        fig.text((MARGIN_INCHES + badge) / width, y / height, words,
+                 fontsize=_pt(NOTE_FONT_PT), va="center", ha="left", color=TEXT_COLOUR,
                  parse_math=False, usetex=False)
-        y -= NOTE_LINE_INCHES
+        y -= note_line
     if moments:
         y -= 0.12
-    y += NOTE_LINE_INCHES / 2 - LINE_INCHES / 2
+    y += note_line / 2 - line_inches / 2
     for items in legend_lines(ladder, width):
         total = sum(_item_inches(item) for item in items) + ITEM_GAP_INCHES * (len(items) - 1)
         x = (width - total) / 2
         for item in items:
             _draw_handle(fig, item, x / width, (x + HANDLE_INCHES) / width, y / height)
             fig.text((x + HANDLE_INCHES + HANDLE_GAP_INCHES) / width, y / height, item.text,
-                     fontsize=ITEM_FONT_PT, va="center", ha="left", color=TEXT_COLOUR,
+                     fontsize=_pt(ITEM_FONT_PT), va="center", ha="left", color=TEXT_COLOUR,
                      parse_math=False, usetex=False)
             x += _item_inches(item) + ITEM_GAP_INCHES
-        y -= LINE_INCHES
-    y += LINE_INCHES / 2 - 0.08
+        y -= line_inches
+    y += line_inches / 2 - 0.08
     notes = reading_lines(ladder, width)
     if ladder.packets_drawn < ladder.packets_total:
         notes.append(f"{ladder.packets_drawn} of {ladder.packets_total} packets drawn.")
     for note in notes:
-        fig.text(0.5, y / height, note, fontsize=READING_FONT_PT, ha="center", va="top",
+        fig.text(0.5, y / height, note, fontsize=_pt(READING_FONT_PT), ha="center", va="top",
                  color=MUTED_COLOUR, parse_math=False, usetex=False)
-        y -= 0.18
+        y -= 0.18 * scale
 
 
 def _draw_handle(fig: Figure, item: Item, x0: float, x1: float, y: float) -> None:
@@ -239,10 +239,10 @@ def _draw_handle(fig: Figure, item: Item, x0: float, x1: float, y: float) -> Non
     style: dict[str, Any] = {"transform": fig.transFigure}
     if item.handle == "line":
         fig.add_artist(Line2D([x0, x1], [y, y], color=item.colour,
-                              lw=2.6 if item.heavy else 1.3, **style))
+                              lw=current().lw(2.6 if item.heavy else 1.3), **style))
     elif item.handle in ("marker", "hollow-marker"):
         hollow = item.handle == "hollow-marker"
-        fig.add_artist(Line2D([(x0 + x1) / 2], [y], marker="D", ms=6, ls="",
+        fig.add_artist(Line2D([(x0 + x1) / 2], [y], marker="D", ms=_pt(6), ls="",
                               color=item.colour, mfc="white" if hollow else item.colour,
                               **style))
     else:

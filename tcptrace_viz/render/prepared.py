@@ -31,13 +31,24 @@ TIMELINE_MAX: Final = 5000
 """The most timeline rows any renderer lists (the HTML report); only these are described."""
 
 
-def prepare(trace: Trace, connection: int | None = None) -> Prepared:
-    """``trace`` (or only its connection ``connection``) ready for any number of renderers.
+def prepare(trace: Trace, connection: int | None = None, *, style: str = "default",
+            proportional: bool = False) -> Prepared:
+    """``trace`` (or only its connection ``connection``) ready for any number of renderers;
+    the diagram in ``style`` (see :mod:`tcptrace_viz.render.figure_style`), with time to scale
+    when ``proportional``.
 
     Raises:
-        BadInputError: ``connection`` is not one of the trace's connections.
+        BadInputError: ``connection`` is not one of the trace's connections, or ``style`` is
+            no style.
     """
-    prepared = Prepared(trace, connection)
+    from tcptrace_viz.errors import BadInputError
+    from tcptrace_viz.render.figure_style import style_named
+
+    try:
+        style_named(style)
+    except ValueError as exc:
+        raise BadInputError(f"{exc}.") from None
+    prepared = Prepared(trace, connection, style, proportional)
     _ = prepared.selection  # refuse a missing connection now, not in the first renderer
     return prepared
 
@@ -53,6 +64,10 @@ class Prepared:
     """The whole trace (its meta is what the reports describe)."""
     connection: int | None = None
     """The connection to draw; None for the first (or only) one."""
+    style: str = "default"
+    """The diagram's style: ``default`` or ``projector``."""
+    proportional: bool = False
+    """Time to scale on the ladder (as far as the events leave room)."""
     _layouts: dict[tuple[int, int], Ladder] = dataclasses.field(
         default_factory=dict, init=False, repr=False)
 
@@ -74,7 +89,8 @@ class Prepared:
         key = (max_events, keep_each_end) if elides(self.events, max_events,
                                                     keep_each_end) else (0, 0)
         if key not in self._layouts:
-            self._layouts[key] = lay_out(self.events, max_events, keep_each_end)
+            self._layouts[key] = lay_out(self.events, max_events, keep_each_end,
+                                         proportional=self.proportional)
         return self._layouts[key]
 
     @functools.cached_property
@@ -91,9 +107,10 @@ class Prepared:
     @functools.cached_property
     def figure(self) -> Figure:
         """The diagram's ladder drawn by matplotlib (imported here, on first use)."""
+        from tcptrace_viz.render.figure_style import style_named
         from tcptrace_viz.render.ladder_figure import ladder_figure
 
-        return ladder_figure(self.ladder())
+        return ladder_figure(self.ladder(), style_named(self.style))
 
     @functools.cached_property
     def svg(self) -> str:
@@ -108,6 +125,13 @@ class Prepared:
         from tcptrace_viz.render.ladder_figure import figure_png
 
         return figure_png(self.figure)
+
+    @functools.cached_property
+    def pdf(self) -> bytes:
+        """The diagram as a one-page PDF."""
+        from tcptrace_viz.render.ladder_figure import figure_pdf
+
+        return figure_pdf(self.figure)
 
     def use_drawn(self, svg: str, png: bytes) -> None:
         """Take :attr:`svg` and :attr:`png` as drawn elsewhere from this :meth:`ladder`, e.g.
