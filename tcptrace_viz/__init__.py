@@ -9,12 +9,34 @@ from tcptrace_viz._version import __version__
 
 TYPE_CHECKING = False  # not typing's: importing typing here would slow every start (see entry.py)
 
-__all__ = ["Trace", "__version__", "read_capture"]
+__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "Moment", "Outcome", "Parameter",
+           "ScenarioContext", "SocketEntry", "Trace", "__version__", "fork_child", "join_child",
+           "load_scenario_file", "read_capture", "scenario", "set_loopback_up"]
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tcptrace_viz.notebook import Trace
+    from tcptrace_viz.scenarios.api import (
+        SERVER_PORT,
+        UNUSED_PORT,
+        CallOutcome,
+        Moment,
+        Outcome,
+        Parameter,
+        ScenarioContext,
+        SocketEntry,
+        fork_child,
+        join_child,
+        scenario,
+        set_loopback_up,
+    )
+    from tcptrace_viz.scenarios.files import load_scenario_file
+
+_SCENARIO_API = frozenset({"CallOutcome", "Moment", "Outcome", "Parameter", "SERVER_PORT",
+                           "ScenarioContext", "SocketEntry", "UNUSED_PORT", "fork_child",
+                           "join_child", "scenario", "set_loopback_up"})
+"""The scenario-writing API (:mod:`tcptrace_viz.scenarios.api`), imported on first use."""
 
 
 def read_capture(path: str | Path) -> Trace:
@@ -34,4 +56,12 @@ def __getattr__(name: str) -> object:
         from tcptrace_viz.notebook import Trace
 
         return Trace
+    if name in _SCENARIO_API:
+        from tcptrace_viz.scenarios import api
+
+        return getattr(api, name)
+    if name == "load_scenario_file":
+        from tcptrace_viz.scenarios.files import load_scenario_file
+
+        return load_scenario_file
     raise AttributeError(name)

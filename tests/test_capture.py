@@ -362,3 +362,24 @@ def test_a_full_ring_is_counted_named_and_fails_bulk_close(
     assert trace.meta.verdict == "fail"
     assert "the capture is incomplete" in trace.meta.verdict_detail
     assert "packet ring was full" in trace.meta.verdict_detail
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_the_example_scenario_files_pass_on_this_kernel(example: Path) -> None:
+    """The annotated files in examples/ are scenario files as a user writes them: each one's
+    scenarios behave as declared, and their key moments are all found."""
+    from tcptrace_viz.capture.session import run_capture
+    from tcptrace_viz.scenarios.files import load_scenario_file
+    from tcptrace_viz.scenarios.verdict import judge_run
+
+    for name in load_scenario_file(example):
+        scenario = get(name)
+        trace = run_capture(scenario).trace
+        judge_run(trace, scenario)
+        assert trace.meta.verdict == "pass", (name, trace.meta.verdict_detail)
+        _assert_truthful(trace)
+        _assert_each_segment_once(trace)
+        _assert_key_moments_drawn(trace, name)

@@ -71,13 +71,13 @@ def test_a_duplicate_name_is_refused_and_the_first_kept(
     first = registry.get("twice")
     with pytest.raises(ValueError) as caught:
         _register("twice", wire=False)
-    assert str(caught.value) == "scenario 'twice' is registered twice"
+    assert str(caught.value) == "scenario 'twice' is registered twice; choose another name"
     assert registry.get("twice") == first and registry.names() == ["twice"]
 
 
 def test_a_built_in_name_cannot_be_taken() -> None:
     before, names = registry.get("linger0"), registry.names()
-    with pytest.raises(ValueError, match="scenario 'linger0' is registered twice"):
+    with pytest.raises(ValueError, match="scenario 'linger0' is a built-in; choose another"):
         _register("linger0")
     assert registry.get("linger0") == before
     assert registry.names() == names

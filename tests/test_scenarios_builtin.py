@@ -66,7 +66,7 @@ def test_the_import_list_is_the_catalogue() -> None:
 def test_names_are_unique_and_a_duplicate_is_refused() -> None:
     assert len(set(names())) == len(names())
     before = names()
-    with pytest.raises(ValueError, match="registered twice"):
+    with pytest.raises(ValueError, match="is a built-in"):
         scenario(name=before[0], title="t", teaches="t", steps="t", outcomes=())(
             lambda _ctx: None)
     assert names() == before
@@ -121,3 +121,22 @@ def test_parameters_are_well_formed(name: str) -> None:
             assert parameter.default <= parameter.maximum
     if scen.burst_bytes is not None:
         assert scen.burst_bytes({p.name: p.default for p in scen.parameters}) > 0
+
+
+def test_the_builtins_use_only_the_public_scenario_api() -> None:
+    """A scenario file has every tool a built-in has: built-ins import nothing of the package
+    but :mod:`tcptrace_viz.scenarios.api` (what ``from tcptrace_viz import ...`` offers)."""
+    import tcptrace_viz
+    from tcptrace_viz.scenarios import api
+
+    for path in BUILTIN_DIR.glob("*.py"):
+        if path.name.startswith("_"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tcptrace_viz"):
+                assert node.module == "tcptrace_viz.scenarios.api", (path.name, node.module)
+                for alias in node.names:
+                    assert getattr(tcptrace_viz, alias.name) is getattr(api, alias.name)
+            assert not (isinstance(node, ast.Import)
+                        and any(a.name.startswith("tcptrace_viz") for a in node.names)), path

@@ -53,6 +53,11 @@ class Scenario:
 
 
 _REGISTRY: dict[str, Scenario] = {}
+_BUILTIN_MODULE = "tcptrace_viz.scenarios.builtin."
+
+
+class DuplicateScenarioError(ValueError):
+    """A scenario name that is already registered."""
 
 
 def scenario(*, name: str, title: str, teaches: str, steps: str,
@@ -65,12 +70,20 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
 
     def register(run: RunFunction) -> RunFunction:
         if name in _REGISTRY:
-            raise ValueError(f"scenario {name!r} is registered twice")
+            taken = _REGISTRY[name].run.__module__.startswith(_BUILTIN_MODULE)
+            raise DuplicateScenarioError(
+                f"scenario {name!r} is {'a built-in' if taken else 'registered twice'}; "
+                "choose another name")
         _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides,
                                    parameters, burst_bytes, complete, key_moments)
         return run
 
     return register
+
+
+def unregister(name: str) -> None:
+    """Forget scenario ``name`` (a scenario file that failed to load)."""
+    _REGISTRY.pop(name, None)
 
 
 def names() -> list[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 import socket
 import threading
 
-from tcptrace_viz.scenarios.context import ScenarioContext
-from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.params import Parameter
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import (
+    CallOutcome,
+    Moment,
+    Outcome,
+    Parameter,
+    ScenarioContext,
+    scenario,
+)
 
 BULK_BYTES = 40 * 1024 * 1024  # about 29,000 segments of 1448 bytes at lo's 1500-byte MTU
 READ_CHUNK = 1024 * 1024

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from tcptrace_viz.scenarios.context import UNUSED_PORT, ScenarioContext
-from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import (
+    UNUSED_PORT,
+    CallOutcome,
+    Moment,
+    Outcome,
+    ScenarioContext,
+    scenario,
+)
 
 
 @scenario(

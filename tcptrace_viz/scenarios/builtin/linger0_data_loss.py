@@ -5,10 +5,7 @@ from __future__ import annotations
 import select
 import socket
 
-from tcptrace_viz.scenarios.context import ScenarioContext
-from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import CallOutcome, Moment, Outcome, ScenarioContext, scenario
 
 BURST_CHUNK = 256 * 1024
 RECEIVER_BUFFER = 64 * 1024  # small, so most of the burst waits in the sender's queue

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import time
 
-from tcptrace_viz.scenarios.context import ScenarioContext, fork_child, join_child
-from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import (
+    CallOutcome,
+    Moment,
+    Outcome,
+    ScenarioContext,
+    fork_child,
+    join_child,
+    scenario,
+)
 
 #: The original program's pauses, shortened from seconds to a fraction of one.
 QUESTION_PAUSE_S = 0.2

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from tcptrace_viz.scenarios.context import ScenarioContext
-from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import CallOutcome, Moment, Outcome, ScenarioContext, scenario
 
 
 @scenario(

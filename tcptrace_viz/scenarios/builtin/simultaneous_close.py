@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tcptrace_viz.kernel.netns import set_loopback_up
-from tcptrace_viz.kernel.sockettable import SocketEntry
-from tcptrace_viz.scenarios.context import ScenarioContext
-from tcptrace_viz.scenarios.expectation import Outcome
-from tcptrace_viz.scenarios.moments import Moment
-from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.scenarios.api import (
+    Moment,
+    Outcome,
+    ScenarioContext,
+    SocketEntry,
+    scenario,
+    set_loopback_up,
+)
 
 
 @scenario(

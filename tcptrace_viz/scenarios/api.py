@@ -1,0 +1,36 @@
+"""Everything a scenario is written with, built-in or in a user's scenario file.
+
+Import it from the package itself (``from tcptrace_viz import scenario, ScenarioContext``);
+the built-ins import these very names from here, so a scenario file has every tool they have.
+
+- :func:`scenario` registers a function as a scenario's steps, with its title, what it teaches,
+  its steps in catalogue notation, its acceptable :class:`Outcome` values, its
+  :class:`Parameter` list and its key :class:`Moment` values;
+- :class:`ScenarioContext` (``ctx``) is what the steps use: sockets on the run's addresses,
+  logged calls (``ctx.send``, ``ctx.recv``, ``ctx.close``, ``ctx.shutdown``, ``ctx.poll``,
+  ``ctx.call`` for any other), bounded waits (``ctx.wait_fin``, ``ctx.wait_error``,
+  ``ctx.wait_state``, ``ctx.wait_socket_table``), ``ctx.params`` and ``ctx.facts``;
+- :func:`fork_child` / :func:`join_child` run steps in a process of their own;
+- :data:`SERVER_PORT`, :data:`UNUSED_PORT`, :class:`SocketEntry` and :func:`set_loopback_up`
+  for the rarer cases (a refused connection, the socket table, holding ``lo`` down).
+"""
+
+from __future__ import annotations
+
+from tcptrace_viz.kernel.netns import set_loopback_up
+from tcptrace_viz.kernel.sockettable import SocketEntry
+from tcptrace_viz.scenarios.context import (
+    SERVER_PORT,
+    UNUSED_PORT,
+    ScenarioContext,
+    fork_child,
+    join_child,
+)
+from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
+from tcptrace_viz.scenarios.moments import Moment
+from tcptrace_viz.scenarios.params import Parameter
+from tcptrace_viz.scenarios.registry import scenario
+
+__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "Moment", "Outcome", "Parameter",
+           "ScenarioContext", "SocketEntry", "fork_child", "join_child", "scenario",
+           "set_loopback_up"]
