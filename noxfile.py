@@ -77,7 +77,8 @@ def browser(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff."""
     session.install("ruff")
-    session.run("ruff", "check", "tcptrace_viz", "tests", "benchmarks", "noxfile.py", "setup.py")
+    session.run("ruff", "check", "tcptrace_viz", "tests", "benchmarks", "examples", "noxfile.py",
+                "setup.py")
 
 
 @nox.session

@@ -71,7 +71,7 @@ def test_a_bad_file_gets_one_sentence_with_file_and_line(
 
 
 def test_a_missing_or_unreadable_file(tmp_path: Path, clean_registry: None) -> None:
-    with pytest.raises(BadInputError, match="nope.py: no such scenario file"):
+    with pytest.raises(BadInputError, match=r"nope\.py: no such scenario file"):
         files.load_scenario_file(tmp_path / "nope.py")
     binary = tmp_path / "binary.py"
     binary.write_bytes(b"\xff\xfe\x00")
