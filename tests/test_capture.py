@@ -372,14 +372,31 @@ def test_the_example_scenario_files_pass_on_this_kernel(example: Path) -> None:
     """The annotated files in examples/ are scenario files as a user writes them: each one's
     scenarios behave as declared, and their key moments are all found."""
     from tcptrace_viz.capture.session import run_capture
-    from tcptrace_viz.scenarios.files import load_scenario_file
+    from tcptrace_viz.scenarios.files import load_scenario_file, unload_scenario_file
     from tcptrace_viz.scenarios.verdict import judge_run
 
-    for name in load_scenario_file(example):
-        scenario = get(name)
-        trace = run_capture(scenario).trace
-        judge_run(trace, scenario)
-        assert trace.meta.verdict == "pass", (name, trace.meta.verdict_detail)
-        _assert_truthful(trace)
+    try:
+        for name in load_scenario_file(example):
+            scenario = get(name)
+            trace = run_capture(scenario).trace
+            judge_run(trace, scenario)
+            assert trace.meta.verdict == "pass", (name, trace.meta.verdict_detail)
+            _assert_truthful(trace)
+            _assert_each_segment_once(trace)
+            _assert_key_moments_drawn(trace, name)
+    finally:
+        unload_scenario_file(example)
+
+
+PACKETDRILL_CASES = ("shutdown-read", "shutdown-rdwr-queued", "listener-close-queued",
+                     "rst-before-accept", "disconnect-unspec")
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("name", PACKETDRILL_CASES)
+def test_the_packetdrill_teardowns_pass_ten_runs_in_a_row(name: str, family: int) -> None:
+    """The teardowns packetdrill's close tests pin down behave the same run after run."""
+    for run in range(10):
+        trace = capture(name, family).trace
+        assert trace.meta.verdict == "pass", (run, trace.meta.verdict_detail)
         _assert_each_segment_once(trace)
-        _assert_key_moments_drawn(trace, name)

@@ -50,6 +50,10 @@ def test_a_file_registers_its_scenarios_once(tmp_path: Path, clean_registry: Non
     assert files.load_scenario_file(path) == ["my-lesson"]  # not run twice
     scenario = registry.get("my-lesson")
     assert scenario.title == "a lesson" and scenario.run.__name__ == "lesson"
+    path.write_text(GOOD.format(name="renamed"))  # edited: unload, load again
+    files.unload_scenario_file(path)
+    assert "my-lesson" not in registry.names()
+    assert files.load_scenario_file(path) == ["renamed"]
 
 
 @pytest.mark.parametrize(("text", "said"), [

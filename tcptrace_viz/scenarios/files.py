@@ -71,6 +71,12 @@ def load_scenario_file(path: str | Path) -> list[str]:
 _LOADED: dict[str, list[str]] = {}
 
 
+def unload_scenario_file(path: str | Path) -> None:
+    """Forget the scenarios ``path`` registered (to load an edited file again)."""
+    for name in _LOADED.pop(str(Path(path).resolve()), []):
+        registry.unregister(name)
+
+
 def _forget(module: types.ModuleType, before: list[str]) -> None:
     """Undo a file that failed: its module and whatever it registered."""
     sys.modules.pop(module.__name__, None)

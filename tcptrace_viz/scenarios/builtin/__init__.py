@@ -25,5 +25,10 @@ from tcptrace_viz.scenarios.builtin import (  # noqa: F401  (imported to registe
     time_wait,
     question,
     bulk_close,
+    shutdown_read,
+    shutdown_rdwr_queued,
+    listener_close_queued,
+    rst_before_accept,
+    disconnect_unspec,
 )
 # isort: on

@@ -1,13 +1,21 @@
-"""shutdown(SHUT_RD), then the peer writes: what does Linux do with data for a closed reader?
+"""shutdown-read: shutdown(SHUT_RD), then the peer writes; Linux still ACKs and delivers.
 
-    sudo tcptrace-viz capture --file examples/shutdown_read.py
-
-Shows a parameter (``--set payload=...``) and a fact recorded for the report (``ctx.facts``).
+packetdrill's close tests pin this down: SHUT_RD sends nothing, and Linux (unlike some other
+stacks) neither discards nor resets data that arrives afterwards.
 """
+
+from __future__ import annotations
 
 import socket
 
-from tcptrace_viz import CallOutcome, Moment, Outcome, Parameter, ScenarioContext, scenario
+from tcptrace_viz.scenarios.api import (
+    CallOutcome,
+    Moment,
+    Outcome,
+    Parameter,
+    ScenarioContext,
+    scenario,
+)
 
 
 @scenario(
