@@ -17,27 +17,33 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 class Page(HTMLParser):
-    """Tags, attributes, the CSP and the inline script of a page."""
+    """Tags, attributes, the CSP, the inline script and the JSON data blocks of a page."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict[str, str | None]]] = []
         self.scripts: list[str] = []
-        self._in_script = False
+        self.data_blocks: dict[str, str] = {}
+        self._in_script: str | None = None  # "" for a script, the id for a data block
         self.feed(html)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
+        self._in_script = None
+        if tag == "script":
+            kind = dict(attrs).get("type")
+            self._in_script = str(dict(attrs).get("id")) if kind == "application/json" else ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
-            self._in_script = False
+            self._in_script = None
 
     def handle_data(self, data: str) -> None:
-        if self._in_script:
+        if self._in_script == "":
             self.scripts.append(data)
+        elif self._in_script is not None:
+            self.data_blocks[self._in_script] = self.data_blocks.get(self._in_script, "") + data
 
     def attrs(self, name: str) -> list[str]:
         return [str(a[name]) for _, a in self.elements if name in a and a[name] is not None]
@@ -61,7 +67,8 @@ def test_csp_forbids_everything_external_and_allows_our_script_by_hash() -> None
     assert "default-src 'none'" in csp
     assert "img-src data:" in csp
     assert "unsafe-eval" not in csp and "script-src 'unsafe-inline'" not in csp
-    assert len(page.scripts) == 1
+    assert len(page.scripts) == 1  # the player's steps are data, never run
+    assert list(page.data_blocks) == ["tv-steps"]
     digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
     # the script is exactly what sits between the tags, so the hash matches in a browser too
