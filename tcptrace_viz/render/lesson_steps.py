@@ -49,6 +49,15 @@ STATE_MEANING: Final[dict[str, str]] = {
     "TIME_WAIT": "it waits (2 × MSL) so that stray segments die out",
     "CLOSE": "the socket is gone; a segment arriving for it is answered with RST",
 }
+STATE_KNOWS: Final[dict[str, str]] = {
+    "ESTABLISHED": "as far as it knows, the connection is open",
+    "CLOSE_WAIT": "it only knows the peer sent a FIN",
+    "FIN_WAIT2": "its FIN is acknowledged and the peer may still send",
+    "LAST_ACK": "its FIN still waits for the peer's ACK",
+    "TIME_WAIT": "the connection is over; the socket only lingers",
+    "CLOSE": "the connection is gone",
+}
+"""What an endpoint knows in a state, said after a call's result."""
 ERRNO_MEANING: Final[dict[str, str]] = {
     "EPIPE": "the connection is gone: this side can no longer write (an RST came back, or it "
              "shut down writing)",
@@ -136,9 +145,11 @@ def _result_caption(side: str, call: Record, state: str) -> str:
         else:
             meaning = _SUCCESS.get(name, "the call succeeded")
         text = f"{side}: {name}() returned {ret} — {meaning}"
+    text += "."
     if state:
-        text += f" (its socket is in {state})"
-    return text + "."
+        knows = STATE_KNOWS.get(state)
+        text += f" Its socket is in {state}" + (f": {knows}." if knows else ".")
+    return text
 
 
 def _question(side: str, call: Record, nth: int, total: int) -> str:

@@ -158,6 +158,7 @@
     }
   }
   function go(i) {
+    if (cur < 0) { player.scrollIntoView({block: "start"}); }  // bring the ladder up
     cur = Math.max(0, Math.min(n - 1, i));
     revealed = !asked(cur);
     show();
@@ -167,7 +168,8 @@
     else if (cur < n - 1) { go(cur + 1); }
   }
   function back() {
-    if (cur < 0) { cur = n - 1; } else if (cur > 0) { cur -= 1; }
+    if (cur < 0) { player.scrollIntoView({block: "start"}); cur = n - 1; }
+    else if (cur > 0) { cur -= 1; }
     revealed = true;
     show();
   }
@@ -200,5 +202,6 @@
     ev.preventDefault();
   });
   player.hidden = false;
-  if (quiz) { go(0); } else { show(); }
+  if (quiz) { cur = 0; revealed = !asked(0); }  // a quiz starts at the first step
+  show();
 })();
