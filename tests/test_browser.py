@@ -432,3 +432,21 @@ def test_quiz_hides_the_result_until_revealed(driver: Any, tmp_path: Path) -> No
     driver.find_element(By.ID, "tv-quiz").click()
     press(driver, Keys.ARROW_RIGHT)
     assert not probe(driver)["ask"]
+
+
+@pytest.mark.parametrize("name", ["linger0", "pipe", "simultaneous-close", "user-pcap", "long"])
+def test_every_story_plays_without_errors(driver: Any, tmp_path: Path, name: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, f"play-{name}", report_of(SCENARIOS[name]())) == []
+    for keys in (Keys.ARROW_RIGHT * 3, Keys.END, Keys.ARROW_LEFT, Keys.SPACE):
+        press(driver, keys)
+        seen = probe(driver)
+        assert seen["playing"] and seen["caption"].strip() and seen["inBox"], (keys, seen["now"])
+    viewport_shot(driver, f"player-{name}")
+    press(driver, Keys.ESCAPE)
+    assert not probe(driver)["playing"]
+    problems = [entry["message"] for entry in driver.get_log("browser")
+                if entry["level"] in ("SEVERE", "ERROR")]
+    assert problems + driver.execute_script("return window.__csp || []") == []
