@@ -353,6 +353,10 @@ def test_player_buttons_and_keys_by_keyboard_alone(driver: Any, tmp_path: Path) 
     assert tabbable == [True, True, True, True]
     live = driver.find_element(By.ID, "tv-caption").get_attribute("aria-live")
     assert live == "polite"
+    # while playing, a click on a timeline row jumps to its step
+    press(driver, Keys.ARROW_RIGHT)
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="c3"]').click()
+    assert probe(driver)["now"] == "c3"
 
 
 def test_state_machine_screenshot_and_dark_mode(driver: Any, tmp_path: Path) -> None:

@@ -174,6 +174,13 @@
     show();
   }
   function showAll() { cur = -1; revealed = true; show(); }
+  if (table) {  // while playing, a click on a row jumps to its step
+    table.addEventListener("click", function (ev) {
+      var tr = ev.target.closest("tr[data-ref]");
+      var at = tr ? rows.indexOf(tr) : -1;
+      if (cur >= 0 && at >= 0) { go(at); }
+    });
+  }
   document.getElementById("tv-back").addEventListener("click", back);
   nextButton.addEventListener("click", next);
   document.getElementById("tv-all").addEventListener("click", showAll);
