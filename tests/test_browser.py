@@ -454,3 +454,22 @@ def test_every_story_plays_without_errors(driver: Any, tmp_path: Path, name: str
     problems = [entry["message"] for entry in driver.get_log("browser")
                 if entry["level"] in ("SEVERE", "ERROR")]
     assert problems + driver.execute_script("return window.__csp || []") == []
+
+
+def test_the_scenario_source_opens_by_keyboard(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, "source", report_of(make_trace())) == []
+    details = driver.find_element(By.CSS_SELECTOR, "details.source")
+    assert details.get_attribute("open") is None  # collapsed
+    summary = details.find_element(By.TAG_NAME, "summary")
+    driver.execute_script("arguments[0].focus(); arguments[0].scrollIntoView()", summary)
+    press(driver, Keys.ENTER)
+    assert details.get_attribute("open") is not None
+    assert "def close_then_write(ctx: ScenarioContext)" in details.text
+    assert not probe(driver)["playing"]  # Enter on the summary is the summary's, not the player's
+    height = driver.execute_script("return arguments[0].getBoundingClientRect().height", details)
+    assert height > 400  # the whole file shows, not a clipped box
+    screenshot(driver, "report-source")

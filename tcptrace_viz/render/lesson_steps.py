@@ -165,7 +165,10 @@ def steps(prepared: Prepared) -> list[dict[str, Any]]:
     trace = prepared.selection.trace
     sides = trace.sides
     lanes = {side: lane for lane, side in enumerate(sides[:2])}
-    packets = trace.packets.to_dict("records")
+    table = prepared.timeline.head(TIMELINE_MAX)
+    # only the packets the table lists: a user's capture may hold millions
+    listed = sorted({int(row) for row in table.loc[table["kind"] == "packet", "row"]})
+    packets = dict(zip(listed, trace.packets.iloc[listed].to_dict("records"), strict=True))
     changes = trace.states.to_dict("records")
     calls = trace.syscalls.to_dict("records")
     linux = ["", ""]  # each endpoint's Linux state; before its first change, that change's old
@@ -178,7 +181,7 @@ def steps(prepared: Prepared) -> list[dict[str, Any]]:
         totals[key] = totals.get(key, 0) + 1
     seen: dict[tuple[str, str], int] = {}
     out: list[dict[str, Any]] = []
-    for item in rows_of(prepared.timeline.head(TIMELINE_MAX)):
+    for item in rows_of(table):
         row, kind, side = int(item.row), str(item.kind), str(item.side)
         lane = lanes.get(side, -1)
         caption, quiz, edge, was = "", "", "", ""
