@@ -200,7 +200,9 @@
         (tag === "INPUT" && ev.target.type !== "checkbox")) { return; }
     var activates = tag === "BUTTON" || tag === "SUMMARY" || tag === "A" || tag === "INPUT";
     if ((ev.key === " " || ev.key === "Enter") && activates) { return; }
-    if (ev.key === "ArrowRight" || (ev.key === " " && !ev.shiftKey)) { next(); }
+    if (ev.key === "ArrowRight" || ev.key === "Enter" || (ev.key === " " && !ev.shiftKey)) {
+      next();
+    }
     else if (ev.key === "ArrowLeft" || (ev.key === " " && ev.shiftKey)) { back(); }
     else if (ev.key === "Escape") { showAll(); }
     else if (ev.key === "Home" && cur >= 0) { go(0); }
