@@ -172,3 +172,304 @@ def test_a_tampered_script_is_blocked_and_reported(driver: Any, tmp_path: Path) 
     problems = open_page(driver, tmp_path, "tampered", html)
     assert any("script-src" in problem or "Content Security Policy" in problem
                for problem in problems), problems
+
+
+# --- the player, the state machine and the quiz ---------------------------------------------------
+
+# What the page shows now, in one round trip: the current row, each endpoint's lit state, the
+# lit transition, the caption, whether the current row is inside the table's scroll box, and
+# for every step the computed visibility of its diagram elements.
+PLAYER_PROBE = """
+var steps = JSON.parse(document.getElementById('tv-steps').textContent);
+function states(cls) {
+  return Array.prototype.map.call(document.querySelectorAll('#fsm .fsm-node.' + cls),
+                                  function (e) { return e.getAttribute('data-state'); });
+}
+var now = document.querySelector('tr.now');
+var box = document.getElementById('timeline-box').getBoundingClientRect();
+var inBox = false;
+if (now) {
+  var r = now.getBoundingClientRect();
+  inBox = r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+}
+var vis = steps.map(function (s) {
+  return ['', '-label', '-reason'].map(function (p) {
+    var e = document.getElementById('tv-' + s.ref + p);
+    return e ? getComputedStyle(e).visibility : null;
+  }).filter(function (v) { return v !== null; });
+});
+var lit = Array.prototype.map.call(document.querySelectorAll('#fsm .lit-0, #fsm .lit-1'),
+                                   function (e) { return e.id; });
+return {now: now ? now.getAttribute('data-ref') : null, on0: states('on-0'),
+        on1: states('on-1'), lit: lit, inBox: inBox, vis: vis,
+        caption: document.getElementById('tv-caption').textContent,
+        ask: document.getElementById('tv-caption').classList.contains('ask'),
+        playing: document.body.classList.contains('playing'),
+        counter: document.getElementById('tv-counter').textContent};
+"""
+
+
+def expected_states(trace: Trace) -> list[tuple[str, str]]:
+    """Each endpoint's RFC 9293 state after each timeline row, from ``trace.states`` alone:
+    the last change at or before the row, or before any, the state its first change left."""
+    from tcptrace_viz.render.fsm import rfc_state
+
+    sides = trace.sides
+    changes = trace.states.reset_index(drop=True)
+    timeline = trace.timeline()
+    out = []
+    for i in range(len(timeline)):
+        done = set(timeline.iloc[: i + 1].query("kind == 'state'")["row"])
+        pair = []
+        for side in sides:
+            mine = changes[changes["side"] == side]
+            past = mine[mine.index.isin(done)]
+            if len(past):
+                pair.append(rfc_state(past.iloc[-1]["new"]))
+            else:
+                pair.append(rfc_state(mine.iloc[0]["old"]) if len(mine) else "")
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def expected_edges(trace: Trace) -> list[str]:
+    """The transition each timeline row takes (a state change's), ``""`` for the others."""
+    from tcptrace_viz.render.fsm import transition_id
+
+    timeline = trace.timeline()
+    edges = []
+    for kind, row in zip(timeline["kind"], timeline["row"], strict=True):
+        change = trace.states.iloc[int(row)] if kind == "state" else None
+        edges.append("" if change is None else transition_id(change["old"], change["new"]))
+    return edges
+
+
+def press(driver: Any, *keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def probe(driver: Any) -> dict[str, Any]:
+    return dict(driver.execute_script(PLAYER_PROBE))
+
+
+def viewport_shot(driver: Any, name: str, *, dark: bool = False) -> Path:
+    """A screenshot of what a projector shows (1280 x 900), the page scrolled where it is."""
+    features = [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": features})
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def assert_step(seen: dict[str, Any], index: int, refs: list[str],
+                states: list[tuple[str, str]], edges: list[str]) -> None:
+    """The page shows step ``index``: its row, both endpoints' states, nothing drawn later."""
+    assert seen["playing"] and seen["now"] == refs[index], (index, seen["now"])
+    client, server = states[index]
+    assert seen["on0"] == ([client] if client else []) or (
+        client == "CLOSED" and set(seen["on0"]) == {"CLOSED"}), (index, seen["on0"], client)
+    assert set(seen["on1"]) == ({server} if server else set()), (index, seen["on1"], server)
+    assert seen["lit"] == ([edges[index]] if edges[index] else []), (index, seen["lit"])
+    assert seen["inBox"], f"row {refs[index]} is not scrolled into view"
+    assert seen["caption"].strip() and not seen["ask"]
+    for j, visibilities in enumerate(seen["vis"]):
+        want = "hidden" if j > index else "visible"
+        assert all(v == want for v in visibilities), (index, refs[j], visibilities)
+
+
+def test_player_steps_forward_and_back_in_step_with_the_trace(driver: Any,
+                                                              tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    trace = make_trace()
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, "player", report_of(trace)) == []
+    refs = [str(step["ref"]) for step in driver.execute_script(
+        "return JSON.parse(document.getElementById('tv-steps').textContent)")]
+    states, edges = expected_states(trace), expected_edges(trace)
+    assert len(refs) == len(states) == 21
+    start = probe(driver)  # "Show all" first: the page as it always looked
+    assert not start["playing"] and start["now"] is None
+    assert start["on0"] == start["on1"] == [] and start["lit"] == []
+    assert all(v == "visible" for vis in start["vis"] for v in vis)
+    shots = {refs.index("s5"): "player-1-fin-wait2", refs.index("c3"): "player-2-first-send",
+             refs.index("c4"): "player-3-second-send-epipe"}
+    for index in range(len(refs)):
+        press(driver, Keys.ARROW_RIGHT)
+        assert_step(probe(driver), index, refs, states, edges)
+        if index in shots:
+            viewport_shot(driver, shots[index])
+    assert "send() failed with EPIPE" in probe(driver)["caption"]
+    press(driver, Keys.ARROW_RIGHT)  # past the end: stays on the last step
+    assert probe(driver)["now"] == refs[-1]
+    for index in range(len(refs) - 2, -1, -1):
+        press(driver, Keys.ARROW_LEFT)
+        assert_step(probe(driver), index, refs, states, edges)
+    assert "server: send() returned 3" in _caption_at(driver, refs.index("c3"))
+    driver.find_element(By.ID, "tv-all").click()
+    done = probe(driver)
+    assert not done["playing"] and done["lit"] == [] and done["on0"] == []
+    assert all(v == "visible" for vis in done["vis"] for v in vis)
+
+
+def _caption_at(driver: Any, index: int) -> str:
+    """Go to step ``index`` with the Home key and Next button; its caption."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    press(driver, Keys.HOME)
+    for _ in range(index):
+        driver.find_element(By.ID, "tv-next").click()
+    return str(probe(driver)["caption"])
+
+
+def test_player_buttons_and_keys_by_keyboard_alone(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, "player-keys", report_of(make_trace())) == []
+    press(driver, Keys.SPACE)
+    assert probe(driver)["counter"] == "step 1 of 21"
+    button = driver.find_element(By.ID, "tv-next")
+    driver.execute_script("arguments[0].focus()", button)
+    press(driver, Keys.SPACE)  # the focused button acts once, not twice
+    assert probe(driver)["counter"] == "step 2 of 21"
+    press(driver, Keys.ENTER)
+    assert probe(driver)["counter"] == "step 3 of 21"
+    press(driver, Keys.ARROW_LEFT)
+    assert probe(driver)["counter"] == "step 2 of 21"
+    press(driver, Keys.END)
+    assert probe(driver)["counter"] == "step 21 of 21"
+    press(driver, Keys.ESCAPE)
+    assert not probe(driver)["playing"]
+    tabbable = driver.execute_script(
+        "return ['tv-back', 'tv-next', 'tv-all', 'tv-quiz'].map(function (id) {"
+        " var e = document.getElementById(id); return e.tabIndex >= 0 && !e.disabled; })")
+    assert tabbable == [True, True, True, True]
+    live = driver.find_element(By.ID, "tv-caption").get_attribute("aria-live")
+    assert live == "polite"
+    # while playing, a click on a timeline row jumps to its step
+    press(driver, Keys.ARROW_RIGHT)
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="c3"]').click()
+    assert probe(driver)["now"] == "c3"
+
+
+def test_state_machine_screenshot_and_dark_mode(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    trace = make_trace()
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, "fsm", report_of(trace)) == []
+    timeline = trace.timeline()
+    # up to the client's FIN_WAIT1 -> FIN_WAIT2: client lit there, server in CLOSE_WAIT
+    target = int(timeline.index[(timeline["kind"] == "state") & (timeline["row"] == 5)][0])
+    for _ in range(target + 1):
+        press(driver, Keys.ARROW_RIGHT)
+    seen = probe(driver)
+    assert seen["on0"] == ["FIN_WAIT_2"] and seen["on1"] == ["CLOSE_WAIT"]
+    assert seen["lit"] == ["fsm-t-FIN_WAIT_1-FIN_WAIT_2"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    fsm = driver.find_element(By.ID, "fsm")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", fsm)
+    assert fsm.screenshot(str(ARTIFACTS / "player-fsm.png"))
+    viewport_shot(driver, "player-dark", dark=True)
+    background = driver.execute_script(
+        "return getComputedStyle(document.querySelector('#fsm')).backgroundColor")
+    assert background not in ("rgb(255, 255, 255)", "rgb(246, 247, 249)")
+    screenshot(driver, "player-print", media="print")
+    printed = probe(driver)
+    assert all(v == "visible" for vis in printed["vis"] for v in vis)  # print shows it all
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": []})
+
+
+def test_quiz_hides_the_result_until_revealed(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    trace = make_trace()
+    driver.set_window_size(1280, 900)
+    html = render(trace, "html", RenderOptions(quiz=True))
+    assert open_page(driver, tmp_path, "quiz", html) == []
+    assert driver.find_element(By.ID, "tv-quiz").is_selected()
+    seen = probe(driver)
+    assert seen["playing"] and seen["now"] == "c0s"  # quiz mode starts at the first step
+    for _ in range(100):  # Next until the first send()'s result is asked
+        if seen["now"] == "c3":
+            break
+        press(driver, Keys.ARROW_RIGHT)
+        seen = probe(driver)
+    assert seen["now"] == "c3" and seen["ask"]
+    assert "What does the server's first send() return?" in seen["caption"]
+    index = [str(s["ref"]) for s in driver.execute_script(
+        "return JSON.parse(document.getElementById('tv-steps').textContent)")].index("c3")
+    assert all(v == "hidden" for v in seen["vis"][index])  # the result is not drawn yet
+    cell = driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="c3"] td.text')
+    assert cell.value_of_css_property("visibility") == "hidden"
+    later = driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="c4"] td.text')
+    assert later.value_of_css_property("visibility") == "hidden"  # nor any later answer
+    assert driver.find_element(By.ID, "tv-next").text.startswith("Reveal")
+    viewport_shot(driver, "player-quiz-asks")
+    press(driver, Keys.ARROW_RIGHT)  # reveal
+    seen = probe(driver)
+    assert seen["now"] == "c3" and not seen["ask"]
+    assert "server: send() returned 3" in seen["caption"]
+    assert all(v == "visible" for v in seen["vis"][index])
+    assert cell.value_of_css_property("visibility") == "visible"
+    viewport_shot(driver, "player-quiz-revealed")
+    # a state change is asked too: the FSM keeps the old state until it is revealed
+    for _ in range(100):
+        press(driver, Keys.ARROW_RIGHT)
+        seen = probe(driver)
+        if seen["now"] and seen["now"].startswith("s") and seen["ask"]:
+            break
+    assert seen["now"] == "s6" and seen["on0"] == ["FIN_WAIT_2"] and seen["lit"] == []
+    press(driver, Keys.ARROW_RIGHT)
+    seen = probe(driver)
+    assert set(seen["on0"]) == {"CLOSED"} and seen["lit"] == ["fsm-t-ANY-CLOSED"]
+    # the toggle turns the quiz off: nothing is asked any more
+    driver.find_element(By.ID, "tv-quiz").click()
+    press(driver, Keys.ARROW_RIGHT)
+    assert not probe(driver)["ask"]
+
+
+@pytest.mark.parametrize("name", ["linger0", "pipe", "simultaneous-close", "user-pcap", "long"])
+def test_every_story_plays_without_errors(driver: Any, tmp_path: Path, name: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, f"play-{name}", report_of(SCENARIOS[name]())) == []
+    for keys in (Keys.ARROW_RIGHT * 3, Keys.END, Keys.ARROW_LEFT, Keys.SPACE):
+        press(driver, keys)
+        seen = probe(driver)
+        assert seen["playing"] and seen["caption"].strip() and seen["inBox"], (keys, seen["now"])
+    viewport_shot(driver, f"player-{name}")
+    press(driver, Keys.ESCAPE)
+    assert not probe(driver)["playing"]
+    problems = [entry["message"] for entry in driver.get_log("browser")
+                if entry["level"] in ("SEVERE", "ERROR")]
+    assert problems + driver.execute_script("return window.__csp || []") == []
+
+
+def test_the_scenario_source_opens_by_keyboard(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    assert open_page(driver, tmp_path, "source", report_of(make_trace())) == []
+    details = driver.find_element(By.CSS_SELECTOR, "details.source")
+    assert details.get_attribute("open") is None  # collapsed
+    summary = details.find_element(By.TAG_NAME, "summary")
+    driver.execute_script("arguments[0].focus(); arguments[0].scrollIntoView()", summary)
+    press(driver, Keys.ENTER)
+    assert details.get_attribute("open") is not None
+    assert "def close_then_write(ctx: ScenarioContext)" in details.text
+    assert not probe(driver)["playing"]  # Enter on the summary is the summary's, not the player's
+    height = driver.execute_script("return arguments[0].getBoundingClientRect().height", details)
+    assert height > 400  # the whole file shows, not a clipped box
+    screenshot(driver, "report-source")

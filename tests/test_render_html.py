@@ -17,27 +17,33 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 class Page(HTMLParser):
-    """Tags, attributes, the CSP and the inline script of a page."""
+    """Tags, attributes, the CSP, the inline script and the JSON data blocks of a page."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict[str, str | None]]] = []
         self.scripts: list[str] = []
-        self._in_script = False
+        self.data_blocks: dict[str, str] = {}
+        self._in_script: str | None = None  # "" for a script, the id for a data block
         self.feed(html)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
+        self._in_script = None
+        if tag == "script":
+            kind = dict(attrs).get("type")
+            self._in_script = str(dict(attrs).get("id")) if kind == "application/json" else ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
-            self._in_script = False
+            self._in_script = None
 
     def handle_data(self, data: str) -> None:
-        if self._in_script:
+        if self._in_script == "":
             self.scripts.append(data)
+        elif self._in_script is not None:
+            self.data_blocks[self._in_script] = self.data_blocks.get(self._in_script, "") + data
 
     def attrs(self, name: str) -> list[str]:
         return [str(a[name]) for _, a in self.elements if name in a and a[name] is not None]
@@ -61,7 +67,8 @@ def test_csp_forbids_everything_external_and_allows_our_script_by_hash() -> None
     assert "default-src 'none'" in csp
     assert "img-src data:" in csp
     assert "unsafe-eval" not in csp and "script-src 'unsafe-inline'" not in csp
-    assert len(page.scripts) == 1
+    assert len(page.scripts) == 1  # the player's steps are data, never run
+    assert list(page.data_blocks) == ["tv-steps"]
     digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
     # the script is exactly what sits between the tags, so the hash matches in a browser too
@@ -193,3 +200,110 @@ def test_index_has_one_row_per_scenario_with_link_and_results() -> None:
 
 def test_index_of_nothing() -> None:
     assert "No reports yet." in render_index([])
+
+
+# --- the lesson: player steps, state machine, quiz, the scenario's source -------------------------
+
+CLOSER = "</script><script>alert(1)</script><!--"
+
+
+def test_steps_are_one_per_timeline_row_in_a_json_data_block() -> None:
+    import json
+
+    _, page = report()
+    steps = json.loads(page.data_blocks["tv-steps"])
+    assert [step["ref"] for step in steps] == page.attrs("data-ref")
+    assert all(step["caption"] for step in steps)
+    by_ref = {step["ref"]: step for step in steps}
+    assert by_ref["s5"]["st"] == ["FIN_WAIT_2", "CLOSE_WAIT"]
+    assert by_ref["s5"]["edge"] == "fsm-t-FIN_WAIT_1-FIN_WAIT_2"
+    assert by_ref["s5"]["caption"].startswith("client: FIN_WAIT1 → FIN_WAIT2")
+    assert by_ref["s6"]["edge"] == "fsm-t-ANY-CLOSED"  # Linux's abort, not in the RFC figure
+    assert by_ref["c3"]["caption"].startswith("server: send() returned 3 — the kernel accepted")
+    assert "it only knows the peer sent a FIN" in by_ref["c3"]["caption"]
+    assert by_ref["c3"]["quiz"] == "What does the server's first send() return?"
+    assert by_ref["c4"]["quiz"] == "What does the server's second send() return?"
+    assert "failed with EPIPE" in by_ref["c4"]["caption"]
+    assert by_ref["p3"]["caption"].startswith("client → server: FIN+ACK")
+    assert steps[-1]["st"] == ["CLOSED", "CLOSED"]
+    assert by_ref["p0"]["quiz"] == ""  # packets are shown, not asked
+
+
+def test_hostile_capture_text_cannot_leave_the_step_data() -> None:
+    import json
+
+    from factory import call, close_then_write_rows, pkt, state
+
+    packets, states, syscalls = close_then_write_rows()
+    packets[6] = pkt(210, "client", "R", 2, 0, reason=CLOSER, payload=CLOSER)
+    states[6] = state(205, "client", "FIN_WAIT2", "CLOSE", reason=CLOSER)
+    syscalls[3] = call(190, "server", f"send{CLOSER}", CLOSER, ret=CLOSER, duration_us=20)
+    html, page = report(make_trace(packets, states, syscalls, scenario=CLOSER))
+    start = html.index('<script type="application/json" id="tv-steps">')
+    block = html[start:html.index("</script>", start)]
+    assert "<" not in block.split(">", 1)[1] and "&" not in block  # escaped as \\u003c
+    assert "\\u003c/script\\u003e" in block
+    steps = json.loads(page.data_blocks["tv-steps"])
+    captions = " ".join(step["caption"] + step["quiz"] for step in steps)
+    assert CLOSER in captions  # the text is kept, as text
+    assert len(page.scripts) == 1 and list(page.data_blocks) == ["tv-steps"]
+    assert "The scenario's own source code" not in html  # not a built-in's name
+
+
+def test_every_linux_state_has_a_node_in_the_state_machine() -> None:
+    from tcptrace_viz.render.fsm import RFC_STATES, fsm_svg, node_id, rfc_state, transition_ids
+    from tcptrace_viz.render.templating import trusted_svg
+    from tcptrace_viz.tcp import TCP_STATES
+
+    svg = fsm_svg(["client", "server"])
+    trusted_svg(svg)  # the report's trust rules: no script, no on*, no link out
+    root = ET.fromstring(svg)
+    ids = [el.get("id") for el in root.iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+    states = {el.get("data-state") for el in root.iter() if el.get("data-state")}
+    assert states == set(RFC_STATES)
+    for linux in TCP_STATES.values():
+        assert node_id(rfc_state(linux)) in ids, linux
+    assert set(transition_ids()) <= set(ids)
+    labels = {"".join(el.itertext()) for el in root.iter(f"{SVG_NS}text")}
+    assert "close/ FIN" in labels and "rcv FIN/ ACK" in labels
+
+
+def test_state_machine_sits_beside_the_ladder_only_when_there_are_states() -> None:
+    html, _ = report()
+    assert html.count("<svg") == 2 and 'id="fsm-n-CLOSE_WAIT"' in html
+    pipe_html, _ = report(pipe())
+    assert pipe_html.count("<svg") == 1 and 'id="fsm"' not in pipe_html
+
+
+def test_quiz_option_starts_the_page_in_quiz_mode() -> None:
+    html, _ = report()
+    assert 'data-quiz="off"' in html and 'id="tv-quiz">' in html
+    quiz, page = report(options=RenderOptions(quiz=True))
+    assert 'data-quiz="on"' in quiz and 'id="tv-quiz" checked>' in quiz
+    assert page.csp == report()[1].csp  # the same script, the same hash
+
+
+def test_player_controls_are_hidden_until_the_script_runs() -> None:
+    _, page = report()
+    players = [a for tag, a in page.elements if a.get("id") == "player"]
+    assert len(players) == 1 and "hidden" in players[0]
+    caption = [a for tag, a in page.elements if a.get("id") == "tv-caption"]
+    assert caption[0]["aria-live"] == "polite"
+
+
+def test_a_built_in_scenario_shows_its_own_source_collapsed() -> None:
+    from importlib import resources
+
+    from markupsafe import escape
+
+    html, _ = report()
+    source = resources.files("tcptrace_viz.scenarios.builtin").joinpath(
+        "close_then_write.py").read_text("utf-8")
+    assert '<details class="source">' in html
+    assert "tcptrace_viz/scenarios/builtin/close_then_write.py" in html
+    assert str(escape(source)) in html
+    pipe_html, _ = report(pipe())
+    assert "tcptrace_viz/scenarios/builtin/pipe.py" in pipe_html
+    for other in (user_pcap(), make_trace(scenario="no-such-scenario")):
+        assert "The scenario's own source code" not in report(other)[0]

@@ -4,7 +4,8 @@ It shows, top to bottom: what the scenario teaches and its verdict (expected bes
 the capture's environment, for a user's own capture the connection table and findings in plain
 words, the ladder diagram, and the merged timeline table.  Hovering a table row highlights its
 arrow, band or marker in the diagram and the other way round (``data-ref`` on rows, ``tv-*``
-ids in the SVG, one small inline script allowed by its CSP hash).
+ids in the SVG, one small inline script allowed by its CSP hash).  The same script plays the
+timeline step by step beside a live TCP state machine, with a quiz mode (see :mod:`.lesson`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.render.data_loss import data_loss
+from tcptrace_viz.render.lesson import lesson_context
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.prepared import TIMELINE_MAX
 from tcptrace_viz.render.templating import (
@@ -115,6 +117,7 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "has_wire": ladder.has_wire,
         "events_total": prepared.timeline_length,
         "glossary": GLOSSARY,
+        **lesson_context(prepared, options),
     }
     return environment().get_template("report.html.j2").render(context)
 

@@ -19,3 +19,6 @@ class RenderOptions:
     user's own file keeps its name, which may end in ``.pcap``."""
     capture_skipped: str = ""
     """Why the capture is not embedded (too big), said in the HTML report instead."""
+    quiz: bool = False
+    """Start the HTML report in quiz mode: its player hides each syscall's result and each new
+    TCP state until the reader asks to reveal it (the page's own toggle turns it on and off)."""
