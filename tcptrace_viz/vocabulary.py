@@ -12,6 +12,8 @@ from typing import Any, Final
 
 _UNITS: Final = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"))
 """Units of a duration, smallest first, with their size in seconds."""
+FLAG_NAMES: Final = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", ".": "ACK"}
+"""tcpdump's flag letters, named."""
 
 
 def endpoint(address: object, port: object) -> str:
@@ -49,6 +51,35 @@ def sender(direction: str, sides: tuple[str, str] | list[str], src: object = "",
     if direction == "s2c":
         return sides[1]
     return endpoint(src, sport)
+
+
+def direction_text(direction: str, sides: tuple[str, str] | list[str] = ("client", "server")
+                   ) -> str:
+    """``c2s`` as people say it: ``client→server`` (``s2c``: ``server→client``)."""
+    if direction == "c2s":
+        return f"{sides[0]}→{sides[1]}"
+    if direction == "s2c":
+        return f"{sides[1]}→{sides[0]}"
+    return direction
+
+
+def flags_text(pattern: str) -> str:
+    """A flags pattern of an expectation as people read it: exact flags stay tcpdump's letters
+    (``F.``), a wildcard one is named: ``R*`` is ``RST (with any other flags)``."""
+    fixed = pattern.rstrip("*")
+    if pattern == fixed or any(ch not in FLAG_NAMES for ch in fixed):
+        return pattern
+    if not fixed:
+        return "any segment"
+    return "+".join(FLAG_NAMES[ch] for ch in fixed) + " (with any other flags)"
+
+
+def segment_text(pattern: str, sides: tuple[str, str] | list[str] = ("client", "server")
+                 ) -> str:
+    """``"c2s R*"`` as ``client→server RST (with any other flags)``, ``"s2c F."`` as
+    ``server→client F.``."""
+    direction, _, flags = pattern.partition(" ")
+    return f"{direction_text(direction, sides)} {flags_text(flags)}".strip()
 
 
 def duration_text(seconds: float) -> str:
