@@ -121,8 +121,8 @@ def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
         right_need=max([len(_side_text(e)) for e in events if e.lane == 1] + [0]),
         left_head=len(printable(client.label)), right_head=len(printable(server.label)))
     grid = _Grid(time_w, cols)
-    out = _wrapped(printable(ladder.title), width)
-    out += _wrapped(printable(ladder.note), width)
+    out = wrap_text(printable(ladder.title), width)
+    out += wrap_text(printable(ladder.note), width)
     out.append("")
     out += _header(ladder, grid, width, time_head)
     for event in events:

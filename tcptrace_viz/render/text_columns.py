@@ -19,8 +19,9 @@ _SIDE_FLOOR: Final = 14
 MAX_LINES: Final = 6
 """A text wraps onto at most this many lines; only hostile or absurd text is longer, and it is
 cut after them (ending in ``...``)."""
-_BREAK_AFTER: Final = re.compile(r"(?<=[ |,])")
-"""Where a line may break: after a space, a flag separator (``POLLIN|``) or a comma."""
+_BREAK_AFTER: Final = re.compile(r"(?<=[ |,/])")
+"""Where a line may break: after a space, a flag separator (``POLLIN|``), a comma or a slash
+(a capture file's path)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _split(room: int, arrow_need: int, left_need: int, right_need: int) -> Colum
 def wrap_text(text: str, width: int, indent: str = "", max_lines: int = MAX_LINES
               ) -> list[str]:
     """``text`` as lines of at most ``width`` characters, continuation lines starting with
-    ``indent``; breaks fall after spaces, ``|`` and commas, and inside a word only when one
+    ``indent``; breaks fall after spaces, ``|``, commas and ``/``, and inside a word only when one
     word is longer than a line.  No lines for no text."""
     if len(text) <= width or width <= len(indent) + 1:
         return [text] if text else []
