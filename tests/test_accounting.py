@@ -16,7 +16,7 @@ def test_simultaneous_close_measures_what_lo_dropped() -> None:
     stats = trace.meta.stats
     assert stats["lo_drops"] == stats["kernel_sent_segs"] - stats["kernel_in_segs"] == 2
     assert trace.meta.verdict == "pass"  # named, but not a failure: lo is down on purpose
-    summary = console_summary(trace, [])
+    summary = " ".join(console_summary(trace, []).split())  # as one line, unwrapped
     assert ("2 segments sent while lo was down (dropped by the device, lo's tx_dropped, then "
             "retransmitted)") in summary
 

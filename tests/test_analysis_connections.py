@@ -43,7 +43,7 @@ def test_close_then_write() -> None:
     assert row["duration_s"] == (row["last_ts_ns"] - row["first_ts_ns"]) / 1e9
     assert row["summary"] == (
         "127.0.0.1:40000 connected to 127.0.0.1:5555; the client closed first with FIN; then "
-        "the client sent RST; 7 packets, 0 bytes to the server and 3 back, over 60 us.")
+        "the client sent RST; 7 packets, 0 bytes to the server and 3 back, over 60 µs.")
 
 
 def test_normal_and_half_close() -> None:

@@ -27,7 +27,7 @@ def test_wire_order_and_forbidden_segments() -> None:
     no_reset = Outcome("no reset", forbidden=("c2s R*",))
     assert judge(make_trace(), (in_order,)).passed
     assert not judge(make_trace(), (reversed_order,)).passed
-    assert "c2s R*" in judge(make_trace(), (no_reset,)).detail
+    assert "client→server RST (with any other flags)" in judge(make_trace(), (no_reset,)).detail
 
 
 def test_any_order_and_states() -> None:
@@ -53,3 +53,18 @@ def test_sampled_states_prefer_the_outcome_whose_states_were_seen() -> None:
     seen = Outcome("second", states=("server CLOSE_WAIT",))
     verdict = judge(make_trace(state_source="sampled"), (unseen, seen))
     assert verdict.passed and verdict.matched == "second" and verdict.detail == ""
+
+
+def test_what_people_read_names_directions_and_flags_in_words() -> None:
+    from tcptrace_viz.render.console import console_summary
+    from tcptrace_viz.scenarios.verdict import judge_run
+
+    trace = judge_run(make_trace(), get("close-then-write"))
+    shown = " ".join([*trace.meta.expected, *trace.meta.observed, trace.meta.verdict_detail,
+                      console_summary(trace)])
+    assert "client→server F." in shown and "server→client P." in shown
+    assert not any(word in shown for word in ("c2s", "s2c", "R*", "F*", "P*"))
+    outcome = Outcome("crossing", present=("s2c F*",), forbidden=("c2s R*",))
+    assert outcome.describe() == ["wire, in any order: server→client FIN (with any other flags)",
+                                  "no client→server RST (with any other flags) on the wire"]
+    assert outcome.describe(("writer", "reader"))[1].startswith("no writer→reader RST")

@@ -12,7 +12,7 @@ from tcptrace_viz.analysis.closing import close_facts
 from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
 from tcptrace_viz.analysis.fields import time_order
-from tcptrace_viz.vocabulary import endpoint
+from tcptrace_viz.vocabulary import duration_text, endpoint
 
 #: Columns of ``connections()``, with their dtypes.
 CONNECTION_COLUMNS: Final[dict[str, str]] = {
@@ -25,12 +25,9 @@ CONNECTION_COLUMNS: Final[dict[str, str]] = {
 
 
 def format_duration(seconds: float) -> str:
-    """``0.2 ms``, ``35 us``, ``1.5 s``: three significant digits in a readable unit."""
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} us"
+    """``200 µs``, ``35 µs``, ``1.5 s``: three significant digits in a readable unit (the
+    ``duration_s`` column written for people, in the summaries and the report's table)."""
+    return duration_text(seconds)
 
 
 def _plural(count: int, word: str) -> str:

@@ -6,23 +6,44 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from tcptrace_viz.meta import TraceMeta
 
 FIN_RECV_CALLS: Final = frozenset({"recv", "recvfrom", "recvmsg", "read"})
 """Calls whose result 0 means the peer's FIN (or, without a wire, end of file)."""
 _FLAGS_RE: Final = re.compile(r"[A-Z][A-Z0-9_]*(\|[A-Z][A-Z0-9_]*)*")
 """A result that is a set of flags (``POLLIN|POLLRDHUP``): written ``poll() -> POLLIN``."""
+WOULD_BLOCK: Final = frozenset({"EAGAIN", "EWOULDBLOCK"})
+"""Errnos of a non-blocking call that would have had to wait: an answer the program asked for
+(try again later), not a failure."""
+
+
+def call_failed(errno: object, signal: object) -> bool:
+    """Whether a syscall's result is shown as a failure (red and bold in the diagram, the
+    error style in the timeline): killed by a signal, or any errno but ``WOULD_BLOCK``'s."""
+    return bool(signal) or (bool(errno) and str(errno) not in WOULD_BLOCK)
+
+
+def calls_failed(errno: pd.Series[Any], signal: pd.Series[Any]) -> np.ndarray:
+    """``call_failed`` for whole columns of the syscall table, as a boolean array."""
+    return ((errno.astype(bool) & ~errno.astype(str).isin(WOULD_BLOCK))
+            | signal.astype(bool)).to_numpy(dtype=bool)
 
 
 def short_syscall(row: Any, has_wire: bool = True) -> str:
     """The ladder's syscall label: ``close()``, ``send() = 3``, ``send() -> EPIPE``,
-    ``recv() = 0 (FIN)``, ``poll() -> POLLIN|POLLRDHUP``, ``write() killed by SIGPIPE``."""
+    ``send() -> EAGAIN (would block)``, ``recv() = 0 (FIN)``, ``poll() -> POLLIN|POLLRDHUP``,
+    ``write() killed by SIGPIPE``."""
     text = f"{row.call}()"
     ret = str(row.ret)
     if row.signal and not row.errno and not ret:
         return f"{text} killed by {row.signal}"
     if row.errno:
         text += f" -> {row.errno}"
+        if str(row.errno) in WOULD_BLOCK:
+            text += " (would block)"
     elif ret:
         if ret.lstrip("-").isdigit():
             text += f" = {ret}"

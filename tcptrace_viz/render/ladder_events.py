@@ -22,7 +22,7 @@ from tcptrace_viz.event_text import (
     describe_syscall,
 )
 from tcptrace_viz.model import call_moments
-from tcptrace_viz.render.labels import short_syscall, state_label
+from tcptrace_viz.render.labels import call_failed, short_syscall, state_label
 from tcptrace_viz.render.ladder_model import EventKind, Lifeline
 from tcptrace_viz.render.reset_reasons import reset_reasons
 from tcptrace_viz.tcp import OBSERVED_SOURCES
@@ -159,7 +159,7 @@ class LadderEvents:
         idx = int(self.row[position])
         return Raw("syscall", int(self.ts_ns[position]), int(self.lane[position]),
                    short_syscall(row, self.has_wire), describe_syscall(row), f"c{idx}", idx,
-                   {"error": bool(row.errno or row.signal)})
+                   {"error": call_failed(row.errno, row.signal)})
 
 
 _MOMENT_CODES: Final = {"packet": PACKET, "state": STATE, "syscall": CALL_END}

@@ -10,6 +10,10 @@
 
 Time runs down.  Each line is one event: an arrow for a packet (``===`` for a reset), a state
 change (``[STATE]``) or a syscall result written beside the lifeline of the side it belongs to.
+
+Nothing a reader needs is cut: the columns are sized from what they hold, endpoints too long
+for the column header get header lines of their own above it, and a result too long for its
+column goes on continuation lines below the event (the lifelines run on beside them).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
+from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
 from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
 
 if TYPE_CHECKING:
@@ -31,8 +36,6 @@ WIDTH: Final = 100
 MAX_EVENTS: Final = 70
 """A terminal shows fewer events than the diagram before eliding the middle."""
 KEEP_EACH_END: Final = 25
-_MIN_ARROW: Final = 26
-_MAX_SIDE: Final = 32
 
 
 class TextLadder:
@@ -53,9 +56,7 @@ def _side_text(event: Event) -> str:
     """What is written beside a lifeline on this event's line."""
     if event.kind == "packet":
         return f"RST: {printable(event.reason)}" if event.rst and event.reason else ""
-    if event.kind == "state":
-        return printable(event.label)
-    if event.kind == "syscall":
+    if event.kind in ("state", "syscall"):
         return printable(event.label)
     return ""
 
@@ -72,6 +73,39 @@ def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
     return "<" + shaft * before + label + shaft * after
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` on as many lines as ``width`` needs (no line for no text)."""
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) if text \
+        else []
+
+
+class _Grid:
+    """Lines of the ladder: the time, the left text, the arrow and the right text in columns."""
+
+    def __init__(self, time_w: int, cols: Columns) -> None:
+        self.time_w = time_w
+        self.cols = cols
+
+    def line(self, time: str, left: str, middle: str, right: str, bar: str = "|") -> str:
+        """One line; texts are cut only if they are longer than ``wrap_text`` ever leaves."""
+        cols = self.cols
+        left = truncate(left, cols.left)
+        right = truncate(right, cols.right)
+        return (f"{time:>{self.time_w}} {left:>{cols.left}} {bar}{middle:^{cols.arrow}}{bar} "
+                f"{right}").rstrip()
+
+    def beside(self, time: str, middle: str, event: Event) -> list[str]:
+        """The event's line, then continuation lines for a side text too long for its column
+        (the lifelines run on beside them)."""
+        if event.lane == 0:
+            first, *more = wrap_text(_side_text(event), self.cols.left) or [""]
+            return [self.line(time, first, middle, ""),
+                    *(self.line("", text, "", "") for text in more)]
+        first, *more = wrap_text(_side_text(event), self.cols.right, indent="  ") or [""]
+        return [self.line(time, "", middle, first),
+                *(self.line("", "", "", text) for text in more)]
+
+
 def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
                 verdict: bool = True) -> str:
     """Render a laid-out ladder as text lines no wider than ``width`` (with the verdict line
@@ -79,54 +113,54 @@ def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
     events = ladder.events
     time_head = f"t ({ladder.time_unit[0]})"
     time_w = max([len(ladder.time_label(e)) for e in events] + [len(time_head)])
-    left_need = max([len(_side_text(e)) for e in events if e.lane == 0] + [0])
-    label_need = max([len(_packet_label(e)) for e in events if e.kind == "packet"] + [0])
-    right_need = max([len(_side_text(e)) for e in events if e.lane == 1]
-                     + [len(ladder.lifelines[1].label)])
-    left_w = min(max(left_need, len(ladder.lifelines[0].label)), _MAX_SIDE)
-    # time, space, left text, " |", arrow, "| ", right text
-    fixed = time_w + 1 + left_w + 2 + 2
-    arrow_w = max(label_need + 8, _MIN_ARROW)
-    arrow_w = min(arrow_w, max(width - fixed - right_need, label_need + 4), width - fixed - 12)
-    right_w = width - fixed - arrow_w
-
-    def line(time: str, left: str, middle: str, right: str, bar: str = "|") -> str:
-        left = truncate(left, left_w)
-        right = truncate(right, right_w)
-        return (f"{time:>{time_w}} {left:>{left_w}} {bar}{middle:^{arrow_w}}{bar} {right}"
-                ).rstrip()
-
-    out = [truncate(printable(ladder.title), width)]
-    if ladder.note:
-        out.append(truncate(printable(ladder.note), width))
-    out.append("")
     client, server = ladder.lifelines
-    out.append(line(time_head, printable(client.label), "", printable(server.label)))
+    cols = columns_for(
+        width - time_w - 5,  # time, space, left text, " |", arrow, "| ", right text
+        arrow_need=max([len(_packet_label(e)) for e in events if e.kind == "packet"] + [0]),
+        left_need=max([len(_side_text(e)) for e in events if e.lane == 0] + [0]),
+        right_need=max([len(_side_text(e)) for e in events if e.lane == 1] + [0]),
+        left_head=len(printable(client.label)), right_head=len(printable(server.label)))
+    grid = _Grid(time_w, cols)
+    out = wrap_text(printable(ladder.title), width)
+    out += wrap_text(printable(ladder.note), width)
+    out.append("")
+    out += _header(ladder, grid, width, time_head)
     for event in events:
         time = ladder.time_label(event)
         if event.kind == "packet":
-            middle = _arrow(_packet_label(event), arrow_w, event.lane == 0, event.rst)
-            side = _side_text(event)
-            out.append(line(time, side if event.lane == 0 else "", middle,
-                            side if event.lane == 1 else ""))
+            arrow = _arrow(_packet_label(event), cols.arrow, event.lane == 0, event.rst)
+            out += grid.beside(time, arrow, event)
         elif event.kind in ("state", "syscall"):
-            text = _side_text(event)
-            out.append(line(time, text if event.lane == 0 else "", "",
-                            text if event.lane == 1 else ""))
+            out += grid.beside(time, "", event)
         elif event.kind == "gap":
-            out.append(line("", "", f"~ {printable(event.label)} ~"[:arrow_w], "", bar=":"))
+            out.append(grid.line("", "", f"~ {printable(event.label)} ~"[:cols.arrow], "",
+                                 bar=":"))
         else:
             label = f"... {printable(event.label)} ..."
-            if len(label) <= arrow_w:
-                out.append(line("", "", label, "", bar=":"))
+            if len(label) <= cols.arrow:
+                out.append(grid.line("", "", label, "", bar=":"))
             else:
-                out.append(line("", "", "...", "", bar=":"))
-                out.append(truncate(" " * (time_w + 1) + label, width))
+                out.append(grid.line("", "", "...", "", bar=":"))
+                out += [" " * (time_w + 1) + text
+                        for text in _wrapped(label, width - time_w - 1)]
     if not events:
         out.append("(no packets, state changes or syscalls in this trace)")
     out.append("")
     out.extend(_footer(ladder, meta, width, verdict))
     return "\n".join(line.rstrip() for line in out) + "\n"
+
+
+def _header(ladder: Ladder, grid: _Grid, width: int, time_head: str) -> list[str]:
+    """The column header, with the endpoints in it when they fit, else on lines above it."""
+    client, server = ladder.lifelines
+    if grid.cols.heads_inline:
+        return [grid.line(time_head, printable(client.label), "", printable(server.label))]
+    role_w = max(len(printable(client.side)), len(printable(server.side)))
+    out = []
+    for lifeline in (client, server):
+        text = f"{printable(lifeline.side):<{role_w}}  {printable(lifeline.address)}".rstrip()
+        out += _wrapped(text, width)
+    return [*out, "", grid.line(time_head, printable(client.side), "", printable(server.side))]
 
 
 def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
@@ -153,6 +187,5 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]
     wrapped: list[str] = []
     for text in lines:
-        wrapped.extend(textwrap.wrap(printable(text), width, break_long_words=True,
-                                     break_on_hyphens=False) or [""])
+        wrapped.extend(_wrapped(printable(text), width) or [""])
     return wrapped

@@ -4,6 +4,9 @@ An :class:`Outcome` names what must be seen: segments on the wire in order (``"c
 ``"c2s R*"`` with shell-style wildcards on the flags), segments that must not appear, the result
 of particular calls (``server send #2 -> EPIPE``) and TCP states a side must reach.  A scenario
 lists every outcome it accepts; the first that matches gives the verdict.
+
+Scenarios write segments in that short syntax; what the verdict shows people names the
+direction and the flags in words (``client→server RST (with any other flags)``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from typing import TYPE_CHECKING
+
+from tcptrace_viz.vocabulary import segment_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,14 +67,17 @@ class Outcome:
     states: tuple[str, ...] = ()
     """``"<side> <STATE>"`` that must be reached."""
 
-    def describe(self) -> list[str]:
-        """Each requirement as one line."""
+    def describe(self, sides: tuple[str, str] | list[str] = ("client", "server")
+                 ) -> list[str]:
+        """Each requirement as one line, segments in words (``sides`` name the directions)."""
         lines = []
         if self.wire:
-            lines.append("wire: " + ", ".join(self.wire))
+            lines.append("wire: " + ", ".join(segment_text(p, sides) for p in self.wire))
         if self.present:
-            lines.append("wire, in any order: " + ", ".join(self.present))
-        lines += [f"no {pattern} on the wire" for pattern in self.forbidden]
+            lines.append("wire, in any order: "
+                         + ", ".join(segment_text(p, sides) for p in self.present))
+        lines += [f"no {segment_text(pattern, sides)} on the wire"
+                  for pattern in self.forbidden]
         lines += [call.describe() for call in self.calls]
         lines += [f"{state.split()[0]} reaches {state.split()[1]}" for state in self.states]
         return lines
@@ -125,20 +133,22 @@ def _call_problem(trace: Trace, spec: CallOutcome) -> str:
     return ""
 
 
-def _wire_problem(tokens: list[tuple[str, str]], outcome: Outcome) -> str:
+def _wire_problem(tokens: list[tuple[str, str]], outcome: Outcome,
+                  sides: tuple[str, str] | list[str]) -> str:
     position = 0
     for pattern in outcome.wire:
         while position < len(tokens) and not _matches(tokens[position], pattern):
             position += 1
         if position == len(tokens):
-            return f"expected {pattern} on the wire (in order after the earlier ones), not seen"
+            return (f"expected {segment_text(pattern, sides)} on the wire (in order after the "
+                    "earlier ones), not seen")
         position += 1
     for pattern in outcome.present:
         if not any(_matches(token, pattern) for token in tokens):
-            return f"expected {pattern} on the wire, not seen"
+            return f"expected {segment_text(pattern, sides)} on the wire, not seen"
     for pattern in outcome.forbidden:
         if any(_matches(token, pattern) for token in tokens):
-            return f"{pattern} was seen on the wire but must not be"
+            return f"{segment_text(pattern, sides)} was seen on the wire but must not be"
     return ""
 
 
@@ -155,7 +165,7 @@ def unseen_states(trace: Trace, outcome: Outcome) -> list[str]:
 
 def outcome_problem(trace: Trace, outcome: Outcome, check_states: bool = True) -> str:
     """The first requirement of ``outcome`` the trace does not meet, or ``""``."""
-    problem = _wire_problem(_segment_tokens(trace.packets), outcome)
+    problem = _wire_problem(_segment_tokens(trace.packets), outcome, trace.sides)
     for spec in outcome.calls:
         problem = problem or _call_problem(trace, spec)
     if problem or not check_states:
@@ -170,7 +180,8 @@ def outcome_problem(trace: Trace, outcome: Outcome, check_states: bool = True) -
 def observed_summary(trace: Trace, outcomes: tuple[Outcome, ...]) -> list[str]:
     """What happened, in the same terms as the expectations."""
     lines = []
-    tokens = [f"{direction} {flags}" for direction, flags in _segment_tokens(trace.packets)]
+    tokens = [segment_text(f"{direction} {flags}", trace.sides)
+              for direction, flags in _segment_tokens(trace.packets)]
     if tokens:
         lines.append("wire: " + ", ".join(_compress(tokens)))
     else:
@@ -213,7 +224,8 @@ def _dedupe(items: list[str]) -> list[str]:
 
 
 def _compress(tokens: list[str], limit: int = 12) -> list[str]:
-    """Runs of the same segment kind become ``"c2s . x1200"`` so bulk transfers stay short."""
+    """Runs of the same segment kind become ``"client→server . x1200"`` so bulk transfers stay
+    short."""
     runs: list[list[object]] = []
     for token in tokens:
         if runs and runs[-1][0] == token:
@@ -233,7 +245,8 @@ def judge(trace: Trace, outcomes: tuple[Outcome, ...]) -> Verdict:
     may simply have lasted less than the time between two calls: it is listed in the verdict's
     detail as not seen, and does not fail the run.
     """
-    expected = [f"{outcome.label}: " + "; ".join(outcome.describe()) for outcome in outcomes]
+    expected = [f"{outcome.label}: " + "; ".join(outcome.describe(trace.sides))
+                for outcome in outcomes]
     observed = observed_summary(trace, outcomes)
     sampled = trace.meta.state_source == "sampled"
     problems = []
