@@ -50,9 +50,3 @@ GLOSSES: Final[dict[str, str]] = {
 def gloss(reason: str) -> str:
     """``reason`` in plain words, or ``""`` when there is no gloss for it."""
     return GLOSSES.get(reason.strip(), "")
-
-
-def with_gloss(reason: str) -> str:
-    """``TCP_ABORT_ON_DATA: data arrived for a socket its program had already closed``."""
-    words = gloss(reason)
-    return f"{reason}: {words}" if words else reason

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.render.data_loss import data_loss
+from tcptrace_viz.render.labels import calls_failed
 from tcptrace_viz.render.lesson import lesson_context
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.prepared import TIMELINE_MAX
@@ -29,6 +30,7 @@ from tcptrace_viz.render.templating import (
 )
 from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 from tcptrace_viz.tcp import OBSERVED_SOURCES
+from tcptrace_viz.vocabulary import duration_text
 
 if TYPE_CHECKING:
     from tcptrace_viz.analysis.selection import Selection
@@ -51,7 +53,7 @@ STATE_SOURCE_TEXT: Final[dict[str, str]] = {
 
 CONNECTION_HEADERS: Final[dict[str, str]] = {
     "conn": "#", "client": "client", "server": "server", "packets": "packets",
-    "duration_s": "duration (s)", "bytes_c2s": "bytes client→server",
+    "duration_s": "duration", "bytes_c2s": "bytes client→server",
     "bytes_s2c": "bytes server→client", "close_kind": "closed with", "closed_by": "closed first by",
     "rst_from": "RST from", "retransmissions": "resent",
 }
@@ -117,6 +119,8 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "has_wire": ladder.has_wire,
         "events_total": prepared.timeline_length,
         "glossary": GLOSSARY,
+        "moments": _moments(ladder),
+        "reset_glosses": ladder.glossed_resets(),
         **lesson_context(prepared, options),
     }
     return environment().get_template("report.html.j2").render(context)
@@ -129,6 +133,13 @@ def heading(meta: TraceMeta) -> str:
     if meta.file:
         return f"tcptrace-viz: {meta.file}"
     return "tcptrace-viz report"
+
+
+def _moments(ladder: Ladder) -> list[tuple[int, str, str]]:
+    """The key moments: number, plain words, and the ref of the event drawn for it."""
+    refs = {event.moment: event.ref for event in ladder.events if event.moment}
+    return [(number, says, refs.get(number, ""))
+            for number, says in enumerate(ladder.moments, start=1)]
 
 
 def _data_loss(meta: TraceMeta) -> dict[str, int] | None:
@@ -233,7 +244,7 @@ def _timeline_rows(prepared: Prepared, ladder: Ladder) -> list[TimelineRow]:
     directions = packets["dir"].to_numpy()
     resets = packets["flags"].astype(str).str.contains("R", regex=False).to_numpy()
     inferred = ~states["source"].isin(OBSERVED_SOURCES).to_numpy()
-    failed = (calls["errno"].astype(bool) | calls["signal"].astype(bool)).to_numpy()
+    failed = calls_failed(calls["errno"], calls["signal"])  # EAGAIN is no failure
     rows: list[TimelineRow] = []
     for item in rows_of(table.head(TABLE_MAX)):
         row = int(item.row)
@@ -283,7 +294,8 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
     table = connections(trace.packets)
     columns = [c for c in CONNECTION_HEADERS if c in table.columns]
     records = table.to_dict("records")
-    rows = [[_cell(record[c]) for c in columns] for record in records]
+    rows = [[_cell(duration_text(record[c]) if c == "duration_s" else record[c])
+             for c in columns] for record in records]
     summaries = [_cell(record.get("summary", "")) for record in records]
     conn_ids = [int(c) for c in table["conn"]] if "conn" in table.columns else []
     frame_to_ref = {int(f): f"p{i}" for i, f in enumerate(selection.trace.packets["frame"])

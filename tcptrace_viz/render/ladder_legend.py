@@ -19,7 +19,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 
-from tcptrace_viz.reason_words import gloss
 from tcptrace_viz.render.figure_style import current
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
@@ -167,13 +166,9 @@ def note_lines(ladder: Ladder, width_inches: float) -> list[tuple[int, str]]:
     for number, says in enumerate(ladder.moments, start=1):
         for index, line in enumerate(wrap_to(printable(says), room, _pt(NOTE_FONT_PT))):
             lines.append((number if index == 0 else 0, line))
-    reasons = dict.fromkeys(e.reason for e in ladder.of_kind("packet") if e.rst and e.reason)
-    for reason in reasons:
-        words = gloss(reason)
-        if words:
-            text = printable(f"reset reason {reason}: {words}")
-            for line in wrap_to(text, room, _pt(NOTE_FONT_PT)):
-                lines.append((0, line))
+    for reason, words in ladder.glossed_resets():
+        text = printable(f"reset reason {reason}: {words}")
+        lines += [(0, line) for line in wrap_to(text, room, _pt(NOTE_FONT_PT))]
     return lines
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from tcptrace_viz.reason_words import gloss
+
 EventKind = Literal["packet", "state", "syscall", "gap", "elided"]
 
 
@@ -116,6 +118,12 @@ class Ladder:
         """The event's time in ``time_unit``, fixed decimals so columns line up."""
         unit, factor = self.time_unit
         return f"{event.t * factor:.3f}" if unit == "ms" else f"{event.t:.6f}"
+
+    def glossed_resets(self) -> list[tuple[str, str]]:
+        """Each reset reason on the drawn RSTs, once, with its plain words (those that have
+        some; see :mod:`tcptrace_viz.reason_words`)."""
+        reasons = dict.fromkeys(e.reason for e in self.of_kind("packet") if e.rst and e.reason)
+        return [(reason, gloss(reason)) for reason in reasons if gloss(reason)]
 
     def of_kind(self, kind: EventKind) -> list[Event]:
         """The events of one kind, in order."""

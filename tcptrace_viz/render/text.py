@@ -53,12 +53,15 @@ def _packet_label(event: Event) -> str:
 
 
 def _side_text(event: Event) -> str:
-    """What is written beside a lifeline on this event's line."""
+    """What is written beside a lifeline on this event's line (a key moment's number first)."""
+    text = ""
     if event.kind == "packet":
-        return f"RST: {printable(event.reason)}" if event.rst and event.reason else ""
-    if event.kind in ("state", "syscall"):
-        return printable(event.label)
-    return ""
+        text = f"RST: {printable(event.reason)}" if event.rst and event.reason else ""
+    elif event.kind in ("state", "syscall"):
+        text = printable(event.label)
+    if event.moment:
+        text = f"({event.moment}) {text}".rstrip()
+    return text
 
 
 def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
@@ -123,6 +126,8 @@ def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
     grid = _Grid(time_w, cols)
     out = wrap_text(printable(ladder.title), width)
     out += wrap_text(printable(ladder.note), width)
+    if ladder.loss:
+        out += wrap_text(printable(ladder.loss) + ".", width)
     out.append("")
     out += _header(ladder, grid, width, time_head)
     for event in events:
@@ -166,6 +171,13 @@ def _header(ladder: Ladder, grid: _Grid, width: int, time_head: str) -> list[str
 def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
             ) -> list[str]:
     lines: list[str] = []
+    notes: list[str] = []
+    for number, says in enumerate(ladder.moments, start=1):
+        notes += wrap_text(printable(f"({number}) {says}"), width, indent="    ")
+    for reason, words in ladder.glossed_resets():
+        notes += wrap_text(printable(f"RST {reason}: {words}"), width, indent="    ")
+    if notes:
+        notes.append("")
     if ladder.has_wire:
         lines.append(FLAG_LEGEND + " === marks a reset.")
     if any(e.kind == "state" for e in ladder.events):
@@ -188,4 +200,4 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     wrapped: list[str] = []
     for text in lines:
         wrapped.extend(_wrapped(printable(text), width) or [""])
-    return wrapped
+    return notes + wrapped
