@@ -86,6 +86,7 @@ def main() -> None:
       tcptrace-viz list
       sudo tcptrace-viz capture --scenario linger0
       sudo tcptrace-viz capture --all
+      sudo tcptrace-viz check --all
       tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
       tcptrace-viz report trace.pcapng --format md
 
@@ -120,7 +121,8 @@ def _scenario_options(function: F) -> F:
                             type=_ScenarioChoice(), metavar="NAME",
                             help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
     function = click.option("--ipv6", is_flag=True,
-                            help="Use IPv6 instead of IPv4.")(function)
+                            help="Use IPv6 instead of IPv4 (capture names the files "
+                                 "<scenario>-ipv6, beside the IPv4 ones).")(function)
     function = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                             help="Set a scenario parameter (repeatable), e.g. --set "
                                  "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "

@@ -5,7 +5,8 @@ Each run that writes a scenario's report set rewrites the index in the same all-
 ``reports/index.json`` (one :class:`~tcptrace_viz.render.index.IndexRow` per report, thumbnail
 included), so ``capture -s A`` and then ``capture -s B`` give an index of both.  A kept row whose
 report is gone from the folder is dropped.  Runs sharing a reports folder take turns (an
-``flock`` on the folder), so neither loses the other's row.
+``flock`` on the folder), so neither loses the other's row.  A scenario that crashed has a row
+without a report (ERROR, and why), kept until the scenario is written again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -45,8 +46,9 @@ def locked(reports: Path) -> Iterator[None]:
 
 
 def kept_rows(reports: Path) -> list[IndexRow]:
-    """The rows in ``reports/index.json`` whose report is still in ``reports``; none when the
-    file is missing or unreadable (the next index then lists this run's reports only)."""
+    """The rows in ``reports/index.json`` whose report is still in ``reports`` (or that have
+    none: a crash); none when the file is missing or unreadable (the next index then lists
+    this run's reports only)."""
     from tcptrace_viz.render.index import IndexRow
 
     try:
@@ -58,7 +60,8 @@ def kept_rows(reports: Path) -> list[IndexRow]:
     rows = document.get("rows")
     read = [IndexRow.from_json(row) for row in rows if isinstance(row, dict)] if isinstance(
         rows, list) else []
-    return [row for row in read if row is not None and _report_exists(reports, row.href)]
+    return [row for row in read if row is not None and (
+        (row.href == "#" and row.verdict == "ERROR") or _report_exists(reports, row.href))]
 
 
 def _report_exists(reports: Path, href: str) -> bool:
@@ -67,20 +70,18 @@ def _report_exists(reports: Path, href: str) -> bool:
         reports / href).is_file()
 
 
-def index_files(reports: Path, new: Iterable[IndexRow],
-                shown: Sequence[IndexRow] = ()) -> dict[Path, bytes]:
-    """``index.json`` and ``index.html`` with the rows ``new`` written, replacing the kept rows
-    of the same scenario and family; ``shown`` (this run's crashed scenarios, which have no
-    report) appear in the page, in place of their old rows, but are not kept.  Call it
-    :func:`locked`, and write the result before the lock is released."""
+def index_files(reports: Path, new: Iterable[IndexRow]) -> dict[Path, bytes]:
+    """``index.json`` and ``index.html`` with the rows ``new`` in, replacing the kept rows of
+    the same scenario and family.  Call it :func:`locked`, and write the result before the
+    lock is released."""
     from tcptrace_viz.render import render_index
 
     rows = {_key(row): row for row in kept_rows(reports)}
     rows.update((_key(row), row) for row in new)
-    state = {"format": FORMAT_TAG, "rows": [row.to_json() for row in _ordered(rows.values())]}
-    page = {**rows, **{_key(row): row for row in shown}}
+    ordered = _ordered(rows.values())
+    state = {"format": FORMAT_TAG, "rows": [row.to_json() for row in ordered]}
     return {reports / STATE_NAME: json.dumps(state, indent=1).encode("utf-8"),
-            reports / INDEX_NAME: render_index(_ordered(page.values())).encode("utf-8")}
+            reports / INDEX_NAME: render_index(ordered).encode("utf-8")}
 
 
 def _key(row: IndexRow) -> tuple[str, str]:

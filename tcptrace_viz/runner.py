@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tcptrace_viz.errors import Interrupted, TcptraceVizError
+from tcptrace_viz.errors import TcptraceVizError
 from tcptrace_viz.forked import ForkedCall
 
 if TYPE_CHECKING:
@@ -87,7 +87,6 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     save = out is not None and reports is not None
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
     failed: list[str] = []
-    crashed: list[IndexRow] = []  # shown in this run's index, in place of an older report
     width = max(len(name) for name in names)
     if out is not None:
         remove_partial_folders(out)
@@ -114,7 +113,8 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                 echo(verdict_line(name, None, item.result.why, width) if brief
                      else f"verdict: ERROR\n  why: {item.result.why}\n")
                 failed.append(name)
-                crashed.append(error_row(name, item.result.why, ipv6))
+                if save and reports is not None:  # its row says ERROR until it is written
+                    _write_index(reports, error_row(name, item.result.why, ipv6))
                 continue
             capture = item.result.capture
             assert capture is not None  # a drawing exists only for a capture
@@ -144,6 +144,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             for done in finished:
                 number += 1
                 if brief and done.capture is not None:  # nothing to draw
+                    progress(f"[{number}/{total}] {done.scenario.name}: captured")
                     judge_run(done.capture.trace, done.scenario, done.params)
                     slots[phase[done.index]] = _Pending(done, None, Drawn("", {}))
                 else:
@@ -157,11 +158,9 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             _collect(slots, block=True)
             print_ready()
         if save and reports is not None:
-            echo(f"index: {_show_crashed(reports, crashed)}")
-    except (KeyboardInterrupt, Interrupted):
-        if save and reports is not None and crashed:
-            _show_crashed(reports, crashed)
-        raise
+            from tcptrace_viz.index_state import INDEX_NAME
+
+            echo(f"index: {reports / INDEX_NAME}")
     finally:
         for item in slots.values():  # left by an error or an interrupt: killed and reaped
             if item.drawing is not None:
@@ -286,12 +285,10 @@ def _write(drawn: Drawn, reports: Path) -> list[Path]:
                                index_files=index_files(reports, [drawn.index_row]))
 
 
-def _show_crashed(reports: Path, crashed: Sequence[IndexRow]) -> Path:
-    """The index, with this run's crashed scenarios shown (when there are any); its path."""
-    from tcptrace_viz.index_state import INDEX_NAME, index_files, locked
+def _write_index(reports: Path, row: IndexRow) -> None:
+    """Write the index with ``row`` (a scenario that crashed) in it."""
+    from tcptrace_viz.index_state import index_files, locked
     from tcptrace_viz.outputs import write_set
 
-    if crashed or not (reports / INDEX_NAME).is_file():
-        with locked(reports):
-            write_set(index_files(reports, [], crashed))
-    return reports / INDEX_NAME
+    with locked(reports):
+        write_set(index_files(reports, [row]))

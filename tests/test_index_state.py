@@ -77,6 +77,21 @@ def test_the_index_keeps_the_rows_of_earlier_runs_and_drops_deleted_reports(
         "close-then-write.html", "close-then-write-ipv6.html"]
 
 
+def test_a_crash_says_error_until_the_scenario_is_written_again(tmp_path: Path) -> None:
+    from tcptrace_viz.index_state import error_row
+
+    _write_report(tmp_path, index_row(make_trace(), "close-then-write.html"))
+    for path, data in index_files(tmp_path, [error_row("close-then-write", "it broke",
+                                                       ipv6=False)]).items():
+        path.write_bytes(data)
+    _write_report(tmp_path, index_row(linger0(), "linger0.html"))  # another scenario's run
+    html = (tmp_path / INDEX_NAME).read_text()
+    assert "ERROR" in html and "close-then-write.html" not in html and "linger0.html" in html
+    _write_report(tmp_path, index_row(make_trace(), "close-then-write.html"))
+    html = (tmp_path / INDEX_NAME).read_text()
+    assert "ERROR" not in html and "close-then-write.html" in html
+
+
 def test_the_kept_rows_are_untrusted(tmp_path: Path) -> None:
     (tmp_path / "x.html").write_text("")
     (tmp_path / STATE_NAME).write_text(
