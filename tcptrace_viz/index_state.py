@@ -32,7 +32,9 @@ FORMAT_TAG: Final = "tcptrace-viz-index/1"
 
 @contextlib.contextmanager
 def locked(reports: Path) -> Iterator[None]:
-    """Hold the reports folder's index lock (making the folder when it is missing)."""
+    """Hold the reports folder's index lock (making the folder when it is missing, and
+    removing it again should it still be empty after an error or an interrupt)."""
+    made = not reports.is_dir()
     try:
         reports.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(reports, os.O_RDONLY | os.O_DIRECTORY)
@@ -41,6 +43,11 @@ def locked(reports: Path) -> Iterator[None]:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                reports.rmdir()  # only when empty
+        raise
     finally:
         os.close(descriptor)  # releases the lock
 
