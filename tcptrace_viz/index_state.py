@@ -4,7 +4,8 @@ Each run that writes a scenario's report set rewrites the index in the same all-
 (:func:`tcptrace_viz.outputs.commit_scenario`): the new row joins the rows kept in
 ``reports/index.json`` (one :class:`~tcptrace_viz.render.index.IndexRow` per report, thumbnail
 included), so ``capture -s A`` and then ``capture -s B`` give an index of both.  A kept row whose
-report is gone from the folder is dropped.  Runs sharing a reports folder take turns (an
+report is gone from the folder is dropped; a scenario's report that no row lists (an older
+version's) gets a row read back from its files.  Runs sharing a reports folder take turns (an
 ``flock`` on the folder), so neither loses the other's row.  A scenario that crashed has a row
 without a report (ERROR, and why), kept until the scenario is written again.
 """
@@ -85,10 +86,38 @@ def index_files(reports: Path, new: Iterable[IndexRow]) -> dict[Path, bytes]:
 
     rows = {_key(row): row for row in kept_rows(reports)}
     rows.update((_key(row), row) for row in new)
+    rows.update((_key(row), row) for row in _unlisted_reports(reports, set(rows)))
     ordered = _ordered(rows.values())
     state = {"format": FORMAT_TAG, "rows": [row.to_json() for row in ordered]}
     return {reports / STATE_NAME: json.dumps(state, indent=1).encode("utf-8"),
             reports / INDEX_NAME: render_index(ordered).encode("utf-8")}
+
+
+def _unlisted_reports(reports: Path, listed: set[tuple[str, str]]) -> list[IndexRow]:
+    """Rows for the scenario reports in ``reports`` that no row lists (written by an older
+    version, or ``index.json`` was lost): their name, title, link and thumbnail, read back
+    from the files; what the run did is not recorded."""
+    from tcptrace_viz.render.index import IndexRow
+    from tcptrace_viz.render.thumbnail import thumbnail_uri
+    from tcptrace_viz.scenarios import CATALOGUE, get
+    from tcptrace_viz.store import report_name
+
+    found = []
+    for name in CATALOGUE:
+        for ipv6 in (False, True):
+            family = "ipv6" if ipv6 else "ipv4"
+            stem = report_name(name, ipv6)
+            if (name, family) in listed or not (reports / f"{stem}.html").is_file():
+                continue
+            try:
+                thumbnail = thumbnail_uri((reports / f"{stem}.png").read_bytes())
+            except OSError:
+                thumbnail = ""
+            found.append(IndexRow(name=name, title=get(name).title, first_write=("", "?"),
+                                  later_write=("", "?"), closers="not recorded", states=[],
+                                  verdict="", href=f"{stem}.html", family=family,
+                                  thumbnail=thumbnail, scenario=name))
+    return found
 
 
 def _key(row: IndexRow) -> tuple[str, str]:

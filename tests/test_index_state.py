@@ -92,6 +92,18 @@ def test_a_crash_says_error_until_the_scenario_is_written_again(tmp_path: Path) 
     assert "ERROR" not in html and "close-then-write.html" in html
 
 
+def test_a_report_no_row_lists_is_read_back_from_its_files(tmp_path: Path) -> None:
+    (tmp_path / "linger0-ipv6.html").write_text("<html></html>")  # an older version's
+    (tmp_path / "linger0-ipv6.png").write_bytes(_png())
+    (tmp_path / "my-trace.html").write_text("<html></html>")  # `report` of a user's file
+    _write_report(tmp_path, index_row(make_trace(), "close-then-write.html"))
+    html = (tmp_path / INDEX_NAME).read_text()
+    assert re.findall(r'<a href="([^"]+)"', html) == ["close-then-write.html",
+                                                      "linger0-ipv6.html"]
+    assert _thumbnail_sizes(html) == [(240, 180)]
+    assert "SO_LINGER" in html  # its title, from the catalogue
+
+
 def test_the_kept_rows_are_untrusted(tmp_path: Path) -> None:
     (tmp_path / "x.html").write_text("")
     (tmp_path / STATE_NAME).write_text(
@@ -157,6 +169,19 @@ def test_the_index_after_one_scenario_then_another_lists_both(tmp_path: Path) ->
     assert _thumbnail_sizes(html) == [(240, 180)] * 2
     assert "http://" not in html and "https://" not in html
     assert "2 passed, 0 failed" in html
+
+
+@pytest.mark.root
+def test_two_runs_at_once_into_one_reports_folder_both_reach_the_index(tmp_path: Path) -> None:
+    runs = [subprocess.Popen([sys.executable, "-m", "tcptrace_viz", "capture", "-s", name,
+                              "--out", "c", "--reports", "r"], cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for name in ("linger0", "shutdown")]
+    for run in runs:
+        output, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, output
+    html = (tmp_path / "r" / INDEX_NAME).read_text()
+    assert re.findall(r'<a href="([^"]+)"', html) == ["shutdown.html", "linger0.html"]
 
 
 @pytest.mark.root
