@@ -129,8 +129,8 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     try:
         number = 0
         single = save and total == 1
-        prepare: Callable[[], None] | None = functools.partial(
-            _import_renderers, matplotlib=not single)
+        prepare: Callable[[], None] | None = None if brief else functools.partial(
+            _import_renderers, matplotlib=not single)  # brief: nothing is drawn
         for phase, alone in _phases(runs):
             if alone:  # a complete capture needs the CPUs: nothing else runs beside it
                 while _drawing(slots):
