@@ -86,6 +86,7 @@ def main() -> None:
       tcptrace-viz list
       sudo tcptrace-viz capture --scenario linger0
       sudo tcptrace-viz capture --all
+      sudo tcptrace-viz check --all
       tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
       tcptrace-viz report trace.pcapng --format md
 
@@ -120,7 +121,8 @@ def _scenario_options(function: F) -> F:
                             type=_ScenarioChoice(), metavar="NAME",
                             help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
     function = click.option("--ipv6", is_flag=True,
-                            help="Use IPv6 instead of IPv4.")(function)
+                            help="Use IPv6 instead of IPv4 (capture names the files "
+                                 "<scenario>-ipv6, beside the IPv4 ones).")(function)
     function = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                             help="Set a scenario parameter (repeatable), e.g. --set "
                                  "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
@@ -134,13 +136,15 @@ def _scenario_options(function: F) -> F:
     return function
 
 
-def _chosen(scenarios: tuple[str, ...], run_all: bool) -> list[str]:
+def _chosen(scenarios: tuple[str, ...], run_all: bool, command: str) -> list[str]:
+    """The scenarios to run, in the order given (BadInputError: none, or both kinds)."""
     if run_all and scenarios:
-        raise click.UsageError("give either --scenario NAME or --all, not both")
+        raise BadInputError("give either --scenario NAME or --all, not both")
     if run_all:
         return list(_scenario_names())
     if not scenarios:
-        raise click.UsageError("name a scenario with --scenario NAME, or use --all")
+        raise BadInputError(f"name a scenario with --scenario NAME (`tcptrace-viz list` shows "
+                            f"them), or use --all; see `tcptrace-viz {command} --help`")
     return list(dict.fromkeys(scenarios))
 
 
@@ -151,50 +155,61 @@ def _chosen(scenarios: tuple[str, ...], run_all: bool) -> list[str]:
               help="Where capture folders are written.")
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True,
-              help="Where reports (txt, html, svg, png, index.html) are written.")
+              help="Where reports (txt, html, svg, png) and index.html are written.")
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
                     sets: tuple[str, ...], jobs: int | None, out: Path, reports: Path) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
 
-    Needs root (or unprivileged user namespaces, without kernel state tracing). For each
-    scenario: captures/<scenario>/<UTC time>/trace.pcapng and trace.json, reports/<scenario>.txt,
-    .html, .svg and .png, a text ladder and the verdict on stdout.
+    Name the scenarios with --scenario (repeatable) or run them all with --all. Needs root
+    (or unprivileged user namespaces, without kernel state tracing). For each scenario:
+    captures/<scenario>/<UTC time>/trace.pcapng and trace.json, reports/<scenario>.txt,
+    .html, .svg and .png, a text ladder and the verdict on stdout. An IPv6 run's files are
+    named <scenario>-ipv6 (its capture folder <UTC time>-ipv6), beside the IPv4 ones.
+    reports/index.html is rewritten after each scenario: it lists every report in the
+    folder, from this run and earlier ones, with a thumbnail of each ladder.
 
     \b
     Examples:
       sudo tcptrace-viz capture --scenario linger0
-      sudo tcptrace-viz capture -s close-then-write -s shutdown --ipv6
+      sudo tcptrace-viz capture -s linger0 --ipv6     # reports/linger0-ipv6.*
+      sudo tcptrace-viz capture -s close-then-write -s shutdown
       sudo tcptrace-viz capture --all --out /tmp/captures --reports /tmp/reports
       sudo tcptrace-viz capture --all -j 1            # one scenario at a time
       sudo tcptrace-viz capture -s bulk-close --set bytes=160MiB
     """
-    names = _chosen(scenarios, run_all)
     with _user_errors():
+        names = _chosen(scenarios, run_all, "capture")
         failed = _run_scenarios(names, ipv6, out, reports, sets, jobs)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 @main.command("check")
 @_scenario_options
+@click.option("--verbose", "-v", is_flag=True,
+              help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                  sets: tuple[str, ...], jobs: int | None) -> None:
+                  sets: tuple[str, ...], jobs: int | None, verbose: bool) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
-    Exits 1 when any scenario's outcome differs from what it expects.
+    Name the scenarios with --scenario (repeatable) or check them all with --all. Prints one
+    line per scenario: its name, PASS, FAIL or ERROR and, when it did not pass, the first
+    thing that was not as expected; -v prints the ladders and full verdicts instead. Exits 1
+    when any scenario's outcome differs from what it expects.
 
     \b
     Examples:
       sudo tcptrace-viz check --all
       sudo tcptrace-viz check --scenario close-then-write --ipv6
+      sudo tcptrace-viz check -s linger0 -v           # with the ladder
     """
-    names = _chosen(scenarios, run_all or not scenarios)
     with _user_errors():
-        failed = _run_scenarios(names, ipv6, None, None, sets, jobs)
+        names = _chosen(scenarios, run_all, "check")
+        failed = _run_scenarios(names, ipv6, None, None, sets, jobs, brief=not verbose)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
-                   sets: Sequence[str], jobs: int | None) -> list[str]:
+                   sets: Sequence[str], jobs: int | None, brief: bool = False) -> list[str]:
     """Capture each scenario (``jobs`` at a time); print its ladder and verdict in catalogue
     order; return the names that failed (see :func:`tcptrace_viz.runner.run_scenarios`)."""
     from tcptrace_viz.capture.batch import default_jobs
@@ -208,7 +223,7 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
                f"[0/{len(names)}] capturing {len(names)} scenarios, {jobs} at a time...",
                err=True)
     return run_scenarios(names, values, ipv6=ipv6, out=out, reports=reports, jobs=jobs,
-                         echo=click.echo, progress=partial(click.echo, err=True))
+                         echo=click.echo, progress=partial(click.echo, err=True), brief=brief)
 
 
 @main.command("report")

@@ -21,7 +21,6 @@ from tcptrace_viz.event_text import size_text
 from tcptrace_viz.render import RenderOptions
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
     from tcptrace_viz.render import Prepared
 
 REPORT_SET: Final = ("txt", "html", "svg", "png")
@@ -64,15 +63,13 @@ def write_set(files: Mapping[Path, bytes]) -> None:
 
 def default_report(path: Path, fmt: str, reports: Path = Path("reports")) -> Path:
     """Where ``report`` writes the ``fmt`` report of ``path`` when not told: ``reports/`` and
-    the scenario's name for a capture folder or its files, else the file's."""
+    the scenario's name for a capture folder or its files (``<scenario>-ipv6`` for an IPv6
+    run's), else the file's."""
     from tcptrace_viz.render import format_info
-    from tcptrace_viz.store import capture_folder_of
+    from tcptrace_viz.store import capture_folder_of, report_name_of
 
     folder = capture_folder_of(path)
-    if folder is None:
-        stem = path.stem
-    else:
-        stem = folder.parent.name if folder.parent.name else folder.name
+    stem = path.stem if folder is None else report_name_of(folder)
     return reports / f"{stem}{format_info(fmt).suffix}"
 
 
@@ -129,10 +126,14 @@ def render_report_set(prepared: Prepared, reports: Path, name: str,
 
 def commit_scenario(folder: Path, pcapng: bytes, document: str,
                     report_files: Mapping[Path, bytes],
-                    done: Callable[[], None] = lambda: None) -> list[Path]:
-    """Write a scenario's capture folder and report set, all or nothing; return what was written.
+                    done: Callable[[], None] = lambda: None,
+                    index_files: Mapping[Path, bytes] | None = None) -> list[Path]:
+    """Write a scenario's capture folder and report set, all or nothing; return what was written
+    (the capture folder, then the report files).
 
-    ``folder`` is the capture folder's name from :func:`tcptrace_viz.store.new_capture_folder`;
+    ``folder`` is the capture folder's name from :func:`tcptrace_viz.store.new_capture_folder`
+    (another run may take it first: the folder written is the one listed);
+    ``index_files`` (the updated index and its state) are written with the report set;
     ``done`` runs once everything is written, before a held signal takes effect.
     """
     from tcptrace_viz.store import write_capture_folder
@@ -143,12 +144,12 @@ def commit_scenario(folder: Path, pcapng: bytes, document: str,
         try:
             for parent in reports:
                 parent.mkdir(parents=True, exist_ok=True)
-            write_capture_folder(folder, pcapng, document)
+            folder = write_capture_folder(folder, pcapng, document)
         except OSError as exc:
             _remove_folders(made)
             raise BadInputError(f"cannot write {exc.filename or folder}: {exc.strerror}") from exc
         try:
-            write_set(report_files)
+            write_set({**report_files, **(index_files or {})})
         except BadInputError:
             shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):
@@ -163,27 +164,3 @@ def _remove_folders(folders: Sequence[Path]) -> None:
     for folder in folders:
         with contextlib.suppress(OSError):
             folder.rmdir()
-
-
-def write_index(entries: Sequence[tuple[Trace, str]], reports: Path) -> Path:
-    """Render ``reports/index.html`` for ``entries`` and write it, with signals held."""
-    from tcptrace_viz.render import render_index
-
-    with interrupts.deferred():
-        index = reports / "index.html"
-        try:
-            reports.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BadInputError(f"cannot write {index}: {exc.strerror}") from exc
-        write_file(index, render_index(entries))
-    return index
-
-
-def error_entry(name: str, why: str) -> tuple[Trace, str]:
-    """The index's entry for a scenario that crashed: its name, ERROR and why; no link."""
-    from tcptrace_viz.meta import TraceMeta
-    from tcptrace_viz.model import Trace
-    from tcptrace_viz.scenarios import get
-
-    meta = TraceMeta(scenario=name, title=get(name).title, verdict="error", verdict_detail=why)
-    return Trace.build(meta=meta), "#"

@@ -5,7 +5,9 @@ Captures run ``jobs`` at a time (each in its own namespace, see
 are drawn in a forked child (:class:`tcptrace_viz.forked.ForkedCall`) while the next captures
 run and the next reports are drawn.  The parent alone writes files, in catalogue order, each
 scenario's capture folder and report set all or nothing, and prints each scenario's summary in
-that order too, so the console reads the same whatever ``jobs`` is.
+that order too, so the console reads the same whatever ``jobs`` is.  Each scenario's commit
+rewrites ``reports/index.html`` too (:mod:`tcptrace_viz.index_state`), so the index always
+lists every report in the folder, this run's and earlier ones.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tcptrace_viz.errors import Interrupted, TcptraceVizError
+from tcptrace_viz.errors import TcptraceVizError
 from tcptrace_viz.forked import ForkedCall
 
 if TYPE_CHECKING:
     from tcptrace_viz.capture.batch import RunResult
     from tcptrace_viz.capture.result import CaptureResult
     from tcptrace_viz.meta import Value
-    from tcptrace_viz.model import Trace
     from tcptrace_viz.render.figure_service import FigureService
+    from tcptrace_viz.render.index import IndexRow
     from tcptrace_viz.scenarios.registry import Scenario
 
 
@@ -44,6 +46,8 @@ class Drawn:
     """The capture folder's ``trace.json``."""
     folder: Path | None = None
     """The capture folder's name (not yet created)."""
+    index_row: IndexRow | None = None
+    """The scenario's row in ``reports/index.html``, thumbnail included."""
 
 
 @dataclasses.dataclass
@@ -59,26 +63,31 @@ class _Pending:
 
 def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, ipv6: bool,
                   out: Path | None, reports: Path | None, jobs: int,
-                  echo: Callable[[str], None], progress: Callable[[str], None]) -> list[str]:
+                  echo: Callable[[str], None], progress: Callable[[str], None],
+                  brief: bool = False) -> list[str]:
     """Capture, judge and report every scenario in ``names``; return those that failed.
 
     ``out``/``reports`` None: ``check`` (nothing is written).  ``echo`` prints a scenario's
-    summary (stdout), ``progress`` a progress line (stderr).  A scenario whose point is a
-    complete capture (bulk-close) runs first and alone, since a busy CPU can make lo's backlog
-    drop segments; the others run ``jobs`` at a time, those that send the most first.
-    Everything is printed and written in the order of ``names``.  A scenario that crashes gets
-    verdict ERROR and the others still run; missing privilege, an unwritable file or Ctrl-C
-    stop all, and the index then lists the scenarios written so far.
+    summary (stdout), or with ``brief`` one line (name, verdict, the first thing not as
+    expected) and nothing is drawn; ``progress`` prints a progress line (stderr).  A
+    scenario whose point is a complete capture (bulk-close) runs first and alone, since a
+    busy CPU can make lo's backlog drop segments; the others run ``jobs`` at a time, those
+    that send the most first.  Everything is printed and written in the order of ``names``.
+    A scenario that crashes gets verdict ERROR and the others still run; missing privilege,
+    an unwritable file or Ctrl-C stop all.  Each scenario written rewrites the index, which
+    lists every report in ``reports`` (this run's crashes in place of older reports).
     """
     from tcptrace_viz.capture.batch import run_many
-    from tcptrace_viz.outputs import error_entry, write_index
+    from tcptrace_viz.index_state import error_row
+    from tcptrace_viz.render.wording import verdict_line
     from tcptrace_viz.scenarios import get
+    from tcptrace_viz.scenarios.verdict import judge_run
     from tcptrace_viz.store import remove_partial_folders
 
     save = out is not None and reports is not None
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
     failed: list[str] = []
-    index_entries: list[tuple[Trace, str]] = []
+    width = max(len(name) for name in names)
     if out is not None:
         remove_partial_folders(out)
     runs = [(get(name), values[name]) for name in names]
@@ -101,22 +110,27 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             printed += 1
             name = item.result.scenario.name
             if item.drawn is None:
-                echo(f"verdict: ERROR\n  why: {item.result.why}\n")
+                echo(verdict_line(name, None, item.result.why, width) if brief
+                     else f"verdict: ERROR\n  why: {item.result.why}\n")
                 failed.append(name)
-                index_entries.append(error_entry(name, item.result.why))
+                if save and reports is not None:  # its row says ERROR until it is written
+                    _write_index(reports, error_row(name, item.result.why, ipv6))
                 continue
             capture = item.result.capture
             assert capture is not None  # a drawing exists only for a capture
-            written = _write(item.drawn, capture.trace, name, index_entries) if save else []
-            echo(item.drawn.summary + "".join(f"  wrote {path}\n" for path in written))
+            if brief:
+                echo(verdict_line(name, capture.trace.meta, width=width))
+            else:
+                written = _write(item.drawn, reports) if save and reports else []
+                echo(item.drawn.summary + "".join(f"  wrote {path}\n" for path in written))
             if capture.trace.meta.verdict != "pass":
                 failed.append(name)
 
     try:
         number = 0
         single = save and total == 1
-        prepare: Callable[[], None] | None = functools.partial(
-            _import_renderers, matplotlib=not single)
+        prepare: Callable[[], None] | None = None if brief else functools.partial(
+            _import_renderers, matplotlib=not single)  # brief: nothing is drawn
         for phase, alone in _phases(runs):
             if alone:  # a complete capture needs the CPUs: nothing else runs beside it
                 while _drawing(slots):
@@ -129,21 +143,24 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             prepare = None
             for done in finished:
                 number += 1
-                progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
-                slots[phase[done.index]] = _Pending(
-                    done, _draw(done, out, reports, service[0] if service else None)
-                    if done.capture else None)
+                if brief and done.capture is not None:  # nothing to draw
+                    progress(f"[{number}/{total}] {done.scenario.name}: captured")
+                    judge_run(done.capture.trace, done.scenario, done.params)
+                    slots[phase[done.index]] = _Pending(done, None, Drawn("", {}))
+                else:
+                    progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
+                    slots[phase[done.index]] = _Pending(
+                        done, _draw(done, out, reports, ipv6, service[0] if service else None)
+                        if done.capture else None)
                 _collect(slots, block=_drawing(slots) > jobs)
                 print_ready()
         while slots:
             _collect(slots, block=True)
             print_ready()
-        if save and total > 1 and reports is not None:
-            echo(f"index: {write_index(index_entries, reports)}")
-    except (KeyboardInterrupt, Interrupted):
-        if save and total > 1 and reports is not None and index_entries:
-            write_index(index_entries, reports)
-        raise
+        if save and reports is not None:
+            from tcptrace_viz.index_state import INDEX_NAME
+
+            echo(f"index: {reports / INDEX_NAME}")
     finally:
         for item in slots.values():  # left by an error or an interrupt: killed and reaped
             if item.drawing is not None:
@@ -202,14 +219,18 @@ def _import_renderers(*, matplotlib: bool = True) -> None:
     # Signals wait until the imports are done: an interrupt inside an extension module's
     # initialisation would otherwise turn into an ImportError and be lost.
     with interrupts.deferred(), contextlib.suppress(ImportError):
+        import PIL.Image  # noqa: F401 - the index's thumbnails
+
+        import tcptrace_viz.index_state
         import tcptrace_viz.outputs
         import tcptrace_viz.render.console
+        import tcptrace_viz.render.index
 
         if matplotlib:
             import tcptrace_viz.render.ladder_figure  # noqa: F401
 
 
-def _draw(done: RunResult, out: Path | None, reports: Path | None,
+def _draw(done: RunResult, out: Path | None, reports: Path | None, ipv6: bool,
           service: FigureService | None) -> ForkedCall[Drawn]:
     """Judge the run, then draw its reports in a forked child (its diagram by ``service``,
     when there is one)."""
@@ -218,20 +239,21 @@ def _draw(done: RunResult, out: Path | None, reports: Path | None,
     capture = done.capture
     assert capture is not None
     judge_run(capture.trace, done.scenario, done.params)
+    from tcptrace_viz.store import new_capture_folder, report_name
+
     name = done.scenario.name
-    folder = None
-    if out is not None:
-        from tcptrace_viz.store import new_capture_folder
-
-        folder = new_capture_folder(out, name)
-    return ForkedCall(lambda: _render(capture, name, folder, reports, service))
+    folder = None if out is None else new_capture_folder(out, name, ipv6)
+    stem = report_name(name, ipv6)
+    return ForkedCall(lambda: _render(capture, stem, folder, reports, service))
 
 
-def _render(capture: CaptureResult, name: str, folder: Path | None, reports: Path | None,
+def _render(capture: CaptureResult, stem: str, folder: Path | None, reports: Path | None,
             service: FigureService | None) -> Drawn:  # pragma: no cover - the forked child
     from tcptrace_viz.outputs import embedding, render_report_set
     from tcptrace_viz.render import prepare
     from tcptrace_viz.render.console import console_summary
+    from tcptrace_viz.render.index import index_row
+    from tcptrace_viz.render.thumbnail import thumbnail_uri
     from tcptrace_viz.store import PCAPNG_NAME, capture_json, pcapng_bytes
 
     prepared = prepare(capture.trace)  # one ladder and one SVG for every output
@@ -246,16 +268,27 @@ def _render(capture: CaptureResult, name: str, folder: Path | None, reports: Pat
         # Should the service have failed, drawing here fails the same way and says why.
         with contextlib.suppress(TcptraceVizError):
             prepared.use_drawn(*service.receive())
-    return Drawn(summary, render_report_set(prepared, reports, name, options), pcapng,
-                 capture_json(capture.trace), folder)
+    files = render_report_set(prepared, reports, stem, options)
+    row = index_row(capture.trace, f"{stem}.html", thumbnail_uri(files[reports / f"{stem}.png"]))
+    return Drawn(summary, files, pcapng, capture_json(capture.trace), folder, row)
 
 
-def _write(drawn: Drawn, trace: Trace, name: str,
-           index_entries: list[tuple[Trace, str]]) -> list[Path]:
-    """Write a scenario's capture folder and report set, all or nothing; list them."""
+def _write(drawn: Drawn, reports: Path) -> list[Path]:
+    """Write a scenario's capture folder and report set, and the index with its row, all or
+    nothing; list the capture folder and the report set."""
+    from tcptrace_viz.index_state import index_files, locked
     from tcptrace_viz.outputs import commit_scenario
 
-    assert drawn.folder is not None
-    entry = (trace, f"{name}.html")
-    return commit_scenario(drawn.folder, drawn.pcapng, drawn.document, drawn.report_files,
-                           lambda: index_entries.append(entry))
+    assert drawn.folder is not None and drawn.index_row is not None
+    with locked(reports):
+        return commit_scenario(drawn.folder, drawn.pcapng, drawn.document, drawn.report_files,
+                               index_files=index_files(reports, [drawn.index_row]))
+
+
+def _write_index(reports: Path, row: IndexRow) -> None:
+    """Write the index with ``row`` (a scenario that crashed) in it."""
+    from tcptrace_viz.index_state import index_files, locked
+    from tcptrace_viz.outputs import write_set
+
+    with locked(reports):
+        write_set(index_files(reports, [row]))

@@ -8,8 +8,10 @@ files are complete, so a crash or Ctrl-C never leaves a half-written folder that
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +29,10 @@ from tcptrace_viz.model import Trace
 PCAPNG_NAME = "trace.pcapng"
 JSON_NAME = "trace.json"
 FORMAT_TAG = "tcptrace-viz-trace/1"
+IPV6_TAG = "ipv6"
+"""Added to an IPv6 run's names: ``captures/<scenario>/<time>-ipv6/``, ``reports/<scenario>-ipv6.*``
+(the IPv4 run's files are left alone)."""
+_IPV6_FOLDER = re.compile(rf"\d{{8}}T\d{{6}}Z-{IPV6_TAG}(-\d+)?")
 
 
 def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) -> bytes:
@@ -65,10 +71,23 @@ def save_capture(trace: Trace, pcapng: bytes, out_dir: Path) -> Path:
     return write_capture_folder(folder, pcapng, capture_json(trace))
 
 
-def new_capture_folder(out_dir: Path, scenario: str) -> Path:
-    """A free ``<out_dir>/<scenario>/<UTC timestamp>`` name for a new capture (not created)."""
+def report_name(scenario: str, ipv6: bool = False) -> str:
+    """The stem of a run's report files: ``linger0``, or ``linger0-ipv6`` for an IPv6 run."""
+    return f"{scenario}-{IPV6_TAG}" if ipv6 else scenario
+
+
+def report_name_of(folder: Path) -> str:
+    """The report stem of the capture folder ``folder`` (``captures/linger0/<time>-ipv6`` is
+    ``linger0-ipv6``); a folder not named by :func:`new_capture_folder` gives its own name."""
+    scenario = folder.parent.name if folder.parent.name else folder.name
+    return report_name(scenario, bool(_IPV6_FOLDER.fullmatch(folder.name)))
+
+
+def new_capture_folder(out_dir: Path, scenario: str, ipv6: bool = False) -> Path:
+    """A free ``<out_dir>/<scenario>/<UTC timestamp>`` name for a new capture (not created);
+    ``-ipv6`` follows the timestamp of an IPv6 run."""
     parent = out_dir / scenario
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + (f"-{IPV6_TAG}" if ipv6 else "")
     final = parent / stamp
     suffix = 2
     while final.exists():
@@ -83,7 +102,8 @@ def capture_json(trace: Trace) -> str:
 
 
 def write_capture_folder(final: Path, pcapng: bytes, document: str) -> Path:
-    """Write both files into a hidden folder beside ``final``, then rename it; return ``final``.
+    """Write both files into a hidden folder beside ``final``, then rename it; return where it
+    went: ``final``, or ``final-2``... when another run took that name meanwhile.
 
     Nothing is left on failure, not even a scenario folder this call made.
     """
@@ -95,7 +115,7 @@ def write_capture_folder(final: Path, pcapng: bytes, document: str) -> Path:
         temporary.mkdir()
         (temporary / PCAPNG_NAME).write_bytes(pcapng)
         (temporary / JSON_NAME).write_text(document, encoding="utf-8")
-        temporary.rename(final)
+        final = _rename_to_free(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         if made_parent:
@@ -103,6 +123,22 @@ def write_capture_folder(final: Path, pcapng: bytes, document: str) -> Path:
                 parent.rmdir()
         raise
     return final
+
+
+def _rename_to_free(temporary: Path, final: Path) -> Path:
+    """Rename ``temporary`` to ``final`` or, should another process have made that folder since
+    its name was chosen (a run in the same second), to the next free ``final-N``."""
+    wanted, suffix = final, 2
+    while True:
+        try:
+            if not final.exists():  # rename() would replace an empty folder
+                temporary.rename(final)
+                return final
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        final = wanted.with_name(f"{wanted.name}-{suffix}")
+        suffix += 1
 
 
 def remove_partial_folders(out_dir: Path) -> None:

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenarios", "store"),  # the close scenarios; capture folders
     ("capture",),  # a scenario run into a Trace
     ("render",),  # a Trace into pictures and reports
-    ("outputs", "progress"),  # report sets on disk; progress lines
+    ("outputs", "progress", "index_state"),  # report sets on disk; progress lines; the index
     ("runner",),  # capture, judge and report the chosen scenarios, side by side
     ("cli",),
     ("notebook",),  # the Trace users hold: rendering and connections at hand

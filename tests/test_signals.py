@@ -52,7 +52,8 @@ def _check_after(process: subprocess.Popen[str], out: Path, reports: Path,
                 assert any(folder.iterdir()), f"{label}: empty folder {folder}"
             assert ".partial-" not in folder.name, f"{label}: {folder}"
     if reports.exists():
-        names = {path.stem for path in reports.iterdir() if path.name != "index.html"}
+        names = {path.stem for path in reports.iterdir()
+                 if path.name not in ("index.html", "index.json")}
         for name in names:
             suffixes = {path.suffix for path in reports.glob(f"{name}.*")}
             assert suffixes == {".txt", ".html", ".svg", ".png"}, f"{label}: {name} {suffixes}"

@@ -275,3 +275,15 @@ def test_a_file_that_is_no_capture_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInputError) as caught:
         read_capture(path)
     assert str(path) in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_capture_folder_name_taken_meanwhile_gets_the_next_free_one(tmp_path: Path) -> None:
+    from tcptrace_viz.store import new_capture_folder, report_name_of, write_capture_folder
+
+    chosen = new_capture_folder(tmp_path, "linger0", ipv6=True)
+    assert chosen.name.endswith("-ipv6") and report_name_of(chosen) == "linger0-ipv6"
+    first = write_capture_folder(chosen, b"pcapng", "{}")
+    second = write_capture_folder(chosen, b"pcapng", "{}")  # another run chose it too
+    assert first == chosen and second == chosen.with_name(f"{chosen.name}-2")
+    assert report_name_of(second) == "linger0-ipv6"
+    assert report_name_of(new_capture_folder(tmp_path, "linger0")) == "linger0"

@@ -28,6 +28,7 @@ from tcptrace_viz.render.options import RenderOptions
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
+    from tcptrace_viz.render.index import IndexRow
     from tcptrace_viz.render.prepared import Prepared
 
 __all__ = ["FORMATS", "Format", "Prepared", "RenderOptions", "Renderer", "format_info",
@@ -198,9 +199,9 @@ def render(trace: Trace | Prepared, fmt: str, options: RenderOptions | None = No
     return renderer.render(prepared, options or RenderOptions())
 
 
-def render_index(entries: Sequence[tuple[Trace, str]]) -> str:
-    """``reports/index.html`` for ``entries`` (trace, relative href of its report); see
-    :func:`tcptrace_viz.render.index.render_index`."""
+def render_index(entries: Sequence[tuple[Trace, str] | IndexRow]) -> str:
+    """``reports/index.html`` for ``entries``: rows, or (trace, relative href of its report);
+    see :func:`tcptrace_viz.render.index.render_index`."""
     from tcptrace_viz.render.index import render_index as _render_index
 
     return _render_index(entries)

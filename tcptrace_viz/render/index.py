@@ -1,16 +1,22 @@
-"""``reports/index.html``: all scenarios side by side, one row each, linking to their reports."""
+"""``reports/index.html``: all scenarios side by side, one row each, linking to their reports.
+
+A row is an :class:`IndexRow`, made from a Trace (:func:`index_row`) and kept between runs as
+plain JSON (:meth:`IndexRow.to_json`, read back from untrusted JSON by
+:meth:`IndexRow.from_json`), so that the index of one scenario's run still lists the others.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from tcptrace_viz.analysis.selection import rows_of
-from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.render.labels import short_syscall
 from tcptrace_viz.render.templating import content_security_policy, environment, static_text
+from tcptrace_viz.render.thumbnail import DATA_PNG
 from tcptrace_viz.render.wording import verdict_word
 from tcptrace_viz.vocabulary import sender as who_sent
 
@@ -35,26 +41,74 @@ class IndexRow:
     states: list[str]
     verdict: str
     href: str
+    family: str = ""
+    """``ipv4`` or ``ipv6`` for a capture (as in its meta), else empty."""
+    thumbnail: str = ""
+    """The top of the ladder as a ``data:image/png;base64,`` URI, or empty."""
+    kernel: str = ""
+    """The kernel release the run was on."""
+    tool_version: str = ""
+    """The tcptrace-viz version that made the run."""
+    scenario: str = ""
+    """The scenario's name (``name`` is what the index calls the row)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as a JSON object."""
+        document = dataclasses.asdict(self)
+        document["first_write"], document["later_write"] = (list(self.first_write),
+                                                            list(self.later_write))
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> IndexRow | None:
+        """A row read back from untrusted JSON; None when it is not one.  Text fields must be
+        text, the link stays relative (:func:`safe_href`), the thumbnail a PNG data: URI."""
+        def text(key: str) -> str:
+            value = document.get(key, "")
+            return value if isinstance(value, str) else ""
+
+        def pair(key: str) -> tuple[str, str]:
+            value = document.get(key)
+            if isinstance(value, list | tuple) and len(value) == 2:
+                return str(value[0]), str(value[1])
+            return ("", "none")
+
+        states = document.get("states")
+        if not text("name") or not text("href"):
+            return None
+        thumbnail = text("thumbnail")
+        if not (thumbnail.startswith(DATA_PNG)
+                and _BASE64.fullmatch(thumbnail.removeprefix(DATA_PNG))):
+            thumbnail = ""
+        return cls(name=text("name"), title=text("title"), first_write=pair("first_write"),
+                   later_write=pair("later_write"), closers=text("closers"),
+                   states=[str(item) for item in states] if isinstance(states, list) else [],
+                   verdict=text("verdict"), href=safe_href(text("href")), family=text("family"),
+                   thumbnail=thumbnail, kernel=text("kernel"),
+                   tool_version=text("tool_version"), scenario=text("scenario"))
 
 
-def render_index(entries: Sequence[tuple[Trace, str]]) -> str:
-    """The index page: ``entries`` are (trace, relative href of its report)."""
-    rows = [index_row(trace, href) for trace, href in entries]
-    first = entries[0][0].meta if entries else TraceMeta()
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def render_index(entries: Sequence[tuple[Trace, str] | IndexRow]) -> str:
+    """The index page: ``entries`` are rows, or (trace, relative href of its report)."""
+    rows = [entry if isinstance(entry, IndexRow) else index_row(*entry) for entry in entries]
+    first = next((row for row in rows if row.kernel or row.tool_version), None)
     context = {
         "csp": content_security_policy(None),
         "css": static_text("report.css"),
         "rows": rows,
-        "kernel": first.kernel,
-        "tool_version": first.tool_version,
+        "kernel": first.kernel if first else "",
+        "tool_version": first.tool_version if first else "",
         "passed": sum(1 for row in rows if row.verdict == "PASS"),
         "failed": sum(1 for row in rows if row.verdict == "FAIL"),
     }
     return environment().get_template("index.html.j2").render(context)
 
 
-def index_row(trace: Trace, href: str) -> IndexRow:
-    """Summarise one trace for the index."""
+def index_row(trace: Trace, href: str, thumbnail: str = "") -> IndexRow:
+    """Summarise one trace for the index; ``thumbnail`` is its ladder's data: URI, if any."""
     meta = trace.meta
     has_wire = bool(len(trace.packets))
     writes = [(str(row.side), short_syscall(row, has_wire)) for row in rows_of(trace.syscalls)
@@ -69,6 +123,11 @@ def index_row(trace: Trace, href: str) -> IndexRow:
         states=_state_paths(trace),
         verdict=verdict_word(meta),
         href=safe_href(href),
+        family=str(meta.family or ""),
+        thumbnail=thumbnail if thumbnail.startswith(DATA_PNG) else "",
+        kernel=str(meta.kernel or ""),
+        tool_version=str(meta.tool_version or ""),
+        scenario=str(meta.scenario or ""),
     )
 
 

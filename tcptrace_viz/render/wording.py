@@ -40,3 +40,16 @@ def sysctl_items(meta: TraceMeta) -> list[tuple[str, str]]:
     if not isinstance(sysctls, dict):
         return []
     return sorted((str(k), str(v)) for k, v in sysctls.items())
+
+
+def verdict_line(name: str, meta: TraceMeta | None, why: str = "", width: int = 0) -> str:
+    """One line for ``check``: the scenario's name (padded to ``width``), ``PASS``, ``FAIL`` or
+    ``ERROR`` (``meta`` None: the run crashed, ``why``), and unless it passed the first thing
+    that was not as expected."""
+    if meta is None:
+        word, first = "ERROR", why
+    else:
+        word = verdict_word(meta) or "?"
+        first = "" if word == "PASS" else str(meta.verdict_detail or "").split("; ")[0]
+    line = f"{name:<{width}}  {word}" + (f"  {first}" if first else "")
+    return line.replace("\n", " ")
