@@ -8,6 +8,7 @@ read, render, write, print.  Errors are one sentence on stderr and an exit code 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
 from tcptrace_viz.progress import Progress
 from tcptrace_viz.render import FORMATS, format_of_suffix
+from tcptrace_viz.scenario_choice import chosen, run_chosen
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -56,9 +58,23 @@ def _user_errors() -> Iterator[None]:
 
 
 def _scenario_names() -> Sequence[str]:
-    from tcptrace_viz.scenarios import CATALOGUE
+    """The built-ins and the scenarios of the files --file loaded."""
+    from tcptrace_viz.scenarios import names
 
-    return CATALOGUE
+    return names()
+
+
+def _load_files(ctx: click.Context, param: click.Parameter,
+                paths: tuple[Path, ...]) -> list[str]:
+    """--file: run each scenario file now (before --scenario names are checked); the names
+    of the scenarios they registered."""
+    from tcptrace_viz.scenarios.files import load_scenario_file
+
+    loaded: list[str] = []
+    with _user_errors():
+        for path in paths:
+            loaded += [name for name in load_scenario_file(path) if name not in loaded]
+    return loaded
 
 
 class _ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
@@ -70,8 +86,8 @@ class _ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
                 ctx: click.Context | None) -> str:
         names = _scenario_names()
         if value not in names:
-            self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the "
-                      f"{len(names)} scenarios", param, ctx)
+            self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the built-in "
+                      "ones (a scenario file's need --file FILE first)", param, ctx)
         return str(value)
 
 
@@ -115,8 +131,15 @@ def list_command() -> None:
 
 
 def _scenario_options(function: F) -> F:
+    function = click.option("--file", "file_scenarios", multiple=True, is_eager=True,
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            callback=_load_files, metavar="FILE",
+                            help="A scenario file (Python, see the README): its scenarios "
+                                 "run (all of them, unless --scenario names some); "
+                                 "repeatable.")(function)
     function = click.option("--all", "run_all", is_flag=True,
-                            help="Run every scenario, in catalogue order.")(function)
+                            help="Run every built-in scenario, in catalogue order (and "
+                                 "those of --file).")(function)
     function = click.option("--scenario", "-s", "scenarios", multiple=True,
                             type=_ScenarioChoice(), metavar="NAME",
                             help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
@@ -136,16 +159,25 @@ def _scenario_options(function: F) -> F:
     return function
 
 
-def _chosen(scenarios: tuple[str, ...], run_all: bool, command: str) -> list[str]:
-    """The scenarios to run, in the order given (BadInputError: none, or both kinds)."""
-    if run_all and scenarios:
-        raise BadInputError("give either --scenario NAME or --all, not both")
-    if run_all:
-        return list(_scenario_names())
-    if not scenarios:
-        raise BadInputError(f"name a scenario with --scenario NAME (`tcptrace-viz list` shows "
-                            f"them), or use --all; see `tcptrace-viz {command} --help`")
-    return list(dict.fromkeys(scenarios))
+def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """Where a run prints: its summaries on stdout, its progress on stderr."""
+    return click.echo, partial(click.echo, err=True)
+
+
+def _report_choices(function: F) -> F:
+    """--style, --proportional-time and --quiz, for the commands that draw reports."""
+    function = click.option("--quiz", is_flag=True,
+                            help="HTML reports open in quiz mode: each syscall's result and "
+                                 "each new state is hidden until the reader reveals "
+                                 "it.")(function)
+    function = click.option("--proportional-time", "proportional", is_flag=True,
+                            help="Draw time to scale on the ladder (as far as events leave "
+                                 "room), instead of one row per event.")(function)
+    function = click.option("--style", type=click.Choice(["default", "projector"]),
+                            default="default", show_default=True,
+                            help="projector: larger type and thicker arrows, for a "
+                                 "room.")(function)
+    return function
 
 
 @main.command("capture")
@@ -156,8 +188,11 @@ def _chosen(scenarios: tuple[str, ...], run_all: bool, command: str) -> list[str
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True,
               help="Where reports (txt, html, svg, png) and index.html are written.")
+@_report_choices
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                    sets: tuple[str, ...], jobs: int | None, out: Path, reports: Path) -> None:
+                    sets: tuple[str, ...], jobs: int | None, file_scenarios: list[str],
+                    out: Path, reports: Path, style: str, proportional: bool,
+                    quiz: bool) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
 
     Name the scenarios with --scenario (repeatable) or run them all with --all. Needs root
@@ -176,10 +211,15 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz capture --all --out /tmp/captures --reports /tmp/reports
       sudo tcptrace-viz capture --all -j 1            # one scenario at a time
       sudo tcptrace-viz capture -s bulk-close --set bytes=160MiB
+      sudo tcptrace-viz capture --file lesson.py      # a scenario file's scenarios
+      sudo tcptrace-viz capture -s linger0 --style projector --quiz
     """
+    from tcptrace_viz.render.options import ReportChoices
+
     with _user_errors():
-        names = _chosen(scenarios, run_all, "capture")
-        failed = _run_scenarios(names, ipv6, out, reports, sets, jobs)
+        names = chosen(_scenario_names(), scenarios, run_all, "capture", file_scenarios)
+        failed = run_chosen(names, ipv6, out, reports, sets, jobs, _echoes(),
+                            choices=ReportChoices(style, proportional, quiz))
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
@@ -188,7 +228,8 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
 @click.option("--verbose", "-v", is_flag=True,
               help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                  sets: tuple[str, ...], jobs: int | None, verbose: bool) -> None:
+                  sets: tuple[str, ...], jobs: int | None, file_scenarios: list[str],
+                  verbose: bool) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
     Name the scenarios with --scenario (repeatable) or check them all with --all. Prints one
@@ -201,29 +242,12 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz check --all
       sudo tcptrace-viz check --scenario close-then-write --ipv6
       sudo tcptrace-viz check -s linger0 -v           # with the ladder
+      sudo tcptrace-viz check --file lesson.py        # a kernel-behaviour regression suite
     """
     with _user_errors():
-        names = _chosen(scenarios, run_all, "check")
-        failed = _run_scenarios(names, ipv6, None, None, sets, jobs, brief=not verbose)
+        names = chosen(_scenario_names(), scenarios, run_all, "check", file_scenarios)
+        failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
-
-
-def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
-                   sets: Sequence[str], jobs: int | None, brief: bool = False) -> list[str]:
-    """Capture each scenario (``jobs`` at a time); print its ladder and verdict in catalogue
-    order; return the names that failed (see :func:`tcptrace_viz.runner.run_scenarios`)."""
-    from tcptrace_viz.capture.batch import default_jobs
-    from tcptrace_viz.runner import run_scenarios
-    from tcptrace_viz.scenarios import get
-    from tcptrace_viz.scenarios.params import resolve_all
-
-    values = resolve_all([get(name) for name in names], sets)  # refused before any run
-    jobs = min(jobs or default_jobs(), len(names))
-    click.echo(f"[1/1] {names[0]}: capturing..." if len(names) == 1 else
-               f"[0/{len(names)}] capturing {len(names)} scenarios, {jobs} at a time...",
-               err=True)
-    return run_scenarios(names, values, ipv6=ipv6, out=out, reports=reports, jobs=jobs,
-                         echo=click.echo, progress=partial(click.echo, err=True), brief=brief)
 
 
 @main.command("report")
@@ -236,8 +260,9 @@ def _run_scenarios(names: list[str], ipv6: bool, out: Path | None, reports: Path
               help="Draw only this connection (see the report's connection table).")
 @click.option("--port", "-p", type=int, default=None,
               help="Draw only the first connection using this TCP port.")
+@_report_choices
 def report_command(path: Path, fmt: str | None, output: Path | None, connection: int | None,
-                   port: int | None) -> None:
+                   port: int | None, style: str, proportional: bool, quiz: bool) -> None:
     """Render a capture folder or any pcap/pcapng file.
 
     \b
@@ -245,6 +270,7 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
       tcptrace-viz report captures/linger0/20261125T120000Z
       tcptrace-viz report trace.pcapng -o ticket.md
       tcptrace-viz report trace.pcapng --port 8080 --format txt -o -
+      tcptrace-viz report captures/linger0/20261125T120000Z -f pdf --style projector
     """
     progress = Progress.on_stderr()
     with _user_errors(), contextlib.closing(progress):
@@ -255,11 +281,12 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
         if connection is not None and connection not in set(trace.packets["conn"].tolist()):
             raise BadInputError(f"{path} has no connection {connection}")
         from tcptrace_viz.outputs import attached_capture, default_report, write_report
-        from tcptrace_viz.render import RenderOptions, render
+        from tcptrace_viz.render import RenderOptions, prepare, render
 
         options = attached_capture(path) if fmt == "html" else RenderOptions()
         progress.phase(f"rendering {fmt}")
-        content = render(trace, fmt, options, connection=connection)
+        prepared = prepare(trace, connection, style=style, proportional=proportional)
+        content = render(prepared, fmt, dataclasses.replace(options, quiz=quiz))
         if output is not None and str(output) == "-":
             _echo_content(content)
             return

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tcptrace_viz.meta import Value
     from tcptrace_viz.render.figure_service import FigureService
     from tcptrace_viz.render.index import IndexRow
+    from tcptrace_viz.render.options import ReportChoices
     from tcptrace_viz.scenarios.registry import Scenario
 
 
@@ -64,12 +65,13 @@ class _Pending:
 def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, ipv6: bool,
                   out: Path | None, reports: Path | None, jobs: int,
                   echo: Callable[[str], None], progress: Callable[[str], None],
-                  brief: bool = False) -> list[str]:
+                  brief: bool = False, choices: ReportChoices | None = None) -> list[str]:
     """Capture, judge and report every scenario in ``names``; return those that failed.
 
     ``out``/``reports`` None: ``check`` (nothing is written).  ``echo`` prints a scenario's
     summary (stdout), or with ``brief`` one line (name, verdict, the first thing not as
-    expected) and nothing is drawn; ``progress`` prints a progress line (stderr).  A
+    expected) and nothing is drawn; ``progress`` prints a progress line (stderr);
+    ``choices``: the reports' style, time scale and quiz mode.  A
     scenario whose point is a complete capture (bulk-close) runs first and alone, since a
     busy CPU can make lo's backlog drop segments; the others run ``jobs`` at a time, those
     that send the most first.  Everything is printed and written in the order of ``names``.
@@ -79,6 +81,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     """
     from tcptrace_viz.capture.batch import run_many
     from tcptrace_viz.index_state import error_row
+    from tcptrace_viz.render.options import ReportChoices
     from tcptrace_viz.render.wording import verdict_line
     from tcptrace_viz.scenarios import get
     from tcptrace_viz.scenarios.verdict import judge_run
@@ -150,8 +153,8 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                 else:
                     progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
                     slots[phase[done.index]] = _Pending(
-                        done, _draw(done, out, reports, ipv6, service[0] if service else None)
-                        if done.capture else None)
+                        done, _draw(done, out, reports, ipv6, service[0] if service else None,
+                                    choices or ReportChoices()) if done.capture else None)
                 _collect(slots, block=_drawing(slots) > jobs)
                 print_ready()
         while slots:
@@ -231,7 +234,7 @@ def _import_renderers(*, matplotlib: bool = True) -> None:
 
 
 def _draw(done: RunResult, out: Path | None, reports: Path | None, ipv6: bool,
-          service: FigureService | None) -> ForkedCall[Drawn]:
+          service: FigureService | None, choices: ReportChoices) -> ForkedCall[Drawn]:
     """Judge the run, then draw its reports in a forked child (its diagram by ``service``,
     when there is one)."""
     from tcptrace_viz.scenarios.verdict import judge_run
@@ -244,11 +247,12 @@ def _draw(done: RunResult, out: Path | None, reports: Path | None, ipv6: bool,
     name = done.scenario.name
     folder = None if out is None else new_capture_folder(out, name, ipv6)
     stem = report_name(name, ipv6)
-    return ForkedCall(lambda: _render(capture, stem, folder, reports, service))
+    return ForkedCall(lambda: _render(capture, stem, folder, reports, service, choices))
 
 
 def _render(capture: CaptureResult, stem: str, folder: Path | None, reports: Path | None,
-            service: FigureService | None) -> Drawn:  # pragma: no cover - the forked child
+            service: FigureService | None,
+            choices: ReportChoices) -> Drawn:  # pragma: no cover - the forked child
     from tcptrace_viz.outputs import embedding, render_report_set
     from tcptrace_viz.render import prepare
     from tcptrace_viz.render.console import console_summary
@@ -256,14 +260,15 @@ def _render(capture: CaptureResult, stem: str, folder: Path | None, reports: Pat
     from tcptrace_viz.render.thumbnail import thumbnail_uri
     from tcptrace_viz.store import PCAPNG_NAME, capture_json, pcapng_bytes
 
-    prepared = prepare(capture.trace)  # one ladder and one SVG for every output
+    # one ladder and one SVG for every output
+    prepared = prepare(capture.trace, style=choices.style, proportional=choices.proportional)
     if service is not None:
         service.request(prepared.ladder(), prepared.style)  # drawn there meanwhile
     summary = console_summary(prepared, [])
     if folder is None or reports is None:
         return Drawn(summary, {})
     pcapng = pcapng_bytes(capture.trace, capture.frames, capture.frame_ts_ns)
-    options = embedding(pcapng, folder / PCAPNG_NAME)
+    options = choices.options(embedding(pcapng, folder / PCAPNG_NAME))
     if service is not None:
         # Should the service have failed, drawing here fails the same way and says why.
         with contextlib.suppress(TcptraceVizError):

@@ -22,3 +22,19 @@ class RenderOptions:
     quiz: bool = False
     """Start the HTML report in quiz mode: its player hides each syscall's result and each new
     TCP state until the reader asks to reveal it (the page's own toggle turns it on and off)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportChoices:
+    """What ``--style``, ``--proportional-time`` and ``--quiz`` chose for a command's reports."""
+
+    style: str = "default"
+    """The diagram's style (``default`` or ``projector``)."""
+    proportional: bool = False
+    """Time to scale on the ladder."""
+    quiz: bool = False
+    """HTML reports open in quiz mode."""
+
+    def options(self, base: RenderOptions | None = None) -> RenderOptions:
+        """``base`` (default: the defaults) with these choices."""
+        return dataclasses.replace(base or RenderOptions(), quiz=self.quiz)
