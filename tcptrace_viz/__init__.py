@@ -11,7 +11,8 @@ TYPE_CHECKING = False  # not typing's: importing typing here would slow every st
 
 __all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "Moment", "Outcome", "Parameter",
            "ScenarioContext", "SocketEntry", "Trace", "__version__", "fork_child", "join_child",
-           "load_scenario_file", "read_capture", "scenario", "set_loopback_up"]
+           "load_scenario_file", "read_capture", "scenario", "set_loopback_up",
+           "unload_scenario_file"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
         scenario,
         set_loopback_up,
     )
-    from tcptrace_viz.scenarios.files import load_scenario_file
+    from tcptrace_viz.scenarios.files import load_scenario_file, unload_scenario_file
 
 _SCENARIO_API = frozenset({"CallOutcome", "Moment", "Outcome", "Parameter", "SERVER_PORT",
                            "ScenarioContext", "SocketEntry", "UNUSED_PORT", "fork_child",
@@ -60,8 +61,8 @@ def __getattr__(name: str) -> object:
         from tcptrace_viz.scenarios import api
 
         return getattr(api, name)
-    if name == "load_scenario_file":
-        from tcptrace_viz.scenarios.files import load_scenario_file
+    if name in ("load_scenario_file", "unload_scenario_file"):
+        from tcptrace_viz.scenarios import files
 
-        return load_scenario_file
+        return getattr(files, name)
     raise AttributeError(name)

@@ -21,7 +21,8 @@ def test_all_names_what_the_package_offers() -> None:
     from tcptrace_viz.scenarios import api
 
     assert sorted(tcptrace_viz.__all__) == sorted(
-        ["Trace", "__version__", "read_capture", "load_scenario_file", *api.__all__])
+        ["Trace", "__version__", "read_capture", "load_scenario_file", "unload_scenario_file",
+         *api.__all__])
     for name in tcptrace_viz.__all__:
         assert getattr(tcptrace_viz, name) is not None
     namespace: dict[str, object] = {}
