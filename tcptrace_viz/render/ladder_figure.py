@@ -28,6 +28,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from tcptrace_viz.render.figure_style import STYLES, FigureStyle, current, drawing_in
+from tcptrace_viz.render.figure_text import draw_text as _text
+from tcptrace_viz.render.figure_text import lines_beside
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
     ERROR_COLOUR,
@@ -56,8 +58,6 @@ DPI_PNG: Final = 110
 
 _WINDOW: Final = re.compile(r" win \d+")
 """The window field of a packet label (the projector style leaves it out)."""
-_TEXT_SAFE: Final[dict[str, Any]] = {"parse_math": False, "usetex": False}
-"""Capture text is data: no mathtext, no TeX."""
 
 _SVG_METADATA_KEYS: Final = ("Date", "Creator", "Format", "Type")
 
@@ -149,14 +149,6 @@ def _draw(ladder: Ladder) -> Figure:
 def _footer_inches(ladder: Ladder) -> float:
     """Room under the lifelines for the legend and the how-to-read note."""
     return legend_inches(ladder, FIG_WIDTH)
-
-
-def _text(target: Axes | Figure, x: float, y: float, text: str, **kwargs: Any) -> Any:
-    """Every text on the diagram goes through here: capture text is never parsed as math;
-    font sizes are the style's."""
-    if "fontsize" in kwargs:
-        kwargs["fontsize"] = current().pt(kwargs["fontsize"])
-    return target.text(x, y, printable(text), **_TEXT_SAFE, **kwargs)
 
 
 def _header_lines(ladder: Ladder) -> list[tuple[str, dict[str, Any]]]:
@@ -322,11 +314,13 @@ def _syscall(ax: Axes, ladder: Ladder, event: Event) -> None:
                   mew=1.0 if event.start else 0.8, zorder=7)[0]
     dot.set_gid(f"tv-{event.ref}")
     x, ha = _outer(event.lane)
-    label = _text(ax, x, event.y, event.label, fontsize=8.5, ha=ha, va="center",
-                  family="DejaVu Sans Mono", color=colour,
+    text = lines_beside(event.label, event.lane, x, 8.5, FIG_WIDTH)
+    label = _text(ax, x, event.y, text, fontsize=8.5, ha=ha, va="center",
+                  family="DejaVu Sans Mono", color=colour, linespacing=1.0,
                   fontweight="bold" if event.error else "normal")
     label.set_gid(f"tv-{event.ref}-label")
     _time(ax, ladder, event)
+
 
 
 def _marker(ax: Axes, event: Event) -> None:
