@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tcptrace_viz.errors import TcptraceVizError
+from tcptrace_viz.errors import Interrupted, TcptraceVizError
 from tcptrace_viz.forked import ForkedCall
 
 if TYPE_CHECKING:
@@ -56,10 +56,17 @@ class _Pending:
     result: RunResult
     drawing: ForkedCall[Drawn] | None  # None: the run failed (an ERROR line is printed)
     drawn: Drawn | None = None
+    failed_drawing: str = ""
+    """Why its reports could not be drawn (a bug): the scenario is an ERROR, the others go on."""
 
     @property
     def done(self) -> bool:
-        return self.drawing is None or self.drawn is not None
+        return self.drawing is None or self.drawn is not None or bool(self.failed_drawing)
+
+    @property
+    def why(self) -> str:
+        """Why the scenario has no reports."""
+        return self.failed_drawing or self.result.why
 
 
 def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, ipv6: bool,
@@ -113,11 +120,11 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             printed += 1
             name = item.result.scenario.name
             if item.drawn is None:
-                echo(verdict_line(name, None, item.result.why, width) if brief
-                     else f"verdict: ERROR\n  why: {item.result.why}\n")
+                echo(verdict_line(name, None, item.why, width) if brief
+                     else f"verdict: ERROR\n  why: {item.why}\n")
                 failed.append(name)
                 if save and reports is not None:  # its row says ERROR until it is written
-                    _write_index(reports, error_row(name, item.result.why, ipv6))
+                    _write_index(reports, error_row(name, item.why, ipv6))
                 continue
             capture = item.result.capture
             assert capture is not None  # a drawing exists only for a capture
@@ -204,12 +211,17 @@ def _collect(slots: dict[int, _Pending], *, block: bool) -> None:
     import select
 
     busy = {item.drawing: item for item in slots.values()
-            if item.drawing is not None and item.drawn is None}
+            if item.drawing is not None and not item.done}
     if not busy:
         return
     ready, _, _ = select.select(list(busy), [], [], None if block else 0)
     for drawing in ready:
-        busy[drawing].drawn = drawing.result()
+        try:
+            busy[drawing].drawn = drawing.result()
+        except Interrupted:
+            raise
+        except TcptraceVizError as exc:  # this scenario's drawing: the others still run
+            busy[drawing].failed_drawing = str(exc)
 
 
 def _import_renderers(*, matplotlib: bool = True) -> None:

@@ -193,3 +193,32 @@ def data_has(data: bytearray, path, condition) -> bool:
         return bool(condition(read_pcap(path)))
     except BadInputError:  # not even one whole block yet
         return False
+
+
+def test_a_comment_longer_than_one_option_is_split_and_read_whole(tmp_path):
+    """An option's length is 16 bits: a long comment (a busy scenario's syscall log) becomes
+    several comments, cut between lines, that tshark reads without complaint and that join
+    back into the whole text."""
+    from tcptrace_viz.pcap.writer import OPTION_MAX
+
+    frames, times = sample_frames()
+    lines = [f"send() = {i} é" for i in range(20_000)]  # ~300 KB, multi-byte characters
+    long_comment = "\n".join(lines)
+    one_line = "x" * (OPTION_MAX + 10) + "é" * 40_000  # no line break to cut at
+    stream = io.BytesIO()
+    write_pcapng(stream, frames[:2], times[:2], [long_comment, one_line],
+                 section_comment=long_comment)
+    path = tmp_path / "long.pcapng"
+    path.write_bytes(stream.getvalue())
+    out = run_tshark("-r", str(path), "-T", "fields", "-e", "frame.number")
+    assert out.split() == ["1", "2"]
+    read = read_pcap(path)
+    assert read.problem == "" and not read.partial
+    assert "\n".join(read.comments) == long_comment  # the section's, joined back
+    assert all(len(part.encode()) <= OPTION_MAX for part in read.comments)
+    from tcptrace_viz.pcap.pcapng import _comment
+    from tcptrace_viz.pcap.writer import _text_option
+
+    assert _comment(_text_option(1, long_comment), little=True) == long_comment
+    parts = _comment(_text_option(1, one_line), little=True).split("\n")
+    assert "".join(parts) == one_line and len(parts) == len(one_line.encode()) // OPTION_MAX + 1

@@ -56,8 +56,31 @@ def _block(block_type: int, body: bytes) -> bytes:
     return struct.pack("=II", block_type, total) + body + struct.pack("=I", total)
 
 
+OPTION_MAX: Final = 0xFFFC
+"""The longest option value (its length is 16 bits; values are padded to 4 bytes)."""
+
+
 def _text_option(code: int, text: str) -> bytes:
-    return _option(code, text.encode("utf-8")) if text else b""
+    """The option; a text longer than one option can hold becomes several options of the
+    same code (pcapng allows repeating ``opt_comment``), split at a line break, which the
+    split takes the place of (readers join them with one), or else between two UTF-8
+    characters."""
+    data = text.encode("utf-8")
+    options = []
+    while len(data) > OPTION_MAX:
+        cut = data.rfind(b"\n", 0, OPTION_MAX + 1)
+        if cut > 0:
+            options.append(_option(code, data[:cut]))
+            data = data[cut + 1:]
+            continue
+        cut = OPTION_MAX
+        while data[cut] & 0xC0 == 0x80:  # not inside a character
+            cut -= 1
+        options.append(_option(code, data[:cut]))
+        data = data[cut:]
+    if data:
+        options.append(_option(code, data))
+    return b"".join(options)
 
 
 def section_header(section_comment: str = "") -> bytes:
