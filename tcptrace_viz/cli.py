@@ -151,6 +151,11 @@ def _scenario_options(function: F) -> F:
                                  "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
                                  "`tcptrace-viz list` shows each scenario's parameters and "
                                  "defaults.")(function)
+    function = click.option("--sysctl", "sysctls", multiple=True, metavar="NAME=VALUE",
+                            help="Set a per-namespace TCP setting in each run's own network "
+                                 "namespace (repeatable), e.g. --sysctl "
+                                 "net.ipv4.tcp_fin_timeout=2; the machine's own settings are "
+                                 "untouched.")(function)
     function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
                             metavar="N",
                             help="Scenarios captured and drawn at once, each in its own "
@@ -190,7 +195,8 @@ def _report_choices(function: F) -> F:
               help="Where reports (txt, html, svg, png) and index.html are written.")
 @_report_choices
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                    sets: tuple[str, ...], jobs: int | None, file_scenarios: list[str],
+                    sets: tuple[str, ...], sysctls: tuple[str, ...], jobs: int | None,
+                    file_scenarios: list[str],
                     out: Path, reports: Path, style: str, proportional: bool,
                     quiz: bool) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
@@ -213,13 +219,14 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz capture -s bulk-close --set bytes=160MiB
       sudo tcptrace-viz capture --file lesson.py      # a scenario file's scenarios
       sudo tcptrace-viz capture -s linger0 --style projector --quiz
+      sudo tcptrace-viz capture -s time-wait --sysctl net.ipv4.tcp_fin_timeout=2
     """
     from tcptrace_viz.render.options import ReportChoices
 
     with _user_errors():
         names = chosen(_scenario_names(), scenarios, run_all, "capture", file_scenarios)
         failed = run_chosen(names, ipv6, out, reports, sets, jobs, _echoes(),
-                            choices=ReportChoices(style, proportional, quiz))
+                            choices=ReportChoices(style, proportional, quiz), sysctls=sysctls)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
@@ -228,7 +235,8 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
 @click.option("--verbose", "-v", is_flag=True,
               help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                  sets: tuple[str, ...], jobs: int | None, file_scenarios: list[str],
+                  sets: tuple[str, ...], sysctls: tuple[str, ...], jobs: int | None,
+                  file_scenarios: list[str],
                   verbose: bool) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
@@ -246,7 +254,8 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
     """
     with _user_errors():
         names = chosen(_scenario_names(), scenarios, run_all, "check", file_scenarios)
-        failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose)
+        failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose,
+                            sysctls=sysctls)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 

@@ -72,7 +72,10 @@ class TraceMeta:
     kernel: str = ""
     """The kernel release the capture ran on."""
     sysctls: dict[str, str] = dataclasses.field(default_factory=dict)
-    """The TCP settings that change how a close behaves, as the kernel reported them."""
+    """The TCP settings that change how a close behaves, as the kernel reported them (in the
+    run's own network namespace)."""
+    sysctls_set: dict[str, str] = dataclasses.field(default_factory=dict)
+    """What ``--sysctl`` set in the run's namespace (the machine's own settings untouched)."""
     tool_version: str = ""
     """The tcptrace-viz version that made the trace."""
     captured_at: str = ""

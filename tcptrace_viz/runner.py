@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import functools
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,13 +72,15 @@ class _Pending:
 def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, ipv6: bool,
                   out: Path | None, reports: Path | None, jobs: int,
                   echo: Callable[[str], None], progress: Callable[[str], None],
-                  brief: bool = False, choices: ReportChoices | None = None) -> list[str]:
+                  brief: bool = False, choices: ReportChoices | None = None,
+                  sysctls: Mapping[str, str] | None = None) -> list[str]:
     """Capture, judge and report every scenario in ``names``; return those that failed.
 
     ``out``/``reports`` None: ``check`` (nothing is written).  ``echo`` prints a scenario's
     summary (stdout), or with ``brief`` one line (name, verdict, the first thing not as
     expected) and nothing is drawn; ``progress`` prints a progress line (stderr);
-    ``choices``: the reports' style, time scale and quiz mode.  A
+    ``choices``: the reports' style, time scale and quiz mode; ``sysctls``: per-namespace
+    settings for every run's namespace.  A
     scenario whose point is a complete capture (bulk-close) runs first and alone, since a
     busy CPU can make lo's backlog drop segments; the others run ``jobs`` at a time, those
     that send the most first.  Everything is printed and written in the order of ``names``.
@@ -149,6 +151,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             part = [runs[index] for index in phase]
             finished = run_many(part, family, 1 if alone else jobs, prepare=prepare,
                                 beside_first=start_service if single else None,
+                                sysctls=sysctls,
                                 ordered=False, start_order=_longest_first(part))
             prepare = None
             for done in finished:

@@ -40,19 +40,26 @@ def chosen(known: Sequence[str], scenarios: Sequence[str], run_all: bool, comman
 def run_chosen(names: list[str], ipv6: bool, out: Path | None, reports: Path | None,
                sets: Sequence[str], jobs: int | None,
                echoes: tuple[Callable[[str], None], Callable[[str], None]], *,
-               brief: bool = False, choices: ReportChoices | None = None) -> list[str]:
+               brief: bool = False, choices: ReportChoices | None = None,
+               sysctls: Sequence[str] = ()) -> list[str]:
     """Capture each scenario (``jobs`` at a time); print its ladder and verdict (``echoes``:
     summaries, progress) in order; return the names that failed (see
-    :func:`tcptrace_viz.runner.run_scenarios`).  Every ``--set`` is checked before any run."""
+    :func:`tcptrace_viz.runner.run_scenarios`).  Every ``--set`` and ``--sysctl`` is checked
+    before any run."""
     from tcptrace_viz.capture.batch import default_jobs
     from tcptrace_viz.runner import run_scenarios
     from tcptrace_viz.scenarios import get
     from tcptrace_viz.scenarios.params import resolve_all
 
     echo, progress = echoes
+    from tcptrace_viz.kernel.sysctls import check_settings, parse_setting
+
     values = resolve_all([get(name) for name in names], sets)  # refused before any run
+    settings = dict(parse_setting(text) for text in sysctls)
+    check_settings(settings)
     jobs = min(jobs or default_jobs(), len(names))
     progress(f"[1/1] {names[0]}: capturing..." if len(names) == 1 else
              f"[0/{len(names)}] capturing {len(names)} scenarios, {jobs} at a time...")
     return run_scenarios(names, values, ipv6=ipv6, out=out, reports=reports, jobs=jobs,
-                         echo=echo, progress=progress, brief=brief, choices=choices)
+                         echo=echo, progress=progress, brief=brief, choices=choices,
+                         sysctls=settings)

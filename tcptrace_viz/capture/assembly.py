@@ -29,28 +29,11 @@ from tcptrace_viz.capture.losses import account
 from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 from tcptrace_viz.kernel.sockettable import family_name
+from tcptrace_viz.kernel.sysctls import read_settings
 from tcptrace_viz.meta import TraceMeta, Value
 from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios.registry import Scenario
 from tcptrace_viz.vocabulary import endpoint
-
-SYSCTLS = (
-    "net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_orphan_retries", "net/ipv4/tcp_rfc1337",
-    "net/ipv4/tcp_abort_on_overflow", "net/ipv4/tcp_timestamps", "net/ipv4/tcp_sack",
-    "net/ipv4/tcp_window_scaling", "net/ipv4/tcp_rmem", "net/ipv4/tcp_wmem",
-    "net/ipv4/tcp_max_tw_buckets",
-)
-
-def read_sysctls() -> dict[str, str]:
-    """The TCP settings that change how a close behaves, as the kernel reports them."""
-    values = {}
-    for name in SYSCTLS:
-        try:
-            with open(f"/proc/sys/{name}", encoding="ascii") as handle:
-                values[name.replace("/", ".")] = " ".join(handle.read().split())
-        except OSError:
-            continue
-    return values
 
 
 def time_order(frames: list[bytes], ts_ns: list[int]) -> tuple[list[bytes], list[int], int]:
@@ -136,7 +119,9 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
         source="capture", scenario=scenario.name, title=scenario.title,
         teaches=scenario.teaches, steps=scenario.steps, sides=scenario.sides,
         parameters=dict(values), endpoints=_endpoints(packets), family=family_name(family),
-        facts=dict(raw["facts"]), kernel=platform.release(), sysctls=read_sysctls(),
+        facts=dict(raw["facts"]), kernel=platform.release(),
+        sysctls=dict(raw.get("sysctls") or read_settings()),
+        sysctls_set=dict(raw.get("sysctls_set") or {}),
         tool_version=__version__,
         captured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at / 1e9)),
         namespace=raw["mode"],

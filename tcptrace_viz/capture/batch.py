@@ -104,6 +104,7 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
              family: int = socket.AF_INET, jobs: int | None = None, *,
              prepare: Callable[[], object] | None = None,
              beside_first: Callable[[], object] | None = None,
+             sysctls: Mapping[str, str] | None = None,
              timeout_s: float = WORKER_TIMEOUT_S, ordered: bool = True,
              start_order: Sequence[int] | None = None) -> Iterator[RunResult]:
     """Capture every ``(scenario, params)`` of ``runs``, ``jobs`` at a time; yield the results
@@ -116,7 +117,8 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     workers capture, to do work the caller needs next (importing the renderers, say); it must
     not start threads, since workers are forked after it.  ``beside_first``: called once right
     after the first worker is forked, before this process's own imports (to fork a helper that
-    should not inherit them).  ``timeout_s``: how long a worker may
+    should not inherit them).  ``sysctls``: per-namespace settings for every run's namespace.
+    ``timeout_s``: how long a worker may
     take, counted only while this generator runs (not while the caller holds a result).
     ``ordered=False``: yield each result as soon as it is in, whatever its place (the caller
     puts them in order; ``RunResult.index`` says where).  ``start_order``: the indexes of
@@ -151,19 +153,19 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
     completed = False
     try:
         if waiting:
-            _start(waiting.pop(), family, plan, timeout_s, running)
+            _start(waiting.pop(), family, plan, timeout_s, running, sysctls)
             if beside_first is not None:
                 beside_first()
             while_the_worker_runs(more_workers=bool(waiting))  # scapy for the later workers
             while len(running) < jobs and waiting:
-                _start(waiting.pop(), family, plan, timeout_s, running)
+                _start(waiting.pop(), family, plan, timeout_s, running, sysctls)
             if prepare is not None:
                 prepare()
         remaining = list(todo)  # not yet yielded
         while remaining:
             # Keep ``jobs`` workers busy, also while the caller holds a result.
             while len(running) < jobs and waiting:
-                _start(waiting.pop(), family, plan, timeout_s, running)
+                _start(waiting.pop(), family, plan, timeout_s, running, sysctls)
             candidates = remaining if not ordered else remaining[:1]
             run = next((run for run in candidates if run.outcome is not None), None)
             if run is None:
@@ -184,10 +186,11 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
             interrupts.release(run.key)
 
 
-def _start(run: _Run, family: int, plan: TracerPlan, timeout_s: float, running: list[_Run]) -> None:
+def _start(run: _Run, family: int, plan: TracerPlan, timeout_s: float, running: list[_Run],
+           sysctls: Mapping[str, str] | None = None) -> None:
     run.started_at = time.time_ns()
     run.deadline = time.monotonic() + timeout_s
-    run.worker, run.key = start_worker(run.scenario, family, plan, run.values)
+    run.worker, run.key = start_worker(run.scenario, family, plan, run.values, sysctls)
     running.append(run)
 
 

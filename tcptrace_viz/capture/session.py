@@ -77,7 +77,7 @@ class CaptureWorker:
     """
 
     def __init__(self, scenario: Scenario, family: int, plan: TracerPlan,
-                 params: dict[str, Value]) -> None:
+                 params: dict[str, Value], sysctls: Mapping[str, str] | None = None) -> None:
         """Fork the worker (call with signals held: see :func:`interrupts.deferred`)."""
         reader, writer = os.pipe()
         go_reader, go_writer = os.pipe()
@@ -90,7 +90,7 @@ class CaptureWorker:
                 os.close(reader)
                 os.close(go_writer)
                 worker_main(scenario, family, writer, go_reader, plan,
-                            instance_name(parent, number), parent, params)
+                            instance_name(parent, number), parent, params, dict(sysctls or {}))
             finally:
                 os._exit(130)
         os.close(writer)
@@ -205,13 +205,15 @@ class CaptureWorker:
 
 
 def start_worker(scenario: Scenario, family: int, plan: TracerPlan,
-                 values: dict[str, Value]) -> tuple[CaptureWorker, int]:
-    """Fork a run's worker, registered with :mod:`tcptrace_viz.interrupts`: (worker, key).
+                 values: dict[str, Value],
+                 sysctls: Mapping[str, str] | None = None) -> tuple[CaptureWorker, int]:
+    """Fork a run's worker, registered with :mod:`tcptrace_viz.interrupts`: (worker, key);
+    ``sysctls`` are set in its namespace before the scenario runs.
 
     Hand the key to :func:`interrupts.release` (which kills what is left) once done with it.
     """
     with interrupts.deferred():
-        worker = CaptureWorker(scenario, family, plan, values)
+        worker = CaptureWorker(scenario, family, plan, values, sysctls)
         return worker, interrupts.keep(worker.close)
 
 
@@ -229,14 +231,17 @@ def while_the_worker_runs(more_workers: bool = True) -> None:
 
 
 def run_capture(scenario: Scenario, family: int = socket.AF_INET,
-                params: Mapping[str, Value] | None = None) -> CaptureResult:
+                params: Mapping[str, Value] | None = None,
+                sysctls: Mapping[str, str] | None = None) -> CaptureResult:
     """Run ``scenario`` once and return its Trace, not yet judged (see
     :func:`tcptrace_viz.scenarios.verdict.judge_run`).
 
     ``params``: parsed parameter values (see :func:`tcptrace_viz.scenarios.params.resolve_all`);
-    the scenario's defaults fill in the rest.  The worker (which owns the tracefs instance) is
-    registered with :mod:`tcptrace_viz.interrupts` the moment it exists, so it and its instance
-    go even when a signal skips the ``finally`` below.  Several runs at once:
+    the scenario's defaults fill in the rest.  ``sysctls``: per-namespace settings for the
+    run's namespace (checked with :func:`tcptrace_viz.kernel.sysctls.check_settings`).  The
+    worker (which owns the tracefs instance) is registered with :mod:`tcptrace_viz.interrupts`
+    the moment it exists, so it and its instance go even when a signal skips the ``finally``
+    below.  Several runs at once:
     :func:`tcptrace_viz.capture.batch.run_many`.
     """
     from tcptrace_viz.capture.sniffer import preload_scapy
@@ -250,7 +255,7 @@ def run_capture(scenario: Scenario, family: int = socket.AF_INET,
         preload_scapy()
     _runs["started"] += 1
     started_at = time.time_ns()
-    worker, key = start_worker(scenario, family, plan, values)
+    worker, key = start_worker(scenario, family, plan, values, sysctls)
     try:
         from tcptrace_viz.capture.assembly import assemble, import_assembly
 

@@ -25,6 +25,7 @@ from tcptrace_viz.errors import ScenarioError, TcptraceVizError
 from tcptrace_viz.kernel import netns
 from tcptrace_viz.kernel.process import die_with_parent
 from tcptrace_viz.kernel.sockettable import read_socket_table
+from tcptrace_viz.kernel.sysctls import apply_settings, read_settings
 from tcptrace_viz.meta import Value
 from tcptrace_viz.scenarios.context import ScenarioContext
 from tcptrace_viz.scenarios.registry import Scenario
@@ -62,8 +63,8 @@ def send_result(writer: int, result: dict[str, Any]) -> None:
 
 
 def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: TracerPlan,
-            instance: str, parent: int,
-            params: dict[str, Value]) -> None:  # pragma: no cover - forked child
+            instance: str, parent: int, params: dict[str, Value],
+            sysctls: dict[str, str]) -> None:  # pragma: no cover - forked child
     """The forked half: namespace, tracer, sniffer, scenario; results pickled into ``writer``.
 
     The parent creates the tracefs instance ``instance`` (when ``plan`` has a root) while this
@@ -91,6 +92,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
             own_tracer = mode == "netns"
             netns.setup_loopback()
             netns.keep_ipv6_addresses_on_down()
+            apply_settings(sysctls)  # --sysctl, in this namespace only
             client_host, server_host = netns.run_addresses(family, os.getpid())
             if family == socket.AF_INET6:
                 netns.add_ipv6_address(server_host)
@@ -128,6 +130,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
                 "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
                 "counters": {key: after[key] - before.get(key, 0) for key in after},
                 "facts": context.facts, "traced": traced,
+                "sysctls": read_settings(), "sysctls_set": sysctls,
                 "parent_stops_tracer": tracer is not None and not own_tracer,
             }
         except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.render.labels import short_syscall
 from tcptrace_viz.render.templating import content_security_policy, environment, static_text
 from tcptrace_viz.render.thumbnail import DATA_PNG
-from tcptrace_viz.render.wording import verdict_word
+from tcptrace_viz.render.wording import settings_text, verdict_word
 from tcptrace_viz.vocabulary import sender as who_sent
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class IndexRow:
     """The tcptrace-viz version that made the run."""
     scenario: str = ""
     """The scenario's name (``name`` is what the index calls the row)."""
+    settings: str = ""
+    """What ``--sysctl`` set for the run, e.g. ``net.ipv4.tcp_fin_timeout=2``."""
 
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON object."""
@@ -85,7 +87,8 @@ class IndexRow:
                    states=[str(item) for item in states] if isinstance(states, list) else [],
                    verdict=text("verdict"), href=safe_href(text("href")), family=text("family"),
                    thumbnail=thumbnail, kernel=text("kernel"),
-                   tool_version=text("tool_version"), scenario=text("scenario"))
+                   tool_version=text("tool_version"), scenario=text("scenario"),
+                   settings=text("settings"))
 
 
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
@@ -128,6 +131,7 @@ def index_row(trace: Trace, href: str, thumbnail: str = "") -> IndexRow:
         kernel=str(meta.kernel or ""),
         tool_version=str(meta.tool_version or ""),
         scenario=str(meta.scenario or ""),
+        settings=settings_text(meta),
     )
 
 

@@ -35,11 +35,16 @@ def as_list(value: object) -> list[str]:
 
 
 def sysctl_items(meta: TraceMeta) -> list[tuple[str, str]]:
-    """``meta.sysctls`` as sorted (name, value) pairs."""
-    sysctls = meta.sysctls
-    if not isinstance(sysctls, dict):
-        return []
-    return sorted((str(k), str(v)) for k, v in sysctls.items())
+    """``meta.sysctls`` as sorted (name, value) pairs, those ``--sysctl`` set marked."""
+    values = {str(k): str(v) for k, v in meta.sysctls.items()}
+    values.update({str(k): str(v) for k, v in meta.sysctls_set.items() if str(k) not in values})
+    return sorted((name, f"{value} (set with --sysctl, in this run's namespace only)"
+                   if name in meta.sysctls_set else value) for name, value in values.items())
+
+
+def settings_text(meta: TraceMeta) -> str:
+    """What ``--sysctl`` set for the run: ``net.ipv4.tcp_fin_timeout=2``, or ``""``."""
+    return ", ".join(f"{name}={value}" for name, value in sorted(meta.sysctls_set.items()))
 
 
 def verdict_line(name: str, meta: TraceMeta | None, why: str = "", width: int = 0) -> str:
