@@ -20,13 +20,16 @@ import click
 
 from tcptrace_viz import interrupts
 from tcptrace_viz._version import __version__
-from tcptrace_viz.errors import BadInputError, ExitCode, Interrupted, TcptraceVizError
+from tcptrace_viz.command_options import connection_filters, report_choices
+from tcptrace_viz.connection_triage import load_capture
+from tcptrace_viz.errors import ExitCode, Interrupted, TcptraceVizError
+from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
-from tcptrace_viz.render import FORMATS, format_of_suffix
+from tcptrace_viz.render import FORMATS
 from tcptrace_viz.scenario_choice import chosen, run_chosen
 
 if TYPE_CHECKING:
-    from tcptrace_viz.model import Trace
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,21 +172,6 @@ def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
     return click.echo, partial(click.echo, err=True)
 
 
-def _report_choices(function: F) -> F:
-    """--style, --proportional-time and --quiz, for the commands that draw reports."""
-    function = click.option("--quiz", is_flag=True,
-                            help="HTML reports open in quiz mode: each syscall's result and "
-                                 "each new state is hidden until the reader reveals "
-                                 "it.")(function)
-    function = click.option("--proportional-time", "proportional", is_flag=True,
-                            help="Draw time to scale on the ladder (as far as events leave "
-                                 "room), instead of one row per event.")(function)
-    function = click.option("--style", type=click.Choice(["default", "projector"]),
-                            default="default", show_default=True,
-                            help="projector: larger type and thicker arrows, for a "
-                                 "room.")(function)
-    return function
-
 
 @main.command("capture")
 @_scenario_options
@@ -193,7 +181,7 @@ def _report_choices(function: F) -> F:
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True,
               help="Where reports (txt, html, svg, png) and index.html are written.")
-@_report_choices
+@report_choices
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
                     sets: tuple[str, ...], sysctls: tuple[str, ...], jobs: int | None,
                     file_scenarios: list[str],
@@ -266,29 +254,35 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: reports/<name>.<format>; '-' for stdout).")
 @click.option("--connection", "-c", type=int, default=None,
-              help="Draw only this connection (see the report's connection table).")
-@click.option("--port", "-p", type=int, default=None,
-              help="Draw only the first connection using this TCP port.")
-@_report_choices
+              help="Draw this connection (see `tcptrace-viz connections FILE`); default: "
+                   "the most telling one (a reset, a refusal, retransmissions...).")
+@connection_filters
+@report_choices
 def report_command(path: Path, fmt: str | None, output: Path | None, connection: int | None,
-                   port: int | None, style: str, proportional: bool, quiz: bool) -> None:
+                   style: str, proportional: bool, quiz: bool, **filters: Any) -> None:
     """Render a capture folder or any pcap/pcapng file.
+
+    Of a capture with several connections it draws the most telling one (or the one named
+    with --connection, or the most telling of those the filters keep) and says why.
 
     \b
     Examples:
       tcptrace-viz report captures/linger0/20261125T120000Z
       tcptrace-viz report trace.pcapng -o ticket.md
       tcptrace-viz report trace.pcapng --port 8080 --format txt -o -
+      tcptrace-viz report trace.pcapng --rst --host 10.0.0.7
       tcptrace-viz report captures/linger0/20261125T120000Z -f pdf --style projector
     """
     progress = Progress.on_stderr()
     with _user_errors(), contextlib.closing(progress):
-        fmt = _report_format(fmt, output)
-        trace = _load_with_progress(path, progress)
-        if port is not None:
-            connection = _connection_for_port(trace, port)
-        if connection is not None and connection not in set(trace.packets["conn"].tolist()):
-            raise BadInputError(f"{path} has no connection {connection}")
+        fmt = report_format(fmt, output)
+        trace = load_capture(path, progress)
+        from tcptrace_viz.analysis.triage import Filters
+        from tcptrace_viz.connection_triage import pick_connection
+
+        connection, why = pick_connection(trace, connection, Filters(**filters))
+        if why:
+            click.echo(f"tcptrace-viz: {why}", err=True)
         from tcptrace_viz.outputs import attached_capture, default_report, write_report
         from tcptrace_viz.render import RenderOptions, prepare, render
 
@@ -306,33 +300,32 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
         click.echo(f"wrote {target}")
 
 
-def _report_format(fmt: str | None, output: Path | None) -> str:
-    if fmt is not None:
-        return fmt
-    if output is not None and str(output) != "-":
-        guessed = format_of_suffix(output.suffix)
-        if guessed is None:
-            raise BadInputError(f"cannot tell the format from {output.name!r}; add --format "
-                                f"({', '.join(FORMATS)})")
-        return guessed
-    return "html" if output is None else "txt"
 
+@main.command("connections")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "-f", "fmt", type=click.Choice(["txt", "csv", "json", "md"]),
+              default="txt", show_default=True, help="Output format.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Rows listed at most in txt and md (csv and json list all).")
+@connection_filters
+def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> None:
+    """List the connections of a capture: a summary line, then one row each.
 
-def _load_with_progress(path: Path, progress: Progress) -> Trace:
-    from tcptrace_viz.store import read_capture
+    \b
+    Examples:
+      tcptrace-viz connections trace.pcapng
+      tcptrace-viz connections trace.pcapng --rst --port 443
+      tcptrace-viz connections trace.pcapng --format csv > connections.csv
+    """
+    progress = Progress.on_stderr()
+    with _user_errors(), contextlib.closing(progress):
+        trace = load_capture(path, progress)
+        from tcptrace_viz.analysis.triage import Filters
+        from tcptrace_viz.connection_triage import connections_output
 
-    def reading(done: int, total: int) -> None:
-        progress.reading(f"reading {path.name}", done, total)
-
-    return read_capture(path, progress=reading, status=progress.phase)
-
-
-def _connection_for_port(trace: Trace, port: int) -> int:
-    packets = trace.packets
-    chosen = packets[(packets["sport"] == port) | (packets["dport"] == port)]
-    if not len(chosen):
-        raise BadInputError(f"no TCP connection uses port {port}")
-    return int(chosen["conn"].iloc[0])
+        progress.phase("listing connections")
+        output = connections_output(trace, Filters(**filters), fmt, limit)
+    click.echo(output, nl=False)
 
 
 def _echo_content(content: str | bytes) -> None:

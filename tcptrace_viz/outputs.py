@@ -164,3 +164,23 @@ def _remove_folders(folders: Sequence[Path]) -> None:
     for folder in folders:
         with contextlib.suppress(OSError):
             folder.rmdir()
+
+
+def report_format(fmt: str | None, output: Path | None) -> str:
+    """The format ``report`` writes: ``fmt``, else the one ``output``'s suffix names, else
+    html (txt to stdout).
+
+    Raises:
+        BadInputError: the suffix names no format.
+    """
+    from tcptrace_viz.render import FORMATS, format_of_suffix
+
+    if fmt is not None:
+        return fmt
+    if output is not None and str(output) != "-":
+        guessed = format_of_suffix(output.suffix)
+        if guessed is None:
+            raise BadInputError(f"cannot tell the format from {output.name!r}; add --format "
+                                f"({', '.join(FORMATS)})")
+        return guessed
+    return "html" if output is None else "txt"

@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("render",),  # a Trace into pictures and reports
     ("outputs", "progress", "index_state"),  # report sets on disk; progress lines; the index
     ("runner",),  # capture, judge and report the chosen scenarios, side by side
-    ("scenario_choice",),  # which scenarios a command runs
+    # which scenarios a command runs; which connections a report shows; shared options
+    ("scenario_choice", "connection_triage", "command_options"),
     ("cli",),
     ("notebook",),  # the Trace users hold: rendering and connections at hand
     ("entry", "tcptrace_viz"),  # the console entry point and the public API

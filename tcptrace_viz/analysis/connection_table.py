@@ -19,7 +19,7 @@ CONNECTION_COLUMNS: Final[dict[str, str]] = {
     "conn": "int64", "client": "object", "server": "object", "first_ts_ns": "int64",
     "last_ts_ns": "int64", "duration_s": "float64", "packets": "int64", "bytes_c2s": "int64",
     "bytes_s2c": "int64", "handshake": "bool", "closed_by": "object", "close_kind": "object",
-    "rst_from": "object", "retransmissions": "int64", "zero_window": "int64",
+    "rst_from": "object", "refused": "bool", "retransmissions": "int64", "zero_window": "int64",
     "summary": "object",
 }
 

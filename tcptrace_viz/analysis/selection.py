@@ -35,13 +35,16 @@ class Selection:
     """All connection indexes in the source trace."""
     connection: int | None
     """The connection shown, or None when the trace has at most one."""
+    why: str = ""
+    """Why this connection was chosen, when the caller named none (``it was reset ...``)."""
 
     @property
     def note(self) -> str:
-        """Which connection is shown, when there is a choice."""
+        """Which connection is shown, when there is a choice, and why."""
         if self.connection is None or len(self.connections) < 2:
             return ""
-        return (f"Connection {self.connection} of {len(self.connections)} shown "
+        because = f": {self.why}" if self.why else ""
+        return (f"Connection {self.connection} of {len(self.connections):,} shown{because} "
                 f"(choose another with --connection N)")
 
 
@@ -58,9 +61,10 @@ def bare_endpoint(text: str) -> str:
 def select(trace: Trace, connection: int | None = None) -> Selection:
     """Pick one connection out of ``trace``.
 
-    With ``connection=None`` a trace with several connections shows its first one (the report
-    says so).  States are matched to the connection by their addresses; syscalls, which carry
-    none, by time when there is more than one connection.
+    With ``connection=None`` a trace with several connections shows the most telling one
+    (:func:`tcptrace_viz.analysis.triage.most_telling`: a reset, a refusal, retransmissions...),
+    and the note says why.  States are matched to the connection by their addresses; syscalls,
+    which carry none, by time when there is more than one connection.
 
     Raises:
         BadInputError: ``connection`` is not one of the trace's connections.
@@ -73,7 +77,15 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
                             f"(connections: {available}).")
     if len(conns) <= 1:
         return Selection(trace, trace.origin_ns, conns, connection)
-    chosen = conns[0] if connection is None else connection
+    why = ""
+    if connection is None:
+        from tcptrace_viz.analysis.connection_table import connections
+        from tcptrace_viz.analysis.triage import most_telling
+
+        picked = most_telling(connections(packets))
+        chosen, why = picked if picked is not None else (conns[0], "")
+    else:
+        chosen = connection
     pkts = packets[packets["conn"] == chosen].reset_index(drop=True)
     tuples = {(bare_endpoint(endpoint(r.src, r.sport)),
                bare_endpoint(endpoint(r.dst, r.dport)))
@@ -90,7 +102,7 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
         syscalls = syscalls[(syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)]
         syscalls = syscalls.reset_index(drop=True)
     sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
-    return Selection(sub, trace.origin_ns, conns, chosen)
+    return Selection(sub, trace.origin_ns, conns, chosen, why)
 
 
 def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:

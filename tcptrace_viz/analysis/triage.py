@@ -1,0 +1,135 @@
+"""Triage of a capture with many connections: a one-line summary, filters, the most telling one.
+
+An engineer's capture holds hundreds of connections and one of them is the bug.  The summary
+counts how they ended; the filters (``--rst``, ``--refused``, ``--incomplete``, ``--retrans``,
+``--port``, ``--host``) narrow the table; :func:`most_telling` picks the connection a ladder
+should show when none is named, and says why: a reset after a FIN (data after the peer
+closed), then a reset instead of FIN, then retransmissions, then a refused connection, then one
+never closed, else the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Which connections to keep (all of them by default; several filters: all must hold)."""
+
+    rst: bool = False
+    """Ended by, or saw, an RST."""
+    refused: bool = False
+    """The SYN was answered by RST."""
+    incomplete: bool = False
+    """Never closed within the capture (or seen without its handshake)."""
+    retrans: bool = False
+    """Has retransmitted segments."""
+    port: int | None = None
+    """Uses this TCP port, either side."""
+    host: str | None = None
+    """Has this address, either side (IPv6 with or without brackets)."""
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return self != Filters()
+
+    def describe(self) -> str:
+        """``reset, port 8080``: the filters set, for a heading."""
+        parts = [word for flag, word in ((self.rst, "reset"), (self.refused, "refused"),
+                                         (self.incomplete, "incomplete"),
+                                         (self.retrans, "retransmitting")) if flag]
+        if self.port is not None:
+            parts.append(f"port {self.port}")
+        if self.host:
+            parts.append(f"host {self.host}")
+        return ", ".join(parts)
+
+
+def _address(endpoint_text: pd.Series) -> pd.Series:
+    """``[fd00::1]:5555`` / ``10.0.0.1:80`` -> the address alone, without brackets."""
+    text = endpoint_text.astype(str)
+    return text.str.rsplit(":", n=1).str[0].str.strip("[]")
+
+
+def _port(endpoint_text: pd.Series) -> pd.Series:
+    return pd.to_numeric(endpoint_text.astype(str).str.rsplit(":", n=1).str[-1],
+                         errors="coerce").fillna(-1).astype(np.int64)
+
+
+def matching(table: pd.DataFrame, filters: Filters) -> pd.Series:
+    """A boolean mask over ``connections()`` rows: those every filter of ``filters`` keeps."""
+    keep = pd.Series(True, index=table.index)
+    if filters.rst:
+        keep &= (table["rst_from"].astype(str) != "") | (table["close_kind"] == "RST")
+    if filters.refused:
+        keep &= table["refused"].astype(bool)
+    if filters.incomplete:
+        keep &= (table["close_kind"] == "open") | ~table["handshake"].astype(bool)
+    if filters.retrans:
+        keep &= table["retransmissions"] > 0
+    if filters.port is not None:
+        keep &= (_port(table["client"]) == filters.port) | (_port(table["server"]) == filters.port)
+    if filters.host:
+        host = filters.host.strip("[]")
+        keep &= (_address(table["client"]) == host) | (_address(table["server"]) == host)
+    return keep
+
+
+def summary_line(table: pd.DataFrame) -> str:
+    """``1,512 connections: 1,498 closed with FIN, 9 reset, 5 refused, 3 never closed``."""
+    total = len(table)
+    if not total:
+        return "no TCP connections"
+    refused = table["refused"].astype(bool)
+    kind = table["close_kind"].astype(str)
+    counts = (("closed with FIN", int(((kind == "FIN") | (kind == "simultaneous"))[~refused]
+                                      .sum())),
+              ("reset", int(((kind == "RST") & ~refused).sum())),
+              ("refused", int(refused.sum())),
+              ("never closed", int(((kind == "open") & ~refused).sum())))
+    parts = [f"{count:,} {words}" for words, count in counts if count]
+    noun = "connection" if total == 1 else "connections"
+    return f"{total:,} {noun}: " + ", ".join(parts)
+
+
+_REASONS: Final = (
+    "it was reset after a FIN (data came after the peer had closed)",
+    "it was reset instead of closed with FIN",
+    "it has retransmissions",
+    "it was refused",
+    "it was never closed in the capture",
+)
+
+
+def most_telling(table: pd.DataFrame) -> tuple[int, str] | None:
+    """The connection a ladder should show when none is named, and why (None: no rows)."""
+    if not len(table):
+        return None
+    kind = table["close_kind"].astype(str)
+    rst_after = (kind.isin(["FIN", "simultaneous"])) & (table["rst_from"].astype(str) != "")
+    refused = table["refused"].astype(bool)
+    ranks = np.select(
+        [rst_after.to_numpy(), ((kind == "RST") & ~refused).to_numpy(),
+         (table["retransmissions"] > 0).to_numpy(), refused.to_numpy(),
+         (kind == "open").to_numpy()],
+        [0, 1, 2, 3, 4], len(_REASONS))
+    best = int(np.argmin(ranks))  # the first of the best rank
+    rank = int(ranks[best])
+    why = _REASONS[rank] if rank < len(_REASONS) else "it is the first"
+    return int(table["conn"].iloc[best]), why
+
+
+def choose(table: pd.DataFrame, filters: Filters) -> tuple[int, str] | None:
+    """The most telling connection among those ``filters`` keep, and why (None: none kept)."""
+    kept = table[matching(table, filters)] if filters.active else table
+    picked = most_telling(kept)
+    if picked is None or not filters.active:
+        return picked
+    conn, why = picked
+    return conn, f"{why}; the most telling of the {len(kept):,} {filters.describe()} ones"

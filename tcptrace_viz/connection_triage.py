@@ -1,0 +1,69 @@
+"""What ``connections`` and ``report`` do with a capture of many connections: list, filter, pick.
+
+``connections FILE`` prints the summary line and the table (text, CSV, JSON, Markdown) of the
+connections the filters keep; ``report FILE`` with the same filters draws the most telling of
+them (:func:`tcptrace_viz.analysis.triage.choose`) and says which and why.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tcptrace_viz.errors import BadInputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tcptrace_viz.analysis.triage import Filters
+    from tcptrace_viz.model import Trace
+    from tcptrace_viz.progress import Progress
+
+
+def connections_output(trace: Trace, filters: Filters, fmt: str, limit: int) -> str:
+    """The ``connections`` command's output for ``trace``."""
+    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.triage import matching, summary_line
+    from tcptrace_viz.render.connection_list import connection_list
+
+    table = connections(trace.packets)
+    summary = summary_line(table)
+    kept = table[matching(table, filters)] if filters.active else table
+    heading = (f"{len(kept):,} of them {filters.describe()}" if filters.active else "")
+    return connection_list(kept, summary, fmt, limit, heading)
+
+
+def pick_connection(trace: Trace, connection: int | None,
+                    filters: Filters) -> tuple[int | None, str]:
+    """The connection ``report`` draws and a sentence why: the one named, else the most
+    telling one the filters keep (None: let the report choose among all).
+
+    Raises:
+        BadInputError: no such connection, or the filters keep none.
+    """
+    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.triage import choose
+
+    numbers = set(trace.packets["conn"].tolist())
+    if connection is not None:
+        if connection not in numbers:
+            raise BadInputError(f"there is no connection {connection} (connections: "
+                                f"0 to {max(numbers, default=-1)})")
+        return connection, ""
+    if not filters.active:
+        return None, ""
+    picked = choose(connections(trace.packets), filters)
+    if picked is None:
+        raise BadInputError(f"no connection is {filters.describe()} "
+                            "(`tcptrace-viz connections FILE` lists them)")
+    conn, why = picked
+    return conn, f"drawing connection {conn}: {why}"
+
+
+def load_capture(path: Path, progress: Progress) -> Trace:
+    """Read a capture folder or file, showing how far it has got on ``progress``."""
+    from tcptrace_viz.store import read_capture
+
+    def reading(done: int, total: int) -> None:
+        progress.reading(f"reading {path.name}", done, total)
+
+    return read_capture(path, progress=reading, status=progress.phase)

@@ -1,0 +1,127 @@
+"""Triage of a capture of many connections: the summary line, the filters, the connection a
+report draws by default and why, and the ``connections`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import (
+    Wire,
+    close_then_write,
+    connect_refused,
+    merge,
+    normal_close,
+    pcap_file,
+    retransmission,
+    wire_bytes,
+)
+
+from tcptrace_viz.analysis import annotate_packets
+from tcptrace_viz.analysis.connection_table import connections
+from tcptrace_viz.analysis.triage import Filters, choose, matching, most_telling, summary_line
+
+
+def _wires() -> list[Wire]:
+    """Noise first (a refused SYN, ordinary closes), the story later (a reset after FIN)."""
+    def at(wire: Wire, port: int, start_us: float) -> Wire:
+        wire.ends["client"] = (wire.ends["client"][0], port)
+        wire.clock_us += start_us
+        for row in wire.rows:
+            if row["sport"] == 40000:
+                row["sport"] = port
+            if row["dport"] == 40000:
+                row["dport"] = port
+        return wire
+
+    return [at(connect_refused(), 41000, 0), at(normal_close(), 41001, 1000),
+            at(normal_close(), 41002, 2000), at(retransmission(), 41003, 3000),
+            at(close_then_write(), 41004, 4000)]
+
+
+def _table():
+    return connections(annotate_packets(merge(*_wires())))
+
+
+def test_the_summary_counts_how_connections_ended() -> None:
+    table = _table()
+    assert len(table) == 5
+    assert summary_line(table).startswith("5 connections: ")
+    assert "1 refused" in summary_line(table)
+    assert summary_line(table.iloc[:0]) == "no TCP connections"
+
+
+def test_filters_keep_what_they_say() -> None:
+    table = _table()
+    assert table[matching(table, Filters(refused=True))]["conn"].tolist() == [0]
+    reset = table[matching(table, Filters(rst=True))]
+    assert set(reset["rst_from"]) - {""} and 0 in reset["conn"].tolist()
+    assert table[matching(table, Filters(retrans=True))]["retransmissions"].min() > 0
+    assert len(table[matching(table, Filters(port=41002))]) == 1
+    assert len(table[matching(table, Filters(host="127.0.0.1"))]) == 5
+    assert len(table[matching(table, Filters(host="[127.0.0.1]"))]) == 5
+    assert len(table[matching(table, Filters(host="10.9.9.9"))]) == 0
+    assert len(table[matching(table, Filters(rst=True, port=41002))]) == 0
+    assert Filters(rst=True, port=80).describe() == "reset, port 80"
+
+
+def test_the_most_telling_connection_is_the_reset_after_a_fin_not_the_first() -> None:
+    table = _table()
+    conn, why = most_telling(table)
+    row = table[table["conn"] == conn].iloc[0]
+    assert conn != 0 and row["close_kind"] == "FIN" and row["rst_from"]
+    assert "reset after a FIN" in why
+    conn, why = choose(table, Filters(refused=True))
+    assert conn == 0 and "refused" in why and "of the 1 refused ones" in why
+
+
+def _pcap(tmp_path: Path) -> Path:
+    frame = merge(*_wires())
+    path = tmp_path / "ticket.pcap"
+    path.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
+    return path
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tcptrace_viz", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("fmt", ["txt", "md", "csv", "json"])
+def test_the_connections_command_in_every_format(tmp_path: Path, fmt: str) -> None:
+    done = _cli("connections", _pcap(tmp_path), "-f", fmt, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    if fmt == "json":
+        document = json.loads(done.stdout)
+        assert document["summary"].startswith("5 connections")
+        assert len(document["connections"]) == 5
+    elif fmt == "csv":
+        assert done.stdout.splitlines()[0].startswith("conn,client,server")
+        assert len(done.stdout.splitlines()) == 6
+    else:
+        assert done.stdout.startswith("5 connections: ")
+
+
+def test_connections_filters_and_limit(tmp_path: Path) -> None:
+    pcap = _pcap(tmp_path)
+    done = _cli("connections", pcap, "--refused", cwd=tmp_path)
+    assert "1 of them refused" in done.stdout and "41000" in done.stdout
+    assert "41001" not in done.stdout
+    capped = _cli("connections", pcap, "--limit", "2", cwd=tmp_path)
+    assert "3 more not listed" in capped.stdout
+    none = _cli("connections", pcap, "--rst", "--port", "9", cwd=tmp_path)
+    assert none.returncode == 0 and "0 of them reset, port 9" in none.stdout
+
+
+def test_report_draws_the_most_telling_connection_and_says_why(tmp_path: Path) -> None:
+    pcap = _pcap(tmp_path)
+    done = _cli("report", pcap, "-f", "txt", "-o", "-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "shown: it was reset after a FIN" in done.stdout
+    picked = _cli("report", pcap, "--refused", "-f", "txt", "-o", "-", cwd=tmp_path)
+    assert "tcptrace-viz: drawing connection 0: it was refused" in picked.stderr
+    missing = _cli("report", pcap, "--rst", "--port", "9", cwd=tmp_path)
+    assert missing.returncode == 2 and "no connection is reset, port 9" in missing.stderr
