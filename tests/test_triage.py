@@ -125,3 +125,21 @@ def test_report_draws_the_most_telling_connection_and_says_why(tmp_path: Path) -
     assert "tcptrace-viz: drawing connection 0: it was refused" in picked.stderr
     missing = _cli("report", pcap, "--rst", "--port", "9", cwd=tmp_path)
     assert missing.returncode == 2 and "no connection is reset, port 9" in missing.stderr
+
+
+@pytest.mark.parametrize("fmt", ["md", "txt"])
+def test_the_text_formats_of_a_users_capture_carry_the_triage(tmp_path: Path, fmt: str) -> None:
+    done = _cli("report", _pcap(tmp_path), "-f", fmt, "-o", "-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "5 connections: " in text and "41003" in text  # the summary and the table
+    assert "Findings for connection" in text and "RST" in text
+
+
+def test_a_scenarios_text_report_has_no_connection_table() -> None:
+    from factory import close_then_write
+
+    from tcptrace_viz.render import render
+
+    assert "connections:" not in render(close_then_write(), "txt")
+    assert "## Connections" not in render(close_then_write(), "md")

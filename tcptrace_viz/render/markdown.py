@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.analysis.selection import rows_of
+from tcptrace_viz.render.capture_triage import triage_lines
 from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
@@ -94,6 +95,7 @@ def markdown_report(prepared: Prepared) -> str:
         out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
 
+    out += triage_lines(prepared, "md")
     ladder = prepared.ladder()
     out += ["## What happened", ""]
     if ladder.note:

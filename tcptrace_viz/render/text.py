@@ -21,6 +21,7 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Final
 
+from tcptrace_viz.render.capture_triage import triage_lines
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
@@ -43,9 +44,15 @@ class TextLadder:
 
 
     def render(self, prepared: Prepared, options: RenderOptions) -> str:
-        """The ASCII ladder, legend and verdict as one string ending in a newline."""
-        return ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
+        """The ASCII ladder, legend and verdict as one string ending in a newline (after the
+        connections and findings, for a user's capture)."""
+        text = ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
                            verdict=options.verdict)
+        triage = triage_lines(prepared, "txt")
+        if not triage:
+            return text
+        title, _, rest = text.partition("\n\n")  # the triage goes under the title
+        return title + "\n\n" + "\n".join(triage) + rest
 
 
 def _packet_label(event: Event) -> str:
