@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,12 @@ import click
 
 from tcptrace_viz import interrupts
 from tcptrace_viz._version import __version__
-from tcptrace_viz.command_options import connection_filters, report_choices
+from tcptrace_viz.command_options import (
+    connection_filters,
+    report_choices,
+    scenario_names,
+    scenario_options,
+)
 from tcptrace_viz.connection_triage import load_capture
 from tcptrace_viz.errors import ExitCode, Interrupted, TcptraceVizError
 from tcptrace_viz.outputs import report_format
@@ -60,13 +65,6 @@ def _user_errors() -> Iterator[None]:
         _fail(Interrupted("interrupted"))
 
 
-def _scenario_names() -> Sequence[str]:
-    """The built-ins and the scenarios of the files --file loaded."""
-    from tcptrace_viz.scenarios import names
-
-    return names()
-
-
 def _load_files(ctx: click.Context, param: click.Parameter,
                 paths: tuple[Path, ...]) -> list[str]:
     """--file: run each scenario file now (before --scenario names are checked); the names
@@ -78,20 +76,6 @@ def _load_files(ctx: click.Context, param: click.Parameter,
         for path in paths:
             loaded += [name for name in load_scenario_file(path) if name not in loaded]
     return loaded
-
-
-class _ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
-    """A scenario name, checked lazily (listing them imports the scenario modules)."""
-
-    name = "scenario"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> str:
-        names = _scenario_names()
-        if value not in names:
-            self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the built-in "
-                      "ones (a scenario file's need --file FILE first)", param, ctx)
-        return str(value)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,40 +117,6 @@ def list_command() -> None:
             click.echo(f"{'':<{width}}    --set {parameter.describe()}")
 
 
-def _scenario_options(function: F) -> F:
-    function = click.option("--file", "file_scenarios", multiple=True, is_eager=True,
-                            type=click.Path(dir_okay=False, path_type=Path),
-                            callback=_load_files, metavar="FILE",
-                            help="A scenario file (Python, see the README): its scenarios "
-                                 "run (all of them, unless --scenario names some); "
-                                 "repeatable.")(function)
-    function = click.option("--all", "run_all", is_flag=True,
-                            help="Run every built-in scenario, in catalogue order (and "
-                                 "those of --file).")(function)
-    function = click.option("--scenario", "-s", "scenarios", multiple=True,
-                            type=_ScenarioChoice(), metavar="NAME",
-                            help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
-    function = click.option("--ipv6", is_flag=True,
-                            help="Use IPv6 instead of IPv4 (capture names the files "
-                                 "<scenario>-ipv6, beside the IPv4 ones).")(function)
-    function = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-                            help="Set a scenario parameter (repeatable), e.g. --set "
-                                 "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
-                                 "`tcptrace-viz list` shows each scenario's parameters and "
-                                 "defaults.")(function)
-    function = click.option("--sysctl", "sysctls", multiple=True, metavar="NAME=VALUE",
-                            help="Set a per-namespace TCP setting in each run's own network "
-                                 "namespace (repeatable), e.g. --sysctl "
-                                 "net.ipv4.tcp_fin_timeout=2; the machine's own settings are "
-                                 "untouched.")(function)
-    function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                            metavar="N",
-                            help="Scenarios captured and drawn at once, each in its own "
-                                 "namespace (default: the CPU count); the output stays in "
-                                 "catalogue order.")(function)
-    return function
-
-
 def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
     """Where a run prints: its summaries on stdout, its progress on stderr."""
     return click.echo, partial(click.echo, err=True)
@@ -174,7 +124,7 @@ def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
 
 
 @main.command("capture")
-@_scenario_options
+@scenario_options(_load_files)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("captures"), show_default=True,
               help="Where capture folders are written.")
@@ -212,14 +162,14 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
     from tcptrace_viz.render.options import ReportChoices
 
     with _user_errors():
-        names = chosen(_scenario_names(), scenarios, run_all, "capture", file_scenarios)
+        names = chosen(scenario_names(), scenarios, run_all, "capture", file_scenarios)
         failed = run_chosen(names, ipv6, out, reports, sets, jobs, _echoes(),
                             choices=ReportChoices(style, proportional, quiz), sysctls=sysctls)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
 @main.command("check")
-@_scenario_options
+@scenario_options(_load_files)
 @click.option("--verbose", "-v", is_flag=True,
               help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
@@ -241,7 +191,7 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz check --file lesson.py        # a kernel-behaviour regression suite
     """
     with _user_errors():
-        names = chosen(_scenario_names(), scenarios, run_all, "check", file_scenarios)
+        names = chosen(scenario_names(), scenarios, run_all, "check", file_scenarios)
         failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose,
                             sysctls=sysctls)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
@@ -299,6 +249,43 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
             click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
         click.echo(f"wrote {target}")
 
+
+
+@main.command("diff")
+@click.argument("first", type=click.Path(path_type=Path))
+@click.argument("second", type=click.Path(path_type=Path))
+@click.option("--format", "-f", "fmt", type=click.Choice(["txt", "md", "html"]), default=None,
+              help="Output format (default: from -o's suffix, else txt).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+def diff_command(first: Path, second: Path, fmt: str | None, output: Path | None) -> None:
+    """Compare two runs (capture folders or pcaps): where the wire, the TCP states and the
+    system call results differ. Exits 1 when they differ, so it can guard a kernel upgrade.
+
+    \b
+    Examples:
+      tcptrace-viz diff captures/linger0/20261201T100000Z captures/linger0/20261202T100000Z
+      tcptrace-viz diff before.pcapng after.pcapng -o diff.html
+    """
+    progress = Progress.on_stderr()
+    with _user_errors(), contextlib.closing(progress):
+        from tcptrace_viz.errors import BadInputError
+
+        chosen = fmt or (report_format(None, output) if output else "txt")
+        if chosen not in ("txt", "md", "html"):
+            raise BadInputError(f"diff writes txt, md or html, not {chosen}")
+        from tcptrace_viz.connection_triage import diff_output
+        from tcptrace_viz.outputs import write_report
+
+        traces = load_capture(first, progress), load_capture(second, progress)
+        progress.phase("comparing")
+        text, differ = diff_output(*traces, (str(first), str(second)), chosen)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            write_report(output, text, make_folder=False)
+            click.echo(f"wrote {output}")
+    sys.exit(int(ExitCode.EXPECTATION_FAILED if differ else ExitCode.OK))
 
 
 @main.command("connections")

@@ -7,6 +7,7 @@ keyword arguments.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -40,3 +41,64 @@ def connection_filters(function: F) -> F:
                             help="Only connections with this address.")(function)
     return click.option("--port", "-p", type=int, default=None,
                         help="Only connections using this TCP port.")(function)
+
+
+def scenario_names() -> list[str]:
+    """The built-ins and the scenarios of the files --file loaded."""
+    from tcptrace_viz.scenarios import names
+
+    return names()
+
+
+class ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
+    """A scenario name, checked lazily (listing them imports the scenario modules)."""
+
+    name = "scenario"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        names = scenario_names()
+        if value not in names:
+            self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the built-in "
+                      "ones (a scenario file's need --file FILE first)", param, ctx)
+        return str(value)
+
+
+def scenario_options(on_file: Callable[..., list[str]]) -> Callable[[F], F]:
+    """The options of ``capture`` and ``check``: which scenarios, how, and ``--file`` (loaded
+    by ``on_file`` at once, so that ``--scenario`` knows the file's names)."""
+    return lambda function: _scenario_options(function, on_file)
+
+
+def _scenario_options(function: F, on_file: Callable[..., list[str]]) -> F:
+    function = click.option("--file", "file_scenarios", multiple=True, is_eager=True,
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            callback=on_file, metavar="FILE",
+                            help="A scenario file (Python, see the README): its scenarios "
+                                 "run (all of them, unless --scenario names some); "
+                                 "repeatable.")(function)
+    function = click.option("--all", "run_all", is_flag=True,
+                            help="Run every built-in scenario, in catalogue order (and "
+                                 "those of --file).")(function)
+    function = click.option("--scenario", "-s", "scenarios", multiple=True,
+                            type=ScenarioChoice(), metavar="NAME",
+                            help="Scenario to run (repeatable); see `tcptrace-viz list`.")(function)
+    function = click.option("--ipv6", is_flag=True,
+                            help="Use IPv6 instead of IPv4 (capture names the files "
+                                 "<scenario>-ipv6, beside the IPv4 ones).")(function)
+    function = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                            help="Set a scenario parameter (repeatable), e.g. --set "
+                                 "bytes=160MiB for bulk-close (sizes take KiB, MiB, GiB); "
+                                 "`tcptrace-viz list` shows each scenario's parameters and "
+                                 "defaults.")(function)
+    function = click.option("--sysctl", "sysctls", multiple=True, metavar="NAME=VALUE",
+                            help="Set a per-namespace TCP setting in each run's own network "
+                                 "namespace (repeatable), e.g. --sysctl "
+                                 "net.ipv4.tcp_fin_timeout=2; the machine's own settings are "
+                                 "untouched.")(function)
+    function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                            metavar="N",
+                            help="Scenarios captured and drawn at once, each in its own "
+                                 "namespace (default: the CPU count); the output stays in "
+                                 "catalogue order.")(function)
+    return function

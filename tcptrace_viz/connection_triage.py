@@ -67,3 +67,18 @@ def load_capture(path: Path, progress: Progress) -> Trace:
         progress.reading(f"reading {path.name}", done, total)
 
     return read_capture(path, progress=reading, status=progress.phase)
+
+
+def diff_output(a: Trace, b: Trace, names: tuple[str, str], fmt: str,
+                choices: tuple[str, bool] = ("default", False)) -> tuple[str, bool]:
+    """``diff``'s output for ``a`` and ``b`` (each its most telling connection) and whether
+    they differ; ``choices``: the ladders' style and time scale (HTML)."""
+    from tcptrace_viz.analysis.compare import compare
+    from tcptrace_viz.render import prepare
+    from tcptrace_viz.render.diff_report import diff_report
+
+    style, proportional = choices
+    left = prepare(a, style=style, proportional=proportional)
+    right = prepare(b, style=style, proportional=proportional)
+    differences = compare(left.selection.trace, right.selection.trace)
+    return diff_report(left, right, names, differences, fmt), bool(differences)
