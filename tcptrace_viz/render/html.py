@@ -30,7 +30,7 @@ from tcptrace_viz.render.templating import (
 )
 from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
 from tcptrace_viz.tcp import OBSERVED_SOURCES
-from tcptrace_viz.vocabulary import duration_text
+from tcptrace_viz.vocabulary import direction_text, duration_text
 
 if TYPE_CHECKING:
     from tcptrace_viz.analysis.selection import Selection
@@ -274,10 +274,8 @@ def _timeline_rows(prepared: Prepared, ladder: Ladder) -> list[TimelineRow]:
 
 
 def _direction(direction: object, sides: list[str], sender: str) -> str:
-    if direction == "c2s":
-        return f"{sides[0]} → {sides[1]}"
-    if direction == "s2c":
-        return f"{sides[1]} → {sides[0]}"
+    if direction in ("c2s", "s2c"):
+        return direction_text(str(direction), sides).replace("→", " → ")
     return sender
 
 
