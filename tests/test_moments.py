@@ -86,3 +86,19 @@ def test_identical_results_in_a_row_fold_into_one_event() -> None:
     assert drawn[0].label == "send() = 262144 \u00d730, 7.5 MiB in total"
     few = make_trace(handshake(), [], sends[:FOLD_MIN - 1])
     assert len([e for e in build_ladder(few).of_kind("syscall")]) == FOLD_MIN - 1
+
+
+def test_the_badges_play_with_their_events_and_the_words_wait_for_show_all() -> None:
+    """In the HTML player a badge is one of its event's parts (``tv-<ref>-badge``), so it
+    appears when its event does; the footer's words are ``tv-note-*``, hidden while playing."""
+    trace = close_then_write()
+    trace.meta.key_moments = find_moments(trace, (Moment("client close", "first"),
+                                                  Moment("c2s R", "second")))
+    ladder = build_ladder(trace)
+    svg = render(prepare(trace), "svg")
+    for event in ladder.events:
+        if event.moment:
+            assert f'id="tv-{event.ref}-badge"' in svg
+    assert 'id="tv-note-0"' in svg and 'id="tv-note-1"' in svg
+    html = render(prepare(trace), "html")
+    assert '"-badge"' in html and '[id^="tv-note"]' in html

@@ -133,7 +133,7 @@ def _draw(ladder: Ladder) -> Figure:
     _bands(ax, ladder)
     for event in ladder.events:
         if event.moment:
-            draw_badge(ax, X_BADGE, event.y, event.moment)
+            draw_badge(ax, X_BADGE, event.y, event.moment).set_gid(f"tv-{event.ref}-badge")
         if event.kind == "packet":
             _packet(ax, ladder, event)
         elif event.kind == "state":

@@ -183,12 +183,12 @@ def legend_inches(ladder: Ladder, width_inches: float) -> float:
     return 0.2 + extra + (LINE_INCHES * lines + 0.18 * notes) * scale + 0.1
 
 
-def draw_badge(target: Any, x: float, y: float, number: int, **kwargs: Any) -> None:
+def draw_badge(target: Any, x: float, y: float, number: int, **kwargs: Any) -> Any:
     """A key moment's number in a filled circle, centred on (x, y) of ``target``."""
-    target.text(x, y, str(number), fontsize=_pt(8), fontweight="bold", color="white", ha="center",
-                va="center", parse_math=False, usetex=False, zorder=8,
-                bbox={"boxstyle": "circle,pad=0.25", "fc": MOMENT_COLOUR, "ec": "none"},
-                **kwargs)
+    return target.text(x, y, str(number), fontsize=_pt(8), fontweight="bold", color="white",
+                       ha="center", va="center", parse_math=False, usetex=False, zorder=8,
+                       bbox={"boxstyle": "circle,pad=0.25", "fc": MOMENT_COLOUR, "ec": "none"},
+                       **kwargs)
 
 
 def draw_legend(fig: Figure, ladder: Ladder, top_inches: float) -> None:
@@ -199,12 +199,13 @@ def draw_legend(fig: Figure, ladder: Ladder, top_inches: float) -> None:
                                      BADGE_INCHES * scale)
     y = top_inches - note_line / 2
     moments = note_lines(ladder, width)
-    for number, words in moments:
+    for line, (number, words) in enumerate(moments):  # tv-note-*: hidden while a report plays
         if number:
-            draw_badge(fig, (MARGIN_INCHES + badge / 2 - 0.04) / width, y / height, number)
+            draw_badge(fig, (MARGIN_INCHES + badge / 2 - 0.04) / width, y / height,
+                       number).set_gid(f"tv-note-{line}-badge")
         fig.text((MARGIN_INCHES + badge) / width, y / height, words,
                  fontsize=_pt(NOTE_FONT_PT), va="center", ha="left", color=TEXT_COLOUR,
-                 parse_math=False, usetex=False)
+                 parse_math=False, usetex=False, gid=f"tv-note-{line}")
         y -= note_line
     if moments:
         y -= 0.12

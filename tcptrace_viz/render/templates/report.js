@@ -1,8 +1,9 @@
 (function () {
   "use strict";
   // Link the timeline table and the ladder: rows carry data-ref="p3", the SVG has tv-p3,
-  // tv-p3-label and tv-p3-reason.  Hovering either lights up both.
-  var parts = ["", "-label", "-reason"];
+  // tv-p3-label, tv-p3-reason and tv-p3-badge (a key moment's number).  Hovering either
+  // lights up both.
+  var parts = ["", "-label", "-reason", "-badge"];
   function figure(ref) {
     var found = [];
     for (var i = 0; i < parts.length; i++) {
@@ -23,7 +24,7 @@
   }
   function refOfSvg(target) {
     while (target && target.id !== undefined) {
-      var m = /^tv-([pcs][0-9]+)(-label|-reason)?$/.exec(target.id || "");
+      var m = /^tv-([pcs][0-9]+)(-label|-reason|-badge)?$/.exec(target.id || "");
       if (m) { return m[1]; }
       target = target.parentNode;
     }
