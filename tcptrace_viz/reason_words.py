@@ -31,8 +31,9 @@ GLOSSES: Final[dict[str, str]] = {
                           "that data is thrown away",
     "TCP_ABORT_ON_LINGER": "the closed socket's FIN_WAIT2 time (TCP_LINGER2) ran out",
     "TCP_ABORT_ON_MEMORY": "the kernel was short of memory for sockets already closed",
-    "TCP_STATE": "the program aborted the connection where it stood (close() with "
-                 "SO_LINGER {1, 0}, say) instead of ending it with a FIN",
+    "TCP_STATE": "the connection was aborted where it stood instead of ended with a FIN "
+                 "(close() with SO_LINGER {1, 0}, a listener closed with it still queued, "
+                 "connect(AF_UNSPEC))",
     "TCP_KEEPALIVE_TIMEOUT": "keepalive probes went unanswered",
     "TCP_DISCONNECT_WITH_DATA": "the program disconnected (connect(AF_UNSPEC)) with data "
                                 "still queued",
