@@ -101,3 +101,44 @@ def test_the_examples_load(example: Path, clean_registry: None) -> None:
     for name in names:
         scenario = registry.get(name)
         assert scenario.teaches and scenario.outcomes and scenario.key_moments
+
+
+BASE = '''
+from tcptrace_viz import CallOutcome, Moment, Outcome, Parameter, ScenarioContext, scenario
+
+
+@scenario(name={name!r}, title="t", teaches="t", steps="C close()",
+          parameters=(Parameter("size", "int", 3, "bytes"),),
+          outcomes={outcomes}, key_moments={moments})
+def lesson(ctx: ScenarioContext) -> None:
+    ctx.connected_pair()
+'''
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"outcomes": 'Outcome("L")'}, "outcomes must be a tuple of Outcome"),
+    ({"moments": 'Moment("client close", "x")'}, "key_moments must be a tuple of Moment"),
+    ({"outcomes": '(Outcome("L", calls=(CallOutcome("server", "send", 1, ret=5),)),)'},
+     "ret must be text, e.g. ret='5'"),
+    ({"outcomes": '(Outcome("L", states=("server CLOSE_WAIT")),)'},
+     "states must be a tuple of str"),
+    ({"outcomes": '(Outcome("L", states=("server CLOSE_WAITT",)),)'},
+     "state 'server CLOSE_WAITT' is not '<side> <STATE>'"),
+    ({"outcomes": '(Outcome("L", wire=("x2y P.",)),)'}, "'x2y P.' is not '<c2s|s2c> <flags>'"),
+    ({"outcomes": '(Outcome("L", calls=(CallOutcome("middle", "send"),)),)'},
+     "the side must be one of"),
+    ({"outcomes": '(Outcome("L", calls=(CallOutcome("server", "send", errno="EPIPPE"),)),)'},
+     "'EPIPPE' is no errno name"),
+    ({"outcomes": '(Outcome("L", calls=(CallOutcome("server", "send", ret="{nosuch}"),)),)'},
+     r"ret names \{nosuch\}, which is no parameter of this scenario \(size\)"),
+    ({"name": "../../escaped"}, "scenario name '../../escaped': use lowercase letters"),
+    ({"name": "has space/slash"}, "scenario name 'has space/slash'"),
+])
+def test_a_definition_mistake_is_one_sentence_at_its_line(
+        tmp_path: Path, clean_registry: None, fields: dict[str, str], said: str) -> None:
+    values = {"name": "lesson", "outcomes": '(Outcome("L"),)', "moments": "()"} | fields
+    path = _file(tmp_path, BASE.format(**values))
+    with pytest.raises(BadInputError, match=r"lesson\.py:5: this scenario file raised \w+: .*"
+                                            + said) as caught:
+        files.load_scenario_file(path)
+    assert "\n" not in str(caught.value)

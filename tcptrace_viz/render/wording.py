@@ -55,6 +55,8 @@ def verdict_line(name: str, meta: TraceMeta | None, why: str = "", width: int = 
         word, first = "ERROR", why
     else:
         word = verdict_word(meta) or "?"
-        first = "" if word == "PASS" else str(meta.verdict_detail or "").split("; ")[0]
+        detail = str(meta.verdict_detail or "")
+        note = f"(note: {detail})" if detail else ""
+        first = detail.split("; ", maxsplit=1)[0] if word != "PASS" else note
     line = f"{name:<{width}}  {word}" + (f"  {first}" if first else "")
     return line.replace("\n", " ")

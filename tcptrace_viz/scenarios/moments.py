@@ -88,3 +88,9 @@ def find_moments(trace: Trace, moments: tuple[Moment, ...]) -> list[KeyMoment]:
     """Every moment the run showed, in time order."""
     found = [hit for hit in (find_moment(trace, moment) for moment in moments) if hit]
     return sorted(found, key=lambda hit: hit.ts_ns)
+
+
+def unseen_moments(trace: Trace, moments: tuple[Moment, ...]) -> list[str]:
+    """The notation of each moment ``trace`` did not show (a scenario's typo, or a run that
+    went otherwise)."""
+    return [moment.event for moment in moments if find_moment(trace, moment) is None]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from tcptrace_viz.meta import Value
+from tcptrace_viz.scenarios.definition_checks import check_definition
 from tcptrace_viz.scenarios.params import Parameter
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
              complete: bool = False,
              key_moments: tuple[Moment, ...] = ()) -> Callable[[RunFunction], RunFunction]:
     """Register the decorated function as the steps of scenario ``name``."""
+
+    check_definition(name, outcomes, key_moments, parameters, sides)  # at the @scenario line
 
     def register(run: RunFunction) -> RunFunction:
         if name in _REGISTRY:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from tcptrace_viz.meta import Value
 from tcptrace_viz.model import Trace
 from tcptrace_viz.scenarios.expectation import judge
-from tcptrace_viz.scenarios.moments import find_moments
+from tcptrace_viz.scenarios.moments import find_moments, unseen_moments
 from tcptrace_viz.scenarios.params import bind_outcomes, check_values
 from tcptrace_viz.scenarios.registry import Scenario
 
@@ -33,4 +33,9 @@ def judge_run(trace: Trace, scenario: Scenario,
     meta.verdict, meta.verdict_detail = ("pass" if passed else "fail"), detail
     meta.matched_outcome = verdict.matched
     meta.key_moments = find_moments(trace, scenario.key_moments)
+    unseen = unseen_moments(trace, scenario.key_moments)
+    if unseen:  # said, not failed: the outcomes are what the run is judged by
+        meta.verdict_detail = "; ".join(part for part in (
+            meta.verdict_detail, "key moment " + ", ".join(repr(event) for event in unseen)
+            + " not seen in this run") if part)
     return trace
