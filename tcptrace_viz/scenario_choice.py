@@ -52,10 +52,10 @@ def run_chosen(names: list[str], ipv6: bool, out: Path | None, reports: Path | N
     from tcptrace_viz.scenarios.params import resolve_all
 
     echo, progress = echoes
-    from tcptrace_viz.kernel.sysctls import check_settings, parse_setting
+    from tcptrace_viz.kernel.sysctls import check_settings, parse_settings
 
     values = resolve_all([get(name) for name in names], sets)  # refused before any run
-    settings = dict(parse_setting(text) for text in sysctls)
+    settings = parse_settings(sysctls)
     check_settings(settings)
     jobs = min(jobs or default_jobs(), len(names))
     progress(f"[1/1] {names[0]}: capturing..." if len(names) == 1 else

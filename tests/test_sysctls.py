@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.kernel.sysctls import check_settings, parse_setting, read_settings
+from tcptrace_viz.kernel.sysctls import (
+    check_settings,
+    parse_setting,
+    parse_settings,
+    read_settings,
+)
 
 
 def test_a_setting_is_name_equals_value() -> None:
@@ -27,11 +32,18 @@ def test_a_setting_is_name_equals_value() -> None:
 
 @pytest.mark.root
 def test_unknown_and_global_settings_are_refused_in_one_sentence() -> None:
-    check_settings(["net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_rfc1337"])  # per-namespace
+    check_settings({"net.ipv4.tcp_fin_timeout": "2", "net.ipv4.tcp_rfc1337": "1"})
     with pytest.raises(BadInputError, match="tcp_no_such_thing: this kernel has no such"):
-        check_settings(["net.ipv4.tcp_no_such_thing"])
+        check_settings({"net.ipv4.tcp_no_such_thing": "1"})
     with pytest.raises(BadInputError, match="tcp_mem: not a per-namespace setting"):
-        check_settings(["net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_mem"])
+        check_settings({"net.ipv4.tcp_fin_timeout": "2", "net.ipv4.tcp_mem": "1 2 3"})
+    with pytest.raises(BadInputError, match=r"tcp_fin_timeout=abc: the kernel refuses this "
+                                            r"value \(Invalid argument\)"):
+        check_settings({"net.ipv4.tcp_fin_timeout": "abc"})
+    with pytest.raises(BadInputError, match="given twice"):
+        parse_settings(["net.ipv4.tcp_fin_timeout=2", "net.ipv4.tcp_fin_timeout=3"])
+    assert parse_settings(["net.ipv4.tcp_sack=0", "net.ipv4.tcp_sack=0"]) == {
+        "net.ipv4.tcp_sack": "0"}
 
 
 @pytest.mark.root

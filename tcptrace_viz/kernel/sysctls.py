@@ -3,9 +3,9 @@
 A network namespace has its own copy of most ``net.*`` settings; ``/proc/sys/net`` shows the
 copies of the namespace of the process that reads it, and only those a namespace has: a
 setting that exists on the host but not in a new namespace is global, and writing it would
-change the whole machine.  :func:`check_settings` refuses those (and unknown names) before
-anything runs, by looking from a throwaway namespace; the worker applies the rest with
-:func:`apply_settings` after entering its own, and reads the namespace's values back with
+change the whole machine.  :func:`check_settings` refuses those (and unknown names, and
+values the kernel refuses) before anything runs, by trying them in a throwaway namespace; the
+worker applies the rest with :func:`apply_settings` after entering its own, and reads the namespace's values back with
 :func:`read_settings` for the Trace.
 """
 
@@ -32,6 +32,21 @@ def _path(name: str) -> str:
     return "/proc/sys/" + name.replace(".", "/")
 
 
+def parse_settings(texts: Iterable[str]) -> dict[str, str]:
+    """Every ``--sysctl`` as name -> value.
+
+    Raises:
+        BadInputError: one is malformed, or a name is given twice with different values.
+    """
+    settings: dict[str, str] = {}
+    for text in texts:
+        name, value = parse_setting(text)
+        if settings.get(name, value) != value:
+            raise BadInputError(f"--sysctl {name} is given twice ({settings[name]} and {value})")
+        settings[name] = value
+    return settings
+
+
 def parse_setting(text: str) -> tuple[str, str]:
     """``"net.ipv4.tcp_fin_timeout=2"`` -> ``("net.ipv4.tcp_fin_timeout", "2")``.
 
@@ -50,26 +65,31 @@ def parse_setting(text: str) -> tuple[str, str]:
     return name, value
 
 
-def check_settings(names: Iterable[str]) -> None:
-    """Refuse a setting this kernel does not have, or has only for the whole machine.
+def check_settings(settings: Mapping[str, str]) -> None:
+    """Refuse a setting this kernel does not have, has only for the whole machine, or would
+    refuse the value of (tried in a throwaway namespace, so nothing runs with a bad one).
 
     Raises:
         BadInputError: one sentence naming the first such setting.
     """
-    wanted = list(dict.fromkeys(names))
-    for name in wanted:
+    for name in settings:
         if not os.path.exists(_path(name)):
             raise BadInputError(f"--sysctl {name}: this kernel has no such setting")
-    missing = _absent_in_a_new_namespace(wanted)
-    if missing:
-        raise BadInputError(f"--sysctl {missing[0]}: not a per-namespace setting (a new "
-                            "network namespace has no copy of it); setting it would change "
-                            "the whole machine")
+    for line in _tried_in_a_new_namespace(dict(settings)):
+        kind, name, why = [*line.split("\t"), "", ""][:3]
+        if kind == "absent":
+            raise BadInputError(f"--sysctl {name}: not a per-namespace setting (a new "
+                                "network namespace has no copy of it); setting it would "
+                                "change the whole machine")
+        if kind == "refused":
+            raise BadInputError(f"--sysctl {name}={settings.get(name, '')}: the kernel refuses "
+                                f"this value ({why})")
 
 
-def _absent_in_a_new_namespace(names: list[str]) -> list[str]:
-    """The ``names`` a new network namespace has no copy of (looked at from a forked child)."""
-    if not names:
+def _tried_in_a_new_namespace(settings: dict[str, str]) -> list[str]:
+    """Each setting written in a new network namespace (a forked child's, thrown away after):
+    ``absent\tNAME`` where it has no copy, ``refused\tNAME\twhy`` where the value is refused."""
+    if not settings:
         return []
     from tcptrace_viz.kernel import netns
     from tcptrace_viz.kernel.process import child_exit_status
@@ -81,8 +101,16 @@ def _absent_in_a_new_namespace(names: list[str]) -> list[str]:
         try:
             os.close(reader)
             netns.enter_private_netns()
-            absent = [name for name in names if not os.path.exists(_path(name))]
-            os.write(writer, "\n".join(absent).encode())
+            lines = []
+            for name, value in settings.items():
+                try:
+                    with open(_path(name), "w", encoding="ascii") as handle:
+                        handle.write(value)
+                except FileNotFoundError:
+                    lines.append(f"absent\t{name}")
+                except OSError as exc:
+                    lines.append(f"refused\t{name}\t{exc.strerror}")
+            os.write(writer, "\n".join(lines).encode())
         except BaseException:
             code = 1
         finally:
@@ -97,7 +125,7 @@ def _absent_in_a_new_namespace(names: list[str]) -> list[str]:
         _, status = os.waitpid(pid, 0)
     if child_exit_status(status) != (0, ""):
         return []  # no namespace to look from: the worker will fail with its own sentence
-    return [name for name in b"".join(chunks).decode().split("\n") if name]
+    return [line for line in b"".join(chunks).decode().split("\n") if line]
 
 
 def apply_settings(settings: Mapping[str, str]) -> None:
