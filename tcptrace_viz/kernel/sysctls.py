@@ -5,8 +5,8 @@ copies of the namespace of the process that reads it, and only those a namespace
 setting that exists on the host but not in a new namespace is global, and writing it would
 change the whole machine.  :func:`check_settings` refuses those (and unknown names, and
 values the kernel refuses) before anything runs, by trying them in a throwaway namespace; the
-worker applies the rest with :func:`apply_settings` after entering its own, and reads the namespace's values back with
-:func:`read_settings` for the Trace.
+worker applies the rest with :func:`apply_settings` after entering its own, and reads the
+namespace's values back with :func:`read_settings` for the Trace.
 """
 
 from __future__ import annotations
