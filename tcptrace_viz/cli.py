@@ -101,17 +101,22 @@ def main() -> None:
 
 
 @main.command("list")
-def list_command() -> None:
-    """List the close scenarios with a one-line summary each.
+@click.option("--file", "file_scenarios", multiple=True, is_eager=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path), callback=_load_files,
+              help="Also list a scenario file's scenarios (repeatable).")
+def list_command(file_scenarios: list[str]) -> None:
+    """List the close scenarios with a one-line summary each, and the --set parameters.
 
     \b
-    Example:
+    Examples:
       tcptrace-viz list
+      tcptrace-viz list --file lesson.py
     """
     from tcptrace_viz.scenarios import CATALOGUE, get
 
-    width = max(len(name) for name in CATALOGUE)
-    for name in CATALOGUE:
+    shown = [*CATALOGUE, *(name for name in file_scenarios if name not in CATALOGUE)]
+    width = max(len(name) for name in shown)
+    for name in shown:
         click.echo(f"{name:<{width}}  {get(name).title}")
         for parameter in get(name).parameters:  # what --set NAME=VALUE can change
             click.echo(f"{'':<{width}}    --set {parameter.describe()}")
@@ -313,6 +318,8 @@ def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> Non
         progress.phase("listing connections")
         output = connections_output(trace, Filters(**filters), fmt, limit)
     click.echo(output, nl=False)
+    if trace.meta.partial:
+        click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
 
 
 def _echo_content(content: str | bytes) -> None:

@@ -39,7 +39,7 @@ def connection_filters(function: F) -> F:
         function = click.option(flag, is_flag=True, help=f"Only connections {words}.")(function)
     function = click.option("--host", "-H", default=None, metavar="ADDRESS",
                             help="Only connections with this address.")(function)
-    return click.option("--port", "-p", type=int, default=None,
+    return click.option("--port", "-p", type=click.IntRange(0, 65535), default=None,
                         help="Only connections using this TCP port.")(function)
 
 
@@ -60,7 +60,7 @@ class ScenarioChoice(click.ParamType):  # type: ignore[type-arg]
         names = scenario_names()
         if value not in names:
             self.fail(f"unknown scenario {value!r}; `tcptrace-viz list` shows the built-in "
-                      "ones (a scenario file's need --file FILE first)", param, ctx)
+                      "ones (a scenario file's scenarios need --file FILE)", param, ctx)
         return str(value)
 
 

@@ -19,12 +19,25 @@ if TYPE_CHECKING:
     from tcptrace_viz.progress import Progress
 
 
+def check_host(host: str | None) -> None:
+    """Refuse a ``--host`` that is no IPv4 or IPv6 address (BadInputError)."""
+    import ipaddress
+
+    if host is None:
+        return
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise BadInputError(f"--host {host}: not an IPv4 or IPv6 address") from None
+
+
 def connections_output(trace: Trace, filters: Filters, fmt: str, limit: int) -> str:
     """The ``connections`` command's output for ``trace``."""
     from tcptrace_viz.analysis.connection_table import connections
     from tcptrace_viz.analysis.triage import matching, summary_line
     from tcptrace_viz.render.connection_list import connection_list
 
+    check_host(filters.host)
     table = connections(trace.packets)
     summary = summary_line(table)
     kept = table[matching(table, filters)] if filters.active else table
@@ -49,12 +62,13 @@ def pick_connection(trace: Trace, connection: int | None,
             raise BadInputError(f"there is no connection {connection} (connections: "
                                 f"0 to {max(numbers, default=-1)})")
         return connection, ""
+    check_host(filters.host)
     if not filters.active:
         return None, ""
     picked = choose(connections(trace.packets), filters)
     if picked is None:
-        raise BadInputError(f"no connection is {filters.describe()} "
-                            "(`tcptrace-viz connections FILE` lists them)")
+        raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
+                            "`tcptrace-viz connections FILE` lists them")
     conn, why = picked
     return conn, f"drawing connection {conn}: {why}"
 

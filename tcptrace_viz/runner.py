@@ -180,8 +180,9 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                 item.drawing.close()
         for helper in service:
             helper.close()
-    if total > 1:
-        echo(f"{total - len(failed)} of {total} scenarios behaved as expected"
+    if total > 1 or brief:
+        echo(f"{total - len(failed)} of {total} scenario{'s' * (total != 1)} behaved as "
+             "expected"
              + (f"; unexpected: {', '.join(failed)}" if failed else ""))
     return failed
 

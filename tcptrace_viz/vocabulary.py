@@ -60,6 +60,8 @@ def direction_text(direction: str, sides: tuple[str, str] | list[str] = ("client
         return f"{sides[0]}→{sides[1]}"
     if direction == "s2c":
         return f"{sides[1]}→{sides[0]}"
+    if direction == "*":
+        return "either way:"
     return direction
 
 

@@ -81,7 +81,7 @@ def test_a_bad_scenario_file_is_one_sentence_and_exit_2(tmp_path: Path, text: st
 
 def test_a_file_scenario_name_needs_its_file(tmp_path: Path) -> None:
     done = _cli("check", "-s", "half-close-echo", cwd=tmp_path)
-    assert done.returncode == 2 and "need --file FILE first" in done.stderr
+    assert done.returncode == 2 and "scenarios need --file FILE" in done.stderr
 
 
 def test_report_pdf_and_projector_from_a_pcap(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_filters_keep_what_they_say() -> None:
     assert len(table[matching(table, Filters(host="[127.0.0.1]"))]) == 5
     assert len(table[matching(table, Filters(host="10.9.9.9"))]) == 0
     assert len(table[matching(table, Filters(rst=True, port=41002))]) == 0
-    assert Filters(rst=True, port=80).describe() == "reset, port 80"
+    assert Filters(rst=True, port=80).describe() == "with an RST, port 80"
 
 
 def test_the_most_telling_connection_is_the_reset_after_a_fin_not_the_first() -> None:
@@ -113,7 +113,10 @@ def test_connections_filters_and_limit(tmp_path: Path) -> None:
     capped = _cli("connections", pcap, "--limit", "2", cwd=tmp_path)
     assert "3 more not listed" in capped.stdout
     none = _cli("connections", pcap, "--rst", "--port", "9", cwd=tmp_path)
-    assert none.returncode == 0 and "0 of them reset, port 9" in none.stdout
+    assert none.returncode == 0 and "0 of them with an RST, port 9" in none.stdout
+    for bad in (["--host", "notanip"], ["--port", "99999"]):
+        refused = _cli("connections", pcap, *bad, cwd=tmp_path)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
 
 
 def test_report_draws_the_most_telling_connection_and_says_why(tmp_path: Path) -> None:
@@ -124,7 +127,8 @@ def test_report_draws_the_most_telling_connection_and_says_why(tmp_path: Path) -
     picked = _cli("report", pcap, "--refused", "-f", "txt", "-o", "-", cwd=tmp_path)
     assert "tcptrace-viz: drawing connection 0: it was refused" in picked.stderr
     missing = _cli("report", pcap, "--rst", "--port", "9", cwd=tmp_path)
-    assert missing.returncode == 2 and "no connection is reset, port 9" in missing.stderr
+    assert missing.returncode == 2
+    assert "no connection matches the filters (with an RST, port 9)" in missing.stderr
 
 
 @pytest.mark.parametrize("fmt", ["md", "txt"])

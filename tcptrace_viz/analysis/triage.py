@@ -41,7 +41,7 @@ class Filters:
 
     def describe(self) -> str:
         """``reset, port 8080``: the filters set, for a heading."""
-        parts = [word for flag, word in ((self.rst, "reset"), (self.refused, "refused"),
+        parts = [word for flag, word in ((self.rst, "with an RST"), (self.refused, "refused"),
                                          (self.incomplete, "incomplete"),
                                          (self.retrans, "retransmitting")) if flag]
         if self.port is not None:

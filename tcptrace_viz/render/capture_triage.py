@@ -10,6 +10,7 @@ from tcptrace_viz.render.safe_text import printable
 from tcptrace_viz.render.text_columns import wrap_text
 
 if TYPE_CHECKING:
+    from tcptrace_viz.analysis.findings import Finding
     from tcptrace_viz.render.prepared import Prepared
 
 WIDTH: Final = 100
@@ -37,7 +38,7 @@ def triage_lines(prepared: Prepared, fmt: str) -> list[str]:
         listing = connection_list(table, summary_line(table), fmt, TABLE_ROWS).rstrip("\n")
         out = ["## Connections", "", *listing.split("\n"), "", f"## Findings for connection "
                f"{conn}", ""]
-        out += [f"- {printable(item.text)} (frame {item.frame})" for item in found] or [
+        out += [f"- {_finding(item)}" for item in found] or [
             "- nothing unusual"]
         return [*out, ""]
     # the terminal's report stays within its width: one wrapped sentence per connection
@@ -49,8 +50,13 @@ def triage_lines(prepared: Prepared, fmt: str) -> list[str]:
                    "them all")
     out += ["", f"Findings for connection {conn}:"]
     for item in found:
-        out += wrap_text(f"  - {printable(item.text)} (frame {item.frame})", WIDTH,
-                         indent="    ")
+        out += wrap_text(f"  - {_finding(item)}", WIDTH, indent="    ")
     if not found:
         out.append("  - nothing unusual")
     return [*out, "", ""]
+
+
+def _finding(item: Finding) -> str:
+    """A finding's text, and its frame unless the text names it."""
+    text = printable(item.text)
+    return text if "frame" in text else f"{text} (frame {item.frame})"

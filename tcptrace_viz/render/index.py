@@ -23,7 +23,7 @@ from tcptrace_viz.vocabulary import sender as who_sent
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
 
-WRITE_CALLS: Final = frozenset({"send", "write", "sendto", "sendmsg", "writev"})
+WRITE_CALLS: Final = frozenset({"send", "sendall", "write", "sendto", "sendmsg", "writev"})
 """Calls that count as "a write" in the comparison."""
 
 
@@ -159,6 +159,8 @@ def _state_paths(trace: Trace) -> list[str]:
     paths = []
     for side in trace.sides:
         states = [str(s) for s in trace.states.loc[trace.states["side"] == side, "new"]]
+        # a state held on by another kernel object (orphaned) is the same state, said once
+        states = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
         if states:
             paths.append(f"{side}: {' → '.join(states)}")
     return paths

@@ -25,7 +25,7 @@ from tcptrace_viz.render.capture_triage import triage_lines
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
-from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, verdict_word
+from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, settings_text, verdict_word
 
 if TYPE_CHECKING:
     from tcptrace_viz.meta import TraceMeta
@@ -201,6 +201,9 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     if meta.partial:
         problem = str(meta.problem or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
+    if meta.sysctls_set:
+        lines.append(f"Settings: {settings_text(meta)} (--sysctl, in the run's namespace "
+                     "only).")
     stats = meta.stats
     if isinstance(stats, dict):
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]

@@ -21,8 +21,8 @@ from tcptrace_viz.scenarios.api import CallOutcome, Moment, Outcome, ScenarioCon
         calls=(CallOutcome("server", "send", 2, errno="ECONNRESET"),),
     ),),
     key_moments=(
-        Moment("client close",
-               "the client closes with the server's data still unread"),
+        Moment("s2c P.",
+               "the server's data arrives; the client's program does not read it"),
         Moment("c2s R*",
                "unread data makes close() send RST, not FIN (RFC 2525 section 2.17)"),
         Moment("server send #2",
