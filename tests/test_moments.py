@@ -83,7 +83,7 @@ def test_identical_results_in_a_row_fold_into_one_event() -> None:
     ladder = build_ladder(trace)
     drawn = [e for e in ladder.of_kind("syscall") if e.label.startswith("send()")]
     assert len(drawn) == 1
-    assert drawn[0].label == "send() = 262144 \u00d730, 7.5 MiB in total"
+    assert drawn[0].label == "send() = 262144 \u00d730, 7.5 MiB"
     few = make_trace(handshake(), [], sends[:FOLD_MIN - 1])
     assert len([e for e in build_ladder(few).of_kind("syscall")]) == FOLD_MIN - 1
 

@@ -102,12 +102,13 @@ def figure_png(fig: Figure, dpi: int = DPI_PNG) -> bytes:
 
 
 def figure_pdf(fig: Figure) -> bytes:
-    """A drawn ladder as a one-page PDF (fonts embedded as TrueType, no creation date)."""
+    """A drawn ladder as a PDF of US Letter landscape pages cut between rows (fonts embedded
+    as TrueType, no creation date): see :mod:`tcptrace_viz.render.figure_pages`."""
+    from tcptrace_viz.render.figure_pages import figure_pages_pdf
+
     with mpl.rc_context(cast("Any", {**RC, "pdf.fonttype": 42})):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="pdf", metadata={"Creator": "tcptrace-viz", "Producer": None,
-                                                 "CreationDate": None})
-    return buf.getvalue()
+        return figure_pages_pdf(fig, {"Creator": "tcptrace-viz", "Producer": None,
+                                      "CreationDate": None})
 
 
 def ladder_figure(ladder: Ladder, style: FigureStyle | None = None) -> Figure:

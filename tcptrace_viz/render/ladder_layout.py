@@ -8,7 +8,7 @@ The position rules live here, in one place:
 - an idle gap much longer than the interesting parts becomes one fixed-height ``gap`` marker
   ("… 5.0 s idle …"), so a 5 s pause does not squash everything else;
 - a run of identical syscall results on one lifeline (``send() = 262144`` thirty times) is one
-  event, ``send() = 262144 ×30, 7.5 MiB in total``;
+  event, ``send() = 262144 ×30, 7.5 MiB`` (the bytes in all);
 - a long trace keeps its first and last events and replaces the middle with ``elided`` markers.
   Kernel state changes are never elided, so the state bands always match the states table;
   nor are the scenario's key moments.
@@ -182,7 +182,7 @@ def _folded(run: list[Raw]) -> Raw:
     label = f"{first.label} \u00d7{count}"
     call, _, result = first.label.partition(" = ")
     if result.isdigit() and call.startswith(("send", "write", "recv", "read", "sendmsg")):
-        label += f", {size_text(count * int(result))} in total"
+        label += f", {size_text(count * int(result))}"  # in all: short enough for a side
     detail = (f"{count} calls in a row, each {first.label} (drawn as one): "
               f"from {first.detail} to {last.detail}")
     extra = dict(first.extra, end_ns=int(last.extra.get("end_ns", last.ts_ns)), count=count)
