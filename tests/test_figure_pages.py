@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -18,7 +19,7 @@ def test_pages_cover_the_figure_between_rows(height: float, top: float, bottom: 
                                              row: float) -> None:
     pages = page_cuts(height, top, bottom, row)
     assert pages[0][0] == height and pages[-1][1] == 0.0
-    for (_, low), (high, _) in zip(pages, pages[1:], strict=False):
+    for (_, low), (high, _) in itertools.pairwise(pages):
         assert low == high  # nothing left out, nothing twice
     for high, low in pages:
         assert high - low <= PAGE_INCHES + 1e-6 or row > PAGE_INCHES
