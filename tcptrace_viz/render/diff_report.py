@@ -17,27 +17,28 @@ DIFF_FORMATS: Final = ("txt", "md", "html")
 WIDTH: Final = 100
 
 
-def _headline(names: tuple[str, str], differences: list[Difference]) -> str:
+def _headline(differences: list[Difference]) -> str:
     if not differences:
-        return f"A ({names[0]}) and B ({names[1]}) behaved the same: the same segments, " \
-               "states and system call results"
+        return "A and B behaved the same: the same segments, states and system call results"
     count = len(differences)
-    return f"A ({names[0]}) and B ({names[1]}) differ in {count} place" + "s" * (count != 1)
+    return f"A and B differ in {count} place" + "s" * (count != 1)
 
 
 def diff_report(a: Prepared, b: Prepared, names: tuple[str, str],
                 differences: list[Difference], fmt: str) -> str:
     """The comparison of ``a`` and ``b`` (labelled ``names``) as ``fmt``."""
-    headline = _headline(names, differences)
+    headline = _headline(differences)
     if fmt == "html":
         return _html(a, b, names, headline, differences)
     if fmt == "md":
         from tcptrace_viz.render.markdown import md_text
 
-        lines = ["# tcptrace-viz diff", "", md_text(headline) + ".", ""]
+        lines = ["# tcptrace-viz diff", "", f"- **A**: {md_text(names[0])}",
+                 f"- **B**: {md_text(names[1])}", "", md_text(headline) + ".", ""]
         lines += [f"- {md_text(d.sentence())}" for d in differences]
         return "\n".join(lines) + "\n"
-    lines = wrap_text(printable(headline) + ".", WIDTH)
+    lines = [f"A: {printable(names[0])}", f"B: {printable(names[1])}",
+             *wrap_text(printable(headline) + ".", WIDTH)]
     for difference in differences:
         lines += wrap_text(f"  {printable(difference.sentence())}", WIDTH, indent="    ")
     return "\n".join(lines) + "\n"
