@@ -35,7 +35,8 @@ def close_facts(packets: pd.DataFrame) -> pd.DataFrame:
     Columns: ``{fin,rst,synack}_{client,server}_{ts,frame}`` (ts is int64 max when absent),
     ``handshake``, ``crossed`` (FINs crossed), ``closed_by`` (``client``/``server``/``both``/
     ``""``), ``close_kind`` (``FIN``/``RST``/``simultaneous``/``open``), ``rst_from``,
-    ``refused`` (the client's SYN answered by RST, no SYN-ACK).
+    ``refused`` (the client's SYN answered by RST, no SYN-ACK), ``unanswered`` (a SYN and
+    nothing back in the capture).
     """
     packets = ensure_annotated(packets)
     rows = packets.iloc[time_order(packets)]
@@ -96,3 +97,4 @@ def _classify(facts: pd.DataFrame) -> None:
     facts["rst_from"] = np.select([rst_c & rst_s, rst_c, rst_s], ["both", "client", "server"],
                                   "").astype(object)
     facts["refused"] = has("syn_client") & ~has("synack_server") & rst_s & ~fin_c & ~fin_s
+    facts["unanswered"] = has("syn_client") & ~has("synack_server") & ~closed

@@ -19,7 +19,8 @@ CONNECTION_COLUMNS: Final[dict[str, str]] = {
     "conn": "int64", "client": "object", "server": "object", "first_ts_ns": "int64",
     "last_ts_ns": "int64", "duration_s": "float64", "packets": "int64", "bytes_c2s": "int64",
     "bytes_s2c": "int64", "handshake": "bool", "closed_by": "object", "close_kind": "object",
-    "rst_from": "object", "refused": "bool", "retransmissions": "int64", "zero_window": "int64",
+    "rst_from": "object", "refused": "bool", "unanswered": "bool", "retransmissions": "int64",
+    "zero_window": "int64",
     "summary": "object",
 }
 
@@ -43,6 +44,9 @@ def summarise(row: Mapping[Hashable, Any]) -> str:
     kind, by, rst_from = row["close_kind"], row["closed_by"], row["rst_from"]
     if row["refused"]:
         text = f"{row['client']} tried to connect to {row['server']}, which refused it with RST"
+    elif row["unanswered"]:
+        text = (f"{row['client']} sent a SYN to {row['server']} that nothing answered in the "
+                "capture")
     elif kind == "simultaneous":
         text += "; both sides closed at once (their FINs crossed)"
     elif kind == "FIN":
@@ -103,7 +107,8 @@ def connections(packets: pd.DataFrame) -> pd.DataFrame:
     table["server"] = np.where(first_c2s, there, here).astype(object)
 
     facts = close_facts(rows)
-    table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused"]])
+    table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused",
+                              "unanswered"]])
     table["summary"] = [summarise(row) for row in table.to_dict("records")]  # not iterrows:
     # a Series per row costs ~70 us, a minute and more on a capture of a million connections
     table = table.reset_index()

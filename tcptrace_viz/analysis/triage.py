@@ -70,7 +70,8 @@ def matching(table: pd.DataFrame, filters: Filters) -> pd.Series:
     if filters.refused:
         keep &= table["refused"].astype(bool)
     if filters.incomplete:
-        keep &= (table["close_kind"] == "open") | ~table["handshake"].astype(bool)
+        keep &= ((table["close_kind"] == "open") | ~table["handshake"].astype(bool)
+                 | table["unanswered"].astype(bool))
     if filters.retrans:
         keep &= table["retransmissions"] > 0
     if filters.port is not None:
@@ -87,12 +88,14 @@ def summary_line(table: pd.DataFrame) -> str:
     if not total:
         return "no TCP connections"
     refused = table["refused"].astype(bool)
+    unanswered = table["unanswered"].astype(bool)
     kind = table["close_kind"].astype(str)
     counts = (("closed with FIN", int(((kind == "FIN") | (kind == "simultaneous"))[~refused]
                                       .sum())),
               ("reset", int(((kind == "RST") & ~refused).sum())),
               ("refused", int(refused.sum())),
-              ("never closed", int(((kind == "open") & ~refused).sum())))
+              ("unanswered", int(unanswered.sum())),
+              ("never closed", int(((kind == "open") & ~refused & ~unanswered).sum())))
     parts = [f"{count:,} {words}" for words, count in counts if count]
     noun = "connection" if total == 1 else "connections"
     return f"{total:,} {noun}: " + ", ".join(parts)
@@ -117,7 +120,7 @@ def most_telling(table: pd.DataFrame) -> tuple[int, str] | None:
     ranks = np.select(
         [rst_after.to_numpy(), ((kind == "RST") & ~refused).to_numpy(),
          (table["retransmissions"] > 0).to_numpy(), refused.to_numpy(),
-         (kind == "open").to_numpy()],
+         ((kind == "open") & ~table["unanswered"].astype(bool)).to_numpy()],
         [0, 1, 2, 3, 4], len(_REASONS))
     best = int(np.argmin(ranks))  # the first of the best rank
     rank = int(ranks[best])
