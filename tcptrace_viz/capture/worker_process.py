@@ -54,6 +54,15 @@ def _counters() -> dict[str, int]:
     return {**netns.tcp_counters(), **drop_counters()}
 
 
+def _where(exc: BaseException) -> str:
+    """`` at lesson.py:14``: the innermost line of the scenario's own code that raised (a
+    built-in's, or a scenario file's), else ``""``."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if "/tcptrace_viz/" not in frame.filename.replace("\\", "/")
+              or "/scenarios/builtin/" in frame.filename.replace("\\", "/")]
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
 def send_result(writer: int, result: dict[str, Any]) -> None:
     """The result, length first: the parent knows it is whole before this process exits."""
     data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -139,7 +148,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
             result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
         except BaseException as exc:
             result = {"ok": False, "error_type": "ScenarioError",
-                      "error": f"scenario {scenario.name} crashed: {exc!r}",
+                      "error": f"scenario {scenario.name} crashed{_where(exc)}: {exc!r}",
                       "traceback": traceback.format_exc()}
         send_result(writer, result)
     finally:
