@@ -186,7 +186,7 @@ def header_inches(ladder: Ladder) -> float:
     """The heading, the lines under it and the lifelines' names."""
     scale = current().font
     return (0.12 + 0.27 * scale + sum(_line_inches(style) for _, style in _header_lines(ladder))
-            + 0.56 * scale)
+            + 0.64 * scale)
 
 
 def _header(fig: Figure, ladder: Ladder, height: float) -> None:
@@ -198,7 +198,7 @@ def _header(fig: Figure, ladder: Ladder, height: float) -> None:
         _text(fig, 0.01, top - below / height, line, va="top", **style)
         below += _line_inches(style)
     header = header_inches(ladder)
-    y_names = 1.0 - (header - 0.12) / height
+    y_names = 1.0 - (header - 0.2 * current().font) / height  # the address clears the lines
     for lane, lifeline in enumerate(ladder.lifelines):
         _text(fig, _lanes()[lane], y_names, lifeline.side, fontsize=11, fontweight="bold",
               ha="center", va="bottom", color=TEXT_COLOUR)
