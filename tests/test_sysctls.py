@@ -80,3 +80,16 @@ def test_a_global_setting_stops_the_command_before_any_run(tmp_path: Path) -> No
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "capturing" not in done.stderr
+
+
+def test_the_settings_line_names_parameters_and_sysctls() -> None:
+    from factory import make_trace
+
+    from tcptrace_viz.render import render
+    from tcptrace_viz.render.wording import settings_text
+
+    trace = make_trace(parameters={"bytes": 65536}, sysctls_set={"net.ipv4.tcp_sack": "0"})
+    assert settings_text(trace.meta) == "bytes=65536, net.ipv4.tcp_sack=0"
+    assert "Settings: bytes=65536, net.ipv4.tcp_sack=0 (--sysctl" in render(trace, "txt")
+    assert "parameters (--set)" in render(trace, "html")
+    assert settings_text(make_trace().meta) == ""

@@ -28,7 +28,7 @@ from tcptrace_viz.render.templating import (
     static_text,
     trusted_svg,
 )
-from tcptrace_viz.render.wording import as_list, sysctl_items, verdict_word
+from tcptrace_viz.render.wording import as_list, settings_text, sysctl_items, verdict_word
 from tcptrace_viz.tcp import OBSERVED_SOURCES
 from tcptrace_viz.vocabulary import direction_text, duration_text
 
@@ -155,6 +155,9 @@ def _facts(meta: TraceMeta) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
     if meta.file:
         facts.append(("capture file", str(meta.file)))
+    if meta.parameters:
+        facts.append(("parameters (--set)", settings_text(dataclasses.replace(
+            meta, sysctls_set={}))))
     for key, label in (("kernel", "kernel"), ("family", "address family"),
                        ("captured_at", "captured at (UTC)"), ("tool_version", "tcptrace-viz")):
         if getattr(meta, key):

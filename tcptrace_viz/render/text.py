@@ -201,9 +201,9 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     if meta.partial:
         problem = str(meta.problem or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
-    if meta.sysctls_set:
-        lines.append(f"Settings: {settings_text(meta)} (--sysctl, in the run's namespace "
-                     "only).")
+    if settings_text(meta):
+        lines.append(f"Settings: {settings_text(meta)}"
+                     + (" (--sysctl in the run's namespace only)." if meta.sysctls_set else "."))
     stats = meta.stats
     if isinstance(stats, dict):
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]

@@ -43,8 +43,11 @@ def sysctl_items(meta: TraceMeta) -> list[tuple[str, str]]:
 
 
 def settings_text(meta: TraceMeta) -> str:
-    """What ``--sysctl`` set for the run: ``net.ipv4.tcp_fin_timeout=2``, or ``""``."""
-    return ", ".join(f"{name}={value}" for name, value in sorted(meta.sysctls_set.items()))
+    """What the run was set to: its scenario parameters (``--set``, defaults included) and
+    what ``--sysctl`` set in its namespace: ``bytes=41943040, net.ipv4.tcp_fin_timeout=2``."""
+    parameters = [f"{name}={value}" for name, value in sorted(meta.parameters.items())]
+    sysctls = [f"{name}={value}" for name, value in sorted(meta.sysctls_set.items())]
+    return ", ".join(parameters + sysctls)
 
 
 def verdict_line(name: str, meta: TraceMeta | None, why: str = "", width: int = 0) -> str:
