@@ -147,3 +147,21 @@ def test_a_scenarios_text_report_has_no_connection_table() -> None:
 
     assert "connections:" not in render(close_then_write(), "txt")
     assert "## Connections" not in render(close_then_write(), "md")
+
+
+def test_the_html_of_many_connections_folds_its_table_under_the_summary(tmp_path: Path) -> None:
+    def wire(port: int) -> Wire:
+        made = normal_close()
+        for row in made.rows:
+            row["sport" if row["sport"] == 40000 else "dport"] = port
+            row["ts_ns"] += port * 1_000_000
+        return made
+
+    frame = merge(*[wire(42000 + i) for i in range(25)])
+    many = tmp_path / "many.pcap"
+    many.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
+    html = _cli("report", many, "-f", "html", "-o", "-", cwd=tmp_path).stdout
+    assert "<strong>25 connections: 25 closed with FIN.</strong>" in html
+    assert "<details>\n  <summary>the table of 25 connections (folded" in html
+    few = _cli("report", _pcap(tmp_path), "-f", "html", "-o", "-", cwd=tmp_path).stdout
+    assert "<details open>" in few

@@ -51,6 +51,9 @@ STATE_SOURCE_TEXT: Final[dict[str, str]] = {
     "inferred": "inferred from the packets (no kernel trace: these are educated guesses)",
 }
 
+FOLD_CONNECTIONS: Final = 20
+"""A capture with more connections than this shows its table folded (under its summary line),
+so the findings and the ladder stay near the top."""
 CONNECTION_HEADERS: Final[dict[str, str]] = {
     "conn": "#", "client": "client", "server": "server", "packets": "packets",
     "duration_s": "duration", "bytes_c2s": "bytes client→server",
@@ -309,9 +312,12 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
             frame = int(item.frame)
             found.append({"kind": item.kind, "text": item.text, "frame": frame or "",
                           "ref": frame_to_ref.get(frame, "")})
+    from tcptrace_viz.analysis.triage import summary_line
+
     return {"columns": [CONNECTION_HEADERS[c] for c in columns],
             "rows": rows, "summaries": summaries, "conn_ids": conn_ids, "findings": found,
-            "shown": shown}
+            "shown": shown, "summary": summary_line(table),
+            "folded": len(rows) > FOLD_CONNECTIONS}
 
 
 def _cell(value: object) -> str:
