@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tcptrace_viz import interrupts
 from tcptrace_viz._version import __version__
+from tcptrace_viz.command_errors import user_errors
 from tcptrace_viz.command_options import (
     connection_filters,
     report_choices,
@@ -27,7 +26,7 @@ from tcptrace_viz.command_options import (
     scenario_options,
 )
 from tcptrace_viz.connection_triage import load_capture
-from tcptrace_viz.errors import ExitCode, Interrupted, TcptraceVizError
+from tcptrace_viz.errors import ExitCode
 from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
 from tcptrace_viz.render import FORMATS
@@ -39,32 +38,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(error: TcptraceVizError) -> NoReturn:
-    interrupts.stop_listening()
-    if isinstance(error, Interrupted):
-        interrupts.release_all()
-    message = (interrupts.message() if isinstance(error, Interrupted) and interrupts.received()
-               else error.message)
-    click.echo(f"tcptrace-viz: {message}", err=True)
-    interrupts.mark_said()
-    sys.exit(int(error.exit_code))
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn the tool's exceptions, Ctrl-C and SIGTERM into one sentence and an exit code.
-
-    The signal handling itself is :mod:`tcptrace_viz.interrupts`, which ``tcptrace-viz``
-    installs before anything else is imported.
-    """
-    try:
-        yield
-    except TcptraceVizError as error:
-        _fail(error)
-    except KeyboardInterrupt:
-        _fail(Interrupted("interrupted"))
-
-
 def _load_files(ctx: click.Context, param: click.Parameter,
                 paths: tuple[Path, ...]) -> list[str]:
     """--file: run each scenario file now (before --scenario names are checked); the names
@@ -72,7 +45,7 @@ def _load_files(ctx: click.Context, param: click.Parameter,
     from tcptrace_viz.scenarios.files import load_scenario_file
 
     loaded: list[str] = []
-    with _user_errors():
+    with user_errors():
         for path in paths:
             loaded += [name for name in load_scenario_file(path) if name not in loaded]
     return loaded
@@ -166,7 +139,7 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
     """
     from tcptrace_viz.render.options import ReportChoices
 
-    with _user_errors():
+    with user_errors():
         names = chosen(scenario_names(), scenarios, run_all, "capture", file_scenarios)
         failed = run_chosen(names, ipv6, out, reports, sets, jobs, _echoes(),
                             choices=ReportChoices(style, proportional, quiz), sysctls=sysctls)
@@ -195,11 +168,58 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz check -s linger0 -v           # with the ladder
       sudo tcptrace-viz check --file lesson.py        # a kernel-behaviour regression suite
     """
-    with _user_errors():
+    with user_errors():
         names = chosen(scenario_names(), scenarios, run_all, "check", file_scenarios)
         failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose,
                             sysctls=sysctls)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
+
+
+@main.command("run", context_settings={"allow_interspersed_args": False})
+@click.option("--name", default=None, metavar="NAME",
+              help="The report's name (default: from the program, e.g. echo for python3 echo.py).")
+@click.option("--server", default=None, metavar="CMD",
+              help="A server command line, started first (give --client too).")
+@click.option("--client", default=None, metavar="CMD",
+              help="A client command line, started once something listens; its exit status "
+                   "is the run's.")
+@click.option("--sysctl", "sysctls", multiple=True, metavar="NAME=VALUE",
+              help="A per-namespace TCP setting for the run's namespace (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("captures"), show_default=True, help="Where capture folders go.")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports"), show_default=True, help="Where reports go.")
+@report_choices
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run_command(command: tuple[str, ...], name: str | None, server: str | None,
+                client: str | None, sysctls: tuple[str, ...], out: Path, reports: Path,
+                style: str, proportional: bool, quiz: bool) -> None:
+    """Run your own program in a fresh network namespace and show its teardown.
+
+    Records every TCP segment on the namespace's loopback, the kernel's TCP state changes
+    and RST reasons, and the program's socket system calls (from the kernel's syscall
+    tracepoints, for it and everything it forks: no ptrace), until the command exits or
+    Ctrl-C (the trace is kept, marked interrupted). Writes captures/NAME/<UTC time>/ and
+    reports/NAME.* as capture does. Without root or tracefs: packets and sampled states only.
+
+    Exit code: the program's own (the client's with --server/--client; 128+N when signal N
+    killed it), 130 when interrupted, 2 when the command does not exist.
+
+    \b
+    Examples:
+      sudo tcptrace-viz run -- python3 close_then_write.py
+      sudo tcptrace-viz run --name refused -- ./connect_refused
+      sudo tcptrace-viz run --server "python3 -m http.server 8000" \\
+                            --client "curl -s http://127.0.0.1:8000/"
+    """
+    from tcptrace_viz.program_runner import make_plan, run_and_report
+    from tcptrace_viz.render.options import ReportChoices
+
+    with user_errors():
+        plan = make_plan(command, server, client, name, scenario_names())
+        code = run_and_report(plan, out, reports, ReportChoices(style, proportional, quiz),
+                              sysctls, _echoes())
+    sys.exit(code)
 
 
 @main.command("report")
@@ -229,7 +249,7 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
       tcptrace-viz report captures/linger0/20261125T120000Z -f pdf --style projector
     """
     progress = Progress.on_stderr()
-    with _user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress):
         fmt = report_format(fmt, output)
         trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
@@ -273,7 +293,7 @@ def diff_command(first: Path, second: Path, fmt: str | None, output: Path | None
       tcptrace-viz diff before.pcapng after.pcapng -o diff.html
     """
     progress = Progress.on_stderr()
-    with _user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress):
         from tcptrace_viz.errors import BadInputError
 
         chosen = fmt or (report_format(None, output) if output else "txt")
@@ -310,7 +330,7 @@ def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> Non
       tcptrace-viz connections trace.pcapng --format csv > connections.csv
     """
     progress = Progress.on_stderr()
-    with _user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress):
         trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
         from tcptrace_viz.connection_triage import connections_output

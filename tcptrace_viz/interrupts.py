@@ -112,6 +112,27 @@ def deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def forwarded(forward: Callable[[int], None]) -> Iterator[None]:
+    """While the block runs, the first SIGINT or SIGTERM is handed to ``forward`` instead of
+    raising (a child that ends its work gently and still reports it: ``tcptrace-viz run``);
+    :func:`received` says it came.  A second one raises KeyboardInterrupt as usual."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if _state["received"]:
+            _on_signal(signum, frame)
+            return
+        _state["received"] = signum
+        forward(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def stop_listening() -> None:
     """From now on signals change nothing (the process is writing its last words and exiting)."""
     _state["raised"] = _state["raised"] or -1

@@ -46,8 +46,9 @@ class TraceMeta:
 
     # --- what the trace is of --------------------------------------------------------------------
     source: str = ""
-    """How the trace was made: ``"capture"`` (a scenario run here) or ``"file"`` (a user's
-    pcap/pcapng file, states inferred from the packets)."""
+    """How the trace was made: ``"capture"`` (a scenario run here), ``"run"`` (a user's own
+    program run here, ``tcptrace-viz run``) or ``"file"`` (a user's pcap/pcapng file, states
+    inferred from the packets)."""
     scenario: str = ""
     """The scenario's name, or the file's name for a user's capture."""
     title: str = ""
@@ -109,6 +110,24 @@ class TraceMeta:
     """The file's own comments (untrusted text)."""
     frames_total: int = 0
     """Records in the file, TCP or not."""
+
+    # --- a user's program (tcptrace-viz run) ------------------------------------------------------
+    command: list[str] = dataclasses.field(default_factory=list)
+    """The command line(s) run: one, or the server's and then the client's."""
+    programs: list[str] = dataclasses.field(default_factory=list)
+    """Each program started, its pid and how it ended, one line each."""
+    exit_status: str = ""
+    """How the program (the client, with two) ended: ``exited with status 0``,
+    ``killed by SIGPIPE``."""
+    interrupted: bool = False
+    """The run was stopped (Ctrl-C, SIGTERM) before the program ended by itself."""
+    syscall_source: str = ""
+    """Where the syscalls came from: ``tracepoint`` (the kernel's syscall tracepoints),
+    ``unavailable``; empty for a scenario (its own steps log them)."""
+    syscall_note: str = ""
+    """What the syscalls table cannot show, or why there is none."""
+    fds: list[str] = dataclasses.field(default_factory=list)
+    """Which fd of which process was which connection, one line each."""
 
     # --- what was expected, and the verdict ------------------------------------------------------
     expected: list[str] = dataclasses.field(default_factory=list)

@@ -133,7 +133,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             if brief:
                 echo(verdict_line(name, capture.trace.meta, width=width))
             else:
-                written = _write(item.drawn, reports) if save and reports else []
+                written = write_drawn(item.drawn, reports) if save and reports else []
                 echo(item.drawn.summary + "".join(f"  wrote {path}\n" for path in written))
             if capture.trace.meta.verdict != "pass":
                 failed.append(name)
@@ -263,12 +263,12 @@ def _draw(done: RunResult, out: Path | None, reports: Path | None, ipv6: bool,
     name = done.scenario.name
     folder = None if out is None else new_capture_folder(out, name, ipv6)
     stem = report_name(name, ipv6)
-    return ForkedCall(lambda: _render(capture, stem, folder, reports, service, choices))
+    return ForkedCall(lambda: render_capture(capture, stem, folder, reports, service, choices))
 
 
-def _render(capture: CaptureResult, stem: str, folder: Path | None, reports: Path | None,
-            service: FigureService | None,
-            choices: ReportChoices) -> Drawn:  # pragma: no cover - the forked child
+def render_capture(capture: CaptureResult, stem: str, folder: Path | None,
+                   reports: Path | None, service: FigureService | None,
+                   choices: ReportChoices) -> Drawn:  # pragma: no cover - a forked child
     from tcptrace_viz.outputs import embedding, render_report_set
     from tcptrace_viz.render import prepare
     from tcptrace_viz.render.console import console_summary
@@ -294,7 +294,7 @@ def _render(capture: CaptureResult, stem: str, folder: Path | None, reports: Pat
     return Drawn(summary, files, pcapng, capture_json(capture.trace), folder, row)
 
 
-def _write(drawn: Drawn, reports: Path) -> list[Path]:
+def write_drawn(drawn: Drawn, reports: Path) -> list[Path]:
     """Write a scenario's capture folder and report set, and the index with its row, all or
     nothing; list the capture folder and the report set."""
     from tcptrace_viz.index_state import index_files, locked

@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import platform
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ from tcptrace_viz.capture.losses import account
 from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 from tcptrace_viz.kernel.sockettable import family_name
+from tcptrace_viz.kernel.syscalls import SyscallRecord
 from tcptrace_viz.kernel.sysctls import read_settings
 from tcptrace_viz.meta import TraceMeta, Value
 from tcptrace_viz.model import Trace
@@ -65,18 +66,31 @@ def import_assembly() -> None:
     import tcptrace_viz.pcap  # noqa: F401
 
 
+class Refine(Protocol):
+    """How a run whose steps are not the tool's own (a user's program) finishes its Trace:
+    given the packets and the state rows, it returns the state rows to keep (their sides
+    set), the syscall records and the two lifelines' names."""
+
+    def __call__(self, packets: pd.DataFrame, rows: list[dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], list[SyscallRecord], tuple[str, str]]: ...
+
+
 def assemble(scenario: Scenario, family: int, raw: dict[str, Any], started_at: int,
-             values: dict[str, Value]) -> CaptureResult:
-    """The CaptureResult of a worker's result ``raw``; its error, raised, when it failed."""
+             values: dict[str, Value], refine: Refine | None = None) -> CaptureResult:
+    """The CaptureResult of a worker's result ``raw``; its error, raised, when it failed.
+
+    ``refine``: see :class:`Refine`; with it, every address on the namespace's wire is the
+    run's (a program chooses its own)."""
     if not raw["ok"]:
         error_class = PrivilegeError if raw["error_type"] == "PrivilegeError" else ScenarioError
         raise error_class(raw["error"])
     return _assemble(scenario, family, raw, raw["traced"], raw["tracer_problem"], started_at,
-                     values)
+                     values, refine)
 
 
 def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
-              tracer_problem: str, started_at: int, values: dict[str, Value]) -> CaptureResult:
+              tracer_problem: str, started_at: int, values: dict[str, Value],
+              refine: Refine | None) -> CaptureResult:
     from tcptrace_viz.analysis import annotate_packets
     from tcptrace_viz.capture.comments import packet_comments
     from tcptrace_viz.pcap import LINKTYPE_ETHERNET, decode_frames
@@ -87,6 +101,8 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
     decoded = decode_frames(frames, np.asarray(ts_ns, dtype=np.int64), LINKTYPE_ETHERNET)
     packets = annotate_packets(decoded)
     hosts = set(raw["hosts"])
+    if refine is not None:
+        hosts |= {str(host) for host in (*packets["src"].unique(), *packets["dst"].unique())}
     sent_resets: list[SentReset] = []
     if traced is not None:
         state_rows, sent_resets = states_from_events(traced.events, hosts, raw["server_port"],
@@ -100,7 +116,10 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
                              if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
                             sent_resets, raw["server_port"], raw["table_ns"])
     packets["reason"] = pd.Series(packet_reasons(packets, sent_resets), dtype=object)
-    records = [dataclasses.asdict(record) for record in raw["records"]]
+    raw_records, sides = raw["records"], scenario.sides
+    if refine is not None:
+        state_rows, raw_records, sides = refine(packets, state_rows)
+    records = [dataclasses.asdict(record) for record in raw_records]
     counters = raw["counters"]
     stats = {
         "frames_kept": len(frames), "tcp_segments": len(packets),
@@ -117,7 +136,7 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
     account(stats, counters)
     meta = TraceMeta(
         source="capture", scenario=scenario.name, title=scenario.title,
-        teaches=scenario.teaches, steps=scenario.steps, sides=scenario.sides,
+        teaches=scenario.teaches, steps=scenario.steps, sides=sides,
         parameters=dict(values), endpoints=_endpoints(packets), family=family_name(family),
         facts=dict(raw["facts"]), kernel=platform.release(),
         sysctls=dict(raw.get("sysctls") or read_settings()),

@@ -159,14 +159,14 @@ class CaptureWorker:
         return ScenarioError("the capture worker died without a result "
                              f"(wait status {self.status})")
 
-    def result(self, timeout_s: float) -> dict[str, Any]:
-        """Wait up to ``timeout_s`` for the whole result."""
-        deadline = time.monotonic() + timeout_s
+    def result(self, timeout_s: float | None) -> dict[str, Any]:
+        """Wait up to ``timeout_s`` (None: for as long as it takes) for the whole result."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while self.raw is None:
             if self.eof:
                 raise self.failure()
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self.reader], [], [], max(remaining, 0))
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+            ready, _, _ = select.select([self.reader], [], [], remaining)
             if not ready:
                 raise ScenarioError(f"the capture worker did not finish within {timeout_s:.0f} s")
             self.feed()

@@ -35,8 +35,9 @@ BUFFER_KB = 4096
 IPPROTO_TCP = 6
 
 _LINE = re.compile(
-    r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?P<flags>\S{4,5})\s+"
-    r"(?P<sec>\d+)\.(?P<usec>\d{6}): (?P<event>\w+): (?P<body>.*)$")
+    r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>[-\d]+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    r"(?P<flags>\S{4,5})\s+(?P<sec>\d+)\.(?P<usec>\d{6}): (?P<event>\w+)(?P<sep>: |\(| -> )"
+    r"(?P<body>.*)$")
 _FIELD = re.compile(r"(\w+)=(\S*)")
 _counter = itertools.count()
 
@@ -51,6 +52,17 @@ class KernelEvent:
     fields: dict[str, str]
     softirq: bool
     """Raised while processing a packet or timer (softirq), not in a process's own call."""
+    pid: int = 0
+    """The thread that was running (in softirq context: whichever one was interrupted)."""
+    tgid: int = 0
+    """Its process (0 unless the instance records it)."""
+    comm: str = ""
+    """Its command name, as the kernel keeps it (16 bytes at most)."""
+    body: str = ""
+    """The raw text after the event's name: a syscall's arguments (``sys_connect(...)``) or
+    its result (``sys_connect -> 0x0``)."""
+    returned: bool = False
+    """A syscall's exit (``sys_X -> ret``), not its entry."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +128,13 @@ def tai_offset_ns() -> int:
 class KernelTracer:
     """A private tracefs instance recording TCP state changes and resets."""
 
+    events: tuple[str, ...] = EVENTS
+    """The ``system/event`` names this tracer enables (those the kernel lacks are skipped)."""
+    buffer_kb = BUFFER_KB
+    """The ring buffer's size per CPU."""
+    record_on_start = True
+    """Start recording as soon as the instance is made (else: :meth:`record`)."""
+
     def __init__(self, root: str, name: str | None = None) -> None:
         """``name``: the instance's name (default ``tcptrace-viz.<this pid>.<n>``); it must
         start with :data:`INSTANCE_PREFIX` and the owner's pid, for the sweep."""
@@ -133,7 +152,7 @@ class KernelTracer:
         """Create the instance and start recording."""
         os.mkdir(self.path)
         try:
-            self._write("buffer_size_kb", str(BUFFER_KB))
+            self._write("buffer_size_kb", str(self.buffer_kb))
             with open(os.path.join(self.path, "trace_clock"), encoding="ascii") as handle:
                 clocks = handle.read()
             if "tai" not in clocks.split() and "[tai]" not in clocks:
@@ -141,13 +160,18 @@ class KernelTracer:
             self._write("trace_clock", self.clock)
             self._offset_ns = (tai_offset_ns() if self.clock == "tai"
                                else time.clock_gettime_ns(time.CLOCK_MONOTONIC) - time.time_ns())
-            self._write("events/sock/inet_sock_set_state/filter", f"protocol == {IPPROTO_TCP}")
-            for event in EVENTS:
-                self._write(f"events/{event}/enable", "1")
-            self._write("tracing_on", "1")
+            self._configure()
+            for event in self.events:
+                if os.path.isdir(os.path.join(self.path, "events", event)):
+                    self._write(f"events/{event}/enable", "1")
+            self._write("tracing_on", "1" if self.record_on_start else "0")
         except OSError:
             self.close()
             raise
+
+    def _configure(self) -> None:
+        """Options and filters, before the events are enabled."""
+        self._write("events/sock/inet_sock_set_state/filter", f"protocol == {IPPROTO_TCP}")
 
     def stop(self) -> TracerResult:
         """Stop recording and return every event plus the overrun count."""
@@ -164,8 +188,12 @@ class KernelTracer:
         softirq = match["flags"][2] in ("s", "H")  # the context column: softirq
         stamp = int(match["sec"]) * 1_000_000_000 + int(match["usec"]) * 1000
         stamp += 999 if softirq else 0
-        return KernelEvent(stamp - self._offset_ns, match["event"],
-                           dict(_FIELD.findall(match["body"])), softirq)
+        separator, body = match["sep"], match["body"]
+        fields = dict(_FIELD.findall(body)) if separator == ": " else {}
+        tgid = match["tgid"] or "0"
+        return KernelEvent(stamp - self._offset_ns, match["event"], fields, softirq,
+                           int(match["pid"]), int(tgid) if tgid.isdigit() else 0,
+                           match["task"].strip(), body, separator == " -> ")
 
     def _overruns(self) -> int:
         total = 0

@@ -1,0 +1,419 @@
+"""A traced program's socket system calls as rows of the syscalls table, each fd named.
+
+Input: the syscall, fork, exec and signal events of the program's process tree
+(:class:`~tcptrace_viz.capture.call_tracer.SyscallTracer`) and the kernel's TCP state changes
+(:class:`~tcptrace_viz.capture.tracefs.KernelTracer`), both on the packets' clock.
+
+Each process's file descriptors are followed from the calls themselves: ``socket()`` (TCP only:
+``AF_INET``/``AF_INET6`` and ``SOCK_STREAM``), ``accept()``, ``dup*``/``fcntl(F_DUPFD)``, ``close``,
+``close_range``, fork (the child inherits a copy) and exec (close-on-exec fds go).  A call on an
+fd that is not such a socket (a file, a pipe, a UDP or Unix socket) is not a row.
+
+Which connection an fd is comes from what the kernel did *inside* the call, on the same thread:
+``connect()`` moves its socket CLOSE -> SYN_SENT and ``listen()`` CLOSE -> LISTEN, both in the
+caller's context, so the state change names the socket's addresses.  ``accept()`` takes the
+oldest connection of its listener's accept queue, which is the order the listener's
+connections reached ESTABLISHED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import signal
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+from tcptrace_viz.capture.tracefs import KernelEvent
+from tcptrace_viz.kernel.syscalls import SyscallRecord, errno_name
+from tcptrace_viz.vocabulary import endpoint
+
+_VALUE = re.compile(r"\w+: (0x[0-9a-fA-F]+|-?\d+)")
+SOCK_STREAM, SOCK_TYPE_MASK, SOCK_CLOEXEC = 1, 0xF, 0x80000
+F_DUPFD, F_SETFD, F_DUPFD_CLOEXEC, FD_CLOEXEC = 0, 2, 1030, 1
+SOL_SOCKET, SO_LINGER, SO_KEEPALIVE = 1, 13, 9
+RESTART_ERRNOS = {512, 513, 514, 516}
+"""The kernel's internal "restart the call" codes: the program sees EINTR (or a restart)."""
+FAMILIES = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6"}
+SHUT_HOW = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
+MSG_FLAGS = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x40: "MSG_DONTWAIT", 0x100: "MSG_WAITALL",
+             0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE"}
+TCP_OPTIONS = {1: "TCP_NODELAY", 2: "TCP_MAXSEG", 3: "TCP_CORK", 4: "TCP_KEEPIDLE",
+               5: "TCP_KEEPINTVL", 6: "TCP_KEEPCNT", 7: "TCP_SYNCNT", 8: "TCP_LINGER2",
+               9: "TCP_DEFER_ACCEPT", 10: "TCP_WINDOW_CLAMP", 11: "TCP_INFO",
+               12: "TCP_QUICKACK", 13: "TCP_CONGESTION", 18: "TCP_USER_TIMEOUT",
+               23: "TCP_FASTOPEN", 25: "TCP_NOTSENT_LOWAT"}
+SEND_CALLS = {"sendto": 2, "write": 2, "sendmsg": -1, "writev": -1, "sendmmsg": -1}
+"""Calls that write to their first argument's fd: the position of the byte count (-1: none)."""
+RECV_CALLS = {"recvfrom": 2, "read": 2, "recvmsg": -1, "readv": -1, "recvmmsg": -1}
+FD_CALLS = {"bind", "listen", "connect", "shutdown", "close", "setsockopt", "getsockopt",
+            *SEND_CALLS, *RECV_CALLS}
+WAIT_CALLS = {"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
+              "epoll_pwait2"}
+INVISIBLE = ("what the tracepoints cannot show: the bytes sent and received and the "
+             "addresses passed to bind() and connect() (only their place in the program's "
+             "memory; the addresses are taken from the kernel's state changes), the value a "
+             "setsockopt() sets, and any socket work done without a system call of its own "
+             "(io_uring, and calls this list does not trace)")
+
+
+@dataclasses.dataclass
+class Sock:
+    """What an fd refers to: one TCP socket (shared by its dups and by forked children)."""
+
+    role: str = ""
+    """``client`` (it connected), ``server`` (it listens or was accepted), ``""`` unknown."""
+    local: str = ""
+    remote: str = ""
+    queue: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    """A listener's connections that reached ESTABLISHED: (ns, local, remote), oldest first."""
+
+
+@dataclasses.dataclass
+class _Call:
+    enter: KernelEvent
+    name: str
+    args: list[int]
+    ret: int | None = None
+    exit_ns: int | None = None
+    signal: str = ""
+
+
+@dataclasses.dataclass
+class _Row:
+    call: _Call
+    sock: Sock
+    fd: int
+    text: str
+    """The arguments, without the socket's addresses (added once they are known)."""
+
+
+@dataclasses.dataclass
+class ProgramCalls:
+    """The rows and what a reader needs to know about them."""
+
+    records: list[SyscallRecord]
+    sides: tuple[str, str]
+    fds: list[str]
+    """One line per socket fd: which process, which fd, which connection."""
+    unfinished: int
+    """Calls still running when the trace ended (or whose process was killed inside them)."""
+    client_endpoints: set[str]
+
+
+def _number(text: str) -> int:
+    value = int(text, 16) if text.startswith("0x") else int(text)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _flags(value: int, names: dict[int, str]) -> str:
+    return "|".join(name for bit, name in names.items() if value & bit)
+
+
+def _state_endpoints(event: KernelEvent) -> tuple[str, str]:
+    fields = event.fields
+    v6 = fields.get("family") == "AF_INET6"
+    return (endpoint(fields.get("saddrv6" if v6 else "saddr", ""), fields.get("sport", "0")),
+            endpoint(fields.get("daddrv6" if v6 else "daddr", ""), fields.get("dport", "0")))
+
+
+class _Follower:
+    """Walks the events in time order, keeping each process's fd table."""
+
+    def __init__(self, states: list[KernelEvent]) -> None:
+        self.tables: dict[int, dict[int, Sock]] = {}
+        self.cloexec: dict[int, set[int]] = {}
+        self.tgid: dict[int, int] = {}
+        self.rows: list[_Row] = []
+        self.calls: list[_Call] = []
+        self.in_process = [event for event in states
+                           if event.event == "inet_sock_set_state" and not event.softirq]
+        self.established = [(event.ts_ns, *_state_endpoints(event)) for event in states
+                            if event.event == "inet_sock_set_state"
+                            and event.fields.get("oldstate") == "TCP_SYN_RECV"
+                            and event.fields.get("newstate") == "TCP_ESTABLISHED"]
+        self.listeners: list[Sock] = []
+        self.moves_from_syn_sent = [event for event in states
+                                    if event.event == "inet_sock_set_state"
+                                    and event.fields.get("oldstate") == "TCP_SYN_SENT"]
+        self.claimed: set[str] = set()
+
+    def table(self, tid: int) -> dict[int, Sock]:
+        return self.tables.setdefault(self.tgid.get(tid, tid), {})
+
+    def _own_state(self, call: _Call, new: str) -> tuple[str, str] | None:
+        """The addresses of the state change to ``new`` made by this call's thread in it."""
+        end = call.exit_ns if call.exit_ns is not None else call.enter.ts_ns + 10**9
+        for event in self.in_process:
+            if (event.pid == call.enter.pid and call.enter.ts_ns <= event.ts_ns <= end
+                    and event.fields.get("newstate") == new):
+                local, remote = _state_endpoints(event)
+                if new == "TCP_SYN_SENT" and local.endswith(":0"):
+                    local = self._bound_port(local, remote, event.ts_ns)
+                return local, remote
+        return None
+
+    def _bound_port(self, local: str, remote: str, after_ns: int) -> str:
+        """A connecting socket's own port: CLOSE -> SYN_SENT comes before the kernel picks it,
+        the socket's next move (to ESTABLISHED, or CLOSE when refused) names it."""
+        host = local.rpartition(":")[0]
+        for event in self.moves_from_syn_sent:
+            mine, theirs = _state_endpoints(event)
+            if (event.ts_ns >= after_ns and theirs == remote and mine.rpartition(":")[0] == host
+                    and mine not in self.claimed):
+                self.claimed.add(mine)
+                return mine
+        return local
+
+    def fork(self, event: KernelEvent) -> None:
+        parent = int(event.fields.get("pid", "0"))
+        child = int(event.fields.get("child_pid", "0"))
+        source = self.tgid.get(parent, parent)
+        self.tables[child] = dict(self.tables.get(source, {}))
+        self.cloexec[child] = set(self.cloexec.get(source, set()))
+
+    def exec(self, event: KernelEvent) -> None:
+        process = self.tgid.get(event.pid, event.pid)
+        table = self.tables.get(process, {})
+        for fd in self.cloexec.pop(process, set()):
+            table.pop(fd, None)
+
+    def finish(self, call: _Call) -> None:
+        """A call that returned (or never did): update the fd table, keep its row."""
+        name, args, ret = call.name, call.args, call.ret
+        table = self.table(call.enter.pid)
+        process = self.tgid.get(call.enter.pid, call.enter.pid)
+        ok = ret is not None and ret >= 0
+        fd = args[0] if args else -1
+        if name == "socket":
+            if (len(args) >= 2 and args[0] in FAMILIES
+                    and args[1] & SOCK_TYPE_MASK == SOCK_STREAM):
+                text = f"{FAMILIES[args[0]]}, SOCK_STREAM"
+                if ok and ret is not None:
+                    table[ret] = Sock()
+                    if args[1] & SOCK_CLOEXEC:
+                        self.cloexec.setdefault(process, set()).add(ret)
+                    self.rows.append(_Row(call, table[ret], ret, text))
+            return
+        if name in ("dup", "dup2", "dup3") or (name == "fcntl" and len(args) >= 2
+                                                and args[1] in (F_DUPFD, F_DUPFD_CLOEXEC)):
+            if ok and ret is not None and fd in table:
+                table[ret] = table[fd]
+            return
+        if name == "fcntl":
+            if len(args) >= 3 and args[1] == F_SETFD and fd in table:
+                marks = self.cloexec.setdefault(process, set())
+                (marks.add if args[2] & FD_CLOEXEC else marks.discard)(fd)
+            return
+        if name == "close_range":
+            last = args[1] if len(args) > 1 else fd
+            for number in [number for number in table if fd <= number <= last]:
+                del table[number]
+            return
+        if name in ("accept", "accept4"):
+            listener = table.get(fd)
+            if listener is None:
+                return
+            accepted = Sock("server")
+            self._take_from_queue(listener, accepted, call)
+            if ok and ret is not None:
+                table[ret] = accepted
+                if name == "accept4" and len(args) > 3 and args[3] & SOCK_CLOEXEC:
+                    self.cloexec.setdefault(process, set()).add(ret)
+            self.rows.append(_Row(call, listener, fd, f"fd {fd}"))
+            return
+        if name in ("sendfile64", "splice"):
+            out = args[1 if name == "sendfile64" else 2] if len(args) > 2 else -1
+            target = out if name == "splice" else (args[0] if args else -1)
+            if target in table:
+                self.rows.append(_Row(call, table[target], target, f"fd {target}"))
+            return
+        if name in WAIT_CALLS:
+            if table and ret != 0:
+                sock = next(iter(table.values()))
+                self.rows.append(_Row(call, sock, -1, _wait_text(name, args)))
+            return
+        if name not in FD_CALLS or fd not in table:
+            return
+        sock = table[fd]
+        self.rows.append(_Row(call, sock, fd, self._text(call, sock)))
+        if name == "close" and ok:
+            del table[fd]
+            self.cloexec.get(process, set()).discard(fd)
+
+    def _text(self, call: _Call, sock: Sock) -> str:
+        name, args = call.name, call.args
+        fd = args[0]
+        if name == "connect":
+            sock.role = "client"
+            found = self._own_state(call, "TCP_SYN_SENT")
+            if found:
+                sock.local, sock.remote = found
+        elif name == "listen":
+            sock.role = "server"
+            found = self._own_state(call, "TCP_LISTEN")
+            if found:
+                sock.local = found[0]
+                self.listeners.append(sock)
+                self._queue_for(sock)
+            return f"fd {fd}, backlog {args[1]}" if len(args) > 1 else f"fd {fd}"
+        elif name == "shutdown" and len(args) > 1:
+            return f"fd {fd}, {SHUT_HOW.get(args[1], str(args[1]))}"
+        elif name in ("setsockopt", "getsockopt") and len(args) > 2:
+            return f"fd {fd}, {_option(args[1], args[2])}"
+        position = SEND_CALLS.get(name, RECV_CALLS.get(name, -1))
+        if position > 0 and len(args) > position:
+            flags = _flags(args[3], MSG_FLAGS) if name in ("sendto", "recvfrom") \
+                and len(args) > 3 else ""
+            return f"fd {fd}, {args[position]} bytes" + (f", {flags}" if flags else "")
+        return f"fd {fd}"
+
+    def _queue_for(self, listener: Sock) -> None:
+        port = listener.local.rpartition(":")[2]
+        host = listener.local.rpartition(":")[0]
+        wildcard = host in ("0.0.0.0", "[::]")
+        listener.queue = [(ts, local, remote) for ts, local, remote in self.established
+                          if local.rpartition(":")[2] == port
+                          and (wildcard or local.rpartition(":")[0] == host)]
+
+    def _take_from_queue(self, listener: Sock, accepted: Sock, call: _Call) -> None:
+        end = (call.exit_ns if call.exit_ns is not None else call.enter.ts_ns) + 1000
+        if listener.queue and listener.queue[0][0] <= end:
+            _, accepted.local, accepted.remote = listener.queue.pop(0)
+
+
+def _option(level: int, name: int) -> str:
+    if level == SOL_SOCKET:
+        return {SO_LINGER: "SO_LINGER", SO_KEEPALIVE: "SO_KEEPALIVE"}.get(
+            name, f"SOL_SOCKET {name}")
+    if level == socket.IPPROTO_TCP:
+        return TCP_OPTIONS.get(name, f"IPPROTO_TCP {name}")
+    return f"level {level}, option {name}"
+
+
+def _wait_text(name: str, args: list[int]) -> str:
+    if name.startswith("epoll") and len(args) > 3:
+        return f"epfd {args[0]}, timeout {args[3]} ms"
+    if name == "poll" and len(args) > 2:
+        return f"{args[1]} fds, timeout {args[2]} ms"
+    return f"{args[1]} fds" if name == "ppoll" and len(args) > 1 else f"{args[0]} fds"
+
+
+def _result(call: _Call) -> tuple[str, str]:
+    if call.ret is None:
+        return "", ""
+    if -4095 <= call.ret < 0:
+        code = -call.ret
+        return "", "EINTR" if code in RESTART_ERRNOS else errno_name(code)
+    return str(call.ret), ""
+
+
+def follow_calls(calls: Iterable[KernelEvent], states: Iterable[KernelEvent],
+                 until_ns: int) -> ProgramCalls:
+    """The syscalls table's rows of a traced program (see the module doc)."""
+    follower = _Follower(list(states))
+    running: dict[int, _Call] = {}
+    signals: list[KernelEvent] = []
+    for event in calls:
+        if event.tgid:
+            follower.tgid[event.pid] = event.tgid
+        name = event.event
+        if name == "sched_process_fork":
+            follower.fork(event)
+        elif name == "sched_process_exec":
+            follower.exec(event)
+        elif name == "signal_generate":
+            signals.append(event)
+        elif name.startswith("sys_") and not event.returned:
+            running[event.pid] = _Call(event, name[4:], [
+                _number(value) for value in _VALUE.findall(event.body)])
+        elif name.startswith("sys_") and event.pid in running:
+            call = running.pop(event.pid)
+            call.ret, call.exit_ns = _number(event.body.strip()), event.ts_ns
+            follower.finish(call)
+    for call in running.values():  # never returned
+        follower.finish(call)
+    _attach_signals(follower.rows, signals)
+    return _records(follower, until_ns)
+
+
+def _attach_signals(rows: list[_Row], signals: list[KernelEvent]) -> None:
+    """A signal sent to a thread while one of its calls ran (SIGPIPE by a write, a Ctrl-C
+    during a blocked accept) is written on that call."""
+    for event in signals:
+        try:
+            signum, target = int(event.fields.get("sig", "0")), int(event.fields.get("pid", "0"))
+            name = signal.Signals(signum).name
+        except ValueError:
+            continue
+        if signum == signal.SIGCHLD:
+            continue
+        for row in rows:
+            call = row.call
+            end = call.exit_ns if call.exit_ns is not None else None
+            if call.enter.pid == target and call.enter.ts_ns <= event.ts_ns and (
+                    end is None or event.ts_ns <= end + 1000):
+                call.signal = call.signal or name
+                break
+
+
+def _side_names(rows: list[_Row]) -> tuple[str, str]:
+    comms: dict[str, str] = {}
+    for row in rows:
+        if row.sock.role and row.sock.role not in comms:
+            comms[row.sock.role] = row.call.enter.comm or "program"
+    client, server = comms.get("client", ""), comms.get("server", "")
+    if client and server and client != server:
+        return client, server
+    return "client", "server"  # one program plays both (its name is in the report)
+
+
+def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
+    rows = sorted(follower.rows, key=lambda row: row.call.enter.ts_ns)
+    sides = _side_names(rows)
+    role_of_process: dict[int, str] = {}
+    for row in rows:
+        if row.sock.role:
+            role_of_process.setdefault(follower.tgid.get(row.call.enter.pid, 0), row.sock.role)
+    records, fds, seen = [], [], set()
+    for row in rows:
+        call, sock = row.call, row.sock
+        process = follower.tgid.get(call.enter.pid, call.enter.pid)
+        role = sock.role or role_of_process.get(process, "client")
+        text = row.text
+        if call.name == "connect" and sock.remote:
+            text += f", {sock.remote}"
+        elif call.name == "bind" and sock.local:
+            text += f", {sock.local}"
+        if call.exit_ns is None:
+            text += " [no return seen]"
+        ret, err = _result(call)
+        end = call.exit_ns if call.exit_ns is not None else until_ns
+        records.append(SyscallRecord(call.enter.ts_ns, sides[role == "server"], call.name, text,
+                                     ret, err, call.signal, max(end - call.enter.ts_ns, 0)))
+        key = (process, row.fd, id(sock))
+        if row.fd >= 0 and key not in seen and (sock.local or sock.remote):
+            seen.add(key)
+            where = f"{sock.local} -> {sock.remote}" if sock.remote else f"{sock.local} (listening)"
+            fds.append(f"pid {process} ({call.enter.comm}) fd {row.fd}: {where}")
+    clients = {row.sock.local for row in rows if row.sock.role == "client" and row.sock.local}
+    unfinished = sum(row.call.exit_ns is None for row in rows)
+    return ProgramCalls(records, sides, fds, unfinished, clients)
+
+
+def side_of(local: str, client_endpoints: set[str], sides: tuple[str, str]) -> str:
+    """The lifeline of a socket whose own address is ``local``."""
+    return sides[0] if local in client_endpoints else sides[1]
+
+
+def keep_program_states(rows: list[dict[str, Any]], wire: set[tuple[str, str]],
+                        client_endpoints: set[str], sides: tuple[str, str]) -> list[dict[str, Any]]:
+    """The state rows of sockets whose segments are on this namespace's wire (the tracer
+    sees every namespace; a program's ``127.0.0.1`` is also the machine's), on their side."""
+    kept = []
+    for row in rows:
+        if (row["local"], row["remote"]) in wire or (row["remote"], row["local"]) in wire:
+            row["side"] = side_of(str(row["local"]), client_endpoints, sides)
+            kept.append(row)
+    return kept
