@@ -30,11 +30,17 @@ def default_name(argv: Sequence[str]) -> str:
     """A report name from a command: ``./server`` -> ``server``, ``python3 echo.py`` ->
     ``echo``, ``python3 -m http.server`` -> ``http.server``."""
     name = Path(argv[0]).name
-    if INTERPRETERS.fullmatch(name) and len(argv) > 1:
-        if argv[1] == "-m" and len(argv) > 2:
-            name = argv[2]
-        elif not argv[1].startswith("-"):
-            name = Path(argv[1]).stem
+    if INTERPRETERS.fullmatch(name):
+        rest = iter(argv[1:])
+        for arg in rest:
+            if arg == "-m":
+                name = next(rest, name)
+                break
+            if arg == "-c":
+                break
+            if not arg.startswith("-"):
+                name = Path(arg).stem
+                break
     return safe_name(name)
 
 

@@ -127,6 +127,11 @@ def state_bounds(packets: pd.DataFrame, states: pd.DataFrame,
 def _bounds_of(row: Any, flows: _Flows, own: np.ndarray, peer: np.ndarray,
                syscalls: pd.DataFrame) -> Bounds:
     state = str(row.new)
+    if state == str(row.old):
+        # A call that leaves the state as it was (close() after shutdown() in FIN_WAIT1: the
+        # kernel sets FIN_WAIT1 again, and the tracepoint reports it): nothing on the wire
+        # causes it or follows from it.
+        return Bounds()
     own_fin, peer_fin = flows.first(own, flows.fin), flows.first(peer, flows.fin)
     peer_fin_at = flows.moment(peer_fin, "the peer's FIN")
     own_fin_at = flows.moment(own_fin, "its own FIN")

@@ -51,11 +51,10 @@ FD_CALLS = {"bind", "listen", "connect", "shutdown", "close", "setsockopt", "get
             *SEND_CALLS, *RECV_CALLS}
 WAIT_CALLS = {"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
               "epoll_pwait2"}
-INVISIBLE = ("what the tracepoints cannot show: the bytes sent and received and the "
-             "addresses passed to bind() and connect() (only their place in the program's "
-             "memory; the addresses are taken from the kernel's state changes), the value a "
-             "setsockopt() sets, and any socket work done without a system call of its own "
-             "(io_uring, and calls this list does not trace)")
+INVISIBLE = ("not visible to the tracepoints: the bytes sent and received, the addresses given "
+             "to bind() and connect() (taken from the kernel's state changes instead), the "
+             "values setsockopt() sets, and socket work done without a system call of its own "
+             "(io_uring)")
 
 
 @dataclasses.dataclass
@@ -411,6 +410,15 @@ def keep_program_states(rows: list[dict[str, Any]], wire: set[tuple[str, str]],
                         client_endpoints: set[str], sides: tuple[str, str]) -> list[dict[str, Any]]:
     """The state rows of sockets whose segments are on this namespace's wire (the tracer
     sees every namespace; a program's ``127.0.0.1`` is also the machine's), on their side."""
+    for index, row in enumerate(rows):
+        if row["new"] == "SYN_SENT" and str(row["local"]).endswith(":0"):
+            # connect() without bind(): the move to SYN_SENT comes before the kernel picks the
+            # port; the socket's next move names it
+            host = str(row["local"]).rpartition(":")[0]
+            row["local"] = next(
+                (later["local"] for later in rows[index + 1:]
+                 if later["old"] == "SYN_SENT" and later["remote"] == row["remote"]
+                 and str(later["local"]).rpartition(":")[0] == host), row["local"])
     kept = []
     for row in rows:
         if (row["local"], row["remote"]) in wire or (row["remote"], row["local"]) in wire:

@@ -4,7 +4,8 @@
 run by the capture worker inside the run's namespace, start the program (or a server, then a
 client once something listens), wait until it exits or the run is stopped (SIGINT/SIGTERM: the
 program gets SIGINT, then the rest of its tree is ended), and record how each program ended in
-``ctx.facts`` (``run_programs``, ``run_exit_code``, ``run_exit_status``, ``run_interrupted``).  Without a syscall tracer the namespace's socket table is read every
+``ctx.facts`` (``run_programs``, ``run_exit_code``, ``run_exit_status``,
+``run_interrupted``).  Without a syscall tracer the namespace's socket table is read every
 :data:`SAMPLE_S` meanwhile, so the states are still seen (marked sampled).
 """
 

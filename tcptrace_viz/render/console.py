@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tcptrace_viz.render import RenderOptions, prepare, render
+from tcptrace_viz.render.program_facts import is_program, run_lines
 from tcptrace_viz.render.text import WIDTH
 from tcptrace_viz.render.wording import settings_text
 
@@ -28,7 +29,11 @@ def console_summary(trace: Trace | Prepared, written: Sequence[Path] = ()) -> st
     # The ladder without its one-line verdict: the fuller verdict follows it.
     ladder = render(prepared, "txt", RenderOptions(verdict=False))
     verdict = str(meta.verdict).upper() or "?"
-    lines = [ladder.rstrip(), "", f"verdict: {verdict}"]
+    lines = [ladder.rstrip(), ""]
+    if is_program(meta):
+        lines += [line for head, text in run_lines(prepared) for line in _item(head, text)]
+    else:
+        lines.append(f"verdict: {verdict}")
     lines += [line for item in meta.expected for line in _item("  expected  ", item)]
     lines += [line for item in meta.observed for line in _item("  observed  ", item)]
     if meta.verdict_detail:

@@ -22,6 +22,7 @@ from tcptrace_viz.render.labels import calls_failed
 from tcptrace_viz.render.lesson import lesson_context
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.prepared import TIMELINE_MAX
+from tcptrace_viz.render.program_facts import call_findings, is_program, program_items
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -114,7 +115,8 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "warnings": _warnings(meta, ladder, meta.source == "file"),
         "download": _download(meta, options),
         "download_skipped": options.capture_skipped,
-        "capture": _capture_analysis(trace, selection) if meta.source == "file" else None,
+        "capture": _capture_analysis(trace, selection) if meta.source in ("file", "run")
+        else None,
         "svg": trusted_svg(prepared.svg),
         "ladder": ladder,
         "rows": _timeline_rows(prepared, ladder),
@@ -155,7 +157,7 @@ def _data_loss(meta: TraceMeta) -> dict[str, int] | None:
 
 def _facts(meta: TraceMeta) -> list[tuple[str, str]]:
     """Label/value pairs about where and how the trace was made (absent ones left out)."""
-    facts: list[tuple[str, str]] = []
+    facts: list[tuple[str, str]] = program_items(meta)
     if meta.file:
         facts.append(("capture file", str(meta.file)))
     if meta.parameters:
@@ -312,6 +314,9 @@ def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
             frame = int(item.frame)
             found.append({"kind": item.kind, "text": item.text, "frame": frame or "",
                           "ref": frame_to_ref.get(frame, "")})
+    if is_program(trace.meta):
+        found += [{"kind": "call", "text": text, "frame": "", "ref": ""}
+                  for text in call_findings(trace)]
     from tcptrace_viz.analysis.triage import summary_line
 
     return {"columns": [CONNECTION_HEADERS[c] for c in columns],
