@@ -65,6 +65,7 @@ def main() -> None:
       sudo tcptrace-viz check --all
       tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
       tcptrace-viz report trace.pcapng --format md
+      sudo tcptrace-viz run -- python3 myclient.py
 
     \b
     Exit codes: 0 ok, 1 an expectation failed or a scenario crashed, 2 usage or
@@ -209,8 +210,7 @@ def run_command(command: tuple[str, ...], name: str | None, server: str | None,
     Examples:
       sudo tcptrace-viz run -- python3 close_then_write.py
       sudo tcptrace-viz run --name refused -- ./connect_refused
-      sudo tcptrace-viz run --server "python3 -m http.server 8000" \\
-                            --client "curl -s http://127.0.0.1:8000/"
+      sudo tcptrace-viz run --server "python3 -m http.server" --client "curl -s 127.0.0.1:8000"
     """
     from tcptrace_viz.program_runner import make_plan, run_and_report
     from tcptrace_viz.render.options import ReportChoices

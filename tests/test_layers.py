@@ -27,9 +27,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenarios", "store"),  # the close scenarios; capture folders
     ("capture",),  # a scenario run into a Trace
     ("render",),  # a Trace into pictures and reports
-    ("outputs", "progress", "index_state", "command_errors"),  # report sets on disk; progress lines; the index
+    # report sets on disk; progress lines; the index; errors as one sentence and an exit code
+    ("outputs", "progress", "index_state", "command_errors"),
     ("runner",),  # capture, judge and report the chosen scenarios, side by side
-    # which scenarios a command runs; which connections a report shows; shared options
+    # which scenarios a command runs; which connections a report shows; shared options; run
     ("scenario_choice", "connection_triage", "command_options", "program_runner"),
     ("cli",),
     ("notebook",),  # the Trace users hold: rendering and connections at hand

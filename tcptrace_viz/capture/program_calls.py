@@ -32,10 +32,13 @@ from tcptrace_viz.vocabulary import endpoint
 _VALUE = re.compile(r"\w+: (0x[0-9a-fA-F]+|-?\d+)")
 SOCK_STREAM, SOCK_TYPE_MASK, SOCK_CLOEXEC = 1, 0xF, 0x80000
 F_DUPFD, F_SETFD, F_DUPFD_CLOEXEC, FD_CLOEXEC = 0, 2, 1030, 1
-SOL_SOCKET, SO_LINGER, SO_KEEPALIVE = 1, 13, 9
+SOL_SOCKET = 1
+SOCKET_OPTIONS = {2: "SO_REUSEADDR", 4: "SO_ERROR", 9: "SO_KEEPALIVE", 13: "SO_LINGER",
+                  15: "SO_REUSEPORT"}
+"""The socket-level options that change or tell how a connection opens and ends."""
 RESTART_ERRNOS = {512, 513, 514, 516}
 """The kernel's internal "restart the call" codes: the program sees EINTR (or a restart)."""
-FAMILIES = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6"}
+FAMILIES: dict[int, str] = {int(socket.AF_INET): "AF_INET", int(socket.AF_INET6): "AF_INET6"}
 SHUT_HOW = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
 MSG_FLAGS = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x40: "MSG_DONTWAIT", 0x100: "MSG_WAITALL",
              0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE"}
@@ -235,6 +238,9 @@ class _Follower:
             return
         if name not in FD_CALLS or fd not in table:
             return
+        if name in ("setsockopt", "getsockopt") and (len(args) < 3 or not _option(args[1],
+                                                                                args[2])):
+            return  # IPV6_V6ONLY, SO_RCVBUF...: not about how the connection ends
         sock = table[fd]
         self.rows.append(_Row(call, sock, fd, self._text(call, sock)))
         if name == "close" and ok:
@@ -283,12 +289,12 @@ class _Follower:
 
 
 def _option(level: int, name: int) -> str:
+    """The option's name; ``""`` for one that is not about TCP's opening and closing."""
     if level == SOL_SOCKET:
-        return {SO_LINGER: "SO_LINGER", SO_KEEPALIVE: "SO_KEEPALIVE"}.get(
-            name, f"SOL_SOCKET {name}")
+        return SOCKET_OPTIONS.get(name, "")
     if level == socket.IPPROTO_TCP:
         return TCP_OPTIONS.get(name, f"IPPROTO_TCP {name}")
-    return f"level {level}, option {name}"
+    return ""
 
 
 def _wait_text(name: str, args: list[int]) -> str:

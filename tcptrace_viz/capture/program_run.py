@@ -34,6 +34,10 @@ SAMPLE_S = 0.002
 """How often the socket table is read when states cannot be traced."""
 LISTEN_TIMEOUT_S = 30.0
 """How long the server of ``--server/--client`` has to start listening."""
+SETTLE_S = 2.0
+"""How long the server has, once the client ended, to close its side of the connections."""
+OPEN_STATES = frozenset({"SYN_RECV", "ESTABLISHED", "CLOSE_WAIT"})
+"""States in which a socket still waits for its program to close it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +120,8 @@ def _run(plan: ProgramPlan, calls: SyscallTracer | None, ctx: ScenarioContext) -
             programs.wait_any(started, wake_read, SAMPLE_S if sampler else None)
             if sampler is not None:
                 sampler.sample()
+        if len(started) > 1 and not stopped:
+            _let_the_server_close(started, wake_read, stopped, sampler)
     finally:
         for signum in previous:  # from here on the worker finishes its result, whatever comes
             signal.signal(signum, signal.SIG_IGN)
@@ -149,6 +155,21 @@ def _wait_for_listener(server: programs.Launched, wake: int, stopped: list[int],
             raise ScenarioError(f"the server {server.argv[0]} did not listen within "
                                 f"{LISTEN_TIMEOUT_S:.0f} s")
         programs.wait_any([server], wake, SAMPLE_S)  # the server's end or a stop wakes it
+        if sampler is not None:
+            sampler.sample()
+
+
+def _let_the_server_close(started: list[programs.Launched], wake: int, stopped: list[int],
+                          sampler: _TableSampler | None) -> None:
+    """The client has ended: wait (bounded) until the server has closed its side of every
+    connection (none left ESTABLISHED or CLOSE_WAIT), so stopping it does not cut its own
+    teardown short."""
+    deadline = time.monotonic() + SETTLE_S
+    while any(entry.state in OPEN_STATES for entry in read_socket_table()):
+        if stopped or time.monotonic() > deadline or all(
+                program.status is not None for program in started):
+            return
+        programs.wait_any(started, wake, SAMPLE_S)
         if sampler is not None:
             sampler.sample()
 

@@ -18,17 +18,20 @@ _FLAGS_RE: Final = re.compile(r"[A-Z][A-Z0-9_]*(\|[A-Z][A-Z0-9_]*)*")
 WOULD_BLOCK: Final = frozenset({"EAGAIN", "EWOULDBLOCK"})
 """Errnos of a non-blocking call that would have had to wait: an answer the program asked for
 (try again later), not a failure."""
+NOT_FAILURES: Final = WOULD_BLOCK | {"EINPROGRESS"}
+"""Errnos that are answers, not failures: a non-blocking connect() says EINPROGRESS (the
+handshake goes on; poll() tells when it is done)."""
 
 
 def call_failed(errno: object, signal: object) -> bool:
     """Whether a syscall's result is shown as a failure (red and bold in the diagram, the
-    error style in the timeline): killed by a signal, or any errno but ``WOULD_BLOCK``'s."""
-    return bool(signal) or (bool(errno) and str(errno) not in WOULD_BLOCK)
+    error style in the timeline): killed by a signal, or any errno but ``NOT_FAILURES``."""
+    return bool(signal) or (bool(errno) and str(errno) not in NOT_FAILURES)
 
 
 def calls_failed(errno: pd.Series[Any], signal: pd.Series[Any]) -> np.ndarray:
     """``call_failed`` for whole columns of the syscall table, as a boolean array."""
-    return ((errno.astype(bool) & ~errno.astype(str).isin(WOULD_BLOCK))
+    return ((errno.astype(bool) & ~errno.astype(str).isin(NOT_FAILURES))
             | signal.astype(bool)).to_numpy(dtype=bool)
 
 
