@@ -9,55 +9,41 @@ Each process's file descriptors are followed from the calls themselves: ``socket
 ``close_range``, fork (the child inherits a copy) and exec (close-on-exec fds go).  A call on an
 fd that is not such a socket (a file, a pipe, a UDP or Unix socket) is not a row.
 
-Which connection an fd is comes from what the kernel did *inside* the call, on the same thread:
-``connect()`` moves its socket CLOSE -> SYN_SENT and ``listen()`` CLOSE -> LISTEN, both in the
-caller's context, so the state change names the socket's addresses.  ``accept()`` takes the
-oldest connection of its listener's accept queue, which is the order the listener's
-connections reached ESTABLISHED.
+Which connection an fd is comes from what the kernel did inside its ``connect()`` or
+``listen()``, and from its listener's accept queue
+(:class:`~tcptrace_viz.capture.call_sockets.SocketAddresses`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import signal
-import socket
 from collections.abc import Iterable
-from typing import Any
 
+from tcptrace_viz.capture.call_sockets import SocketAddresses
+from tcptrace_viz.capture.call_words import (
+    F_DUPFD,
+    F_DUPFD_CLOEXEC,
+    F_SETFD,
+    FAMILIES,
+    FD_CALLS,
+    FD_CLOEXEC,
+    MSG_FLAGS,
+    RECV_CALLS,
+    SEND_CALLS,
+    SHUT_HOW,
+    SOCK_CLOEXEC,
+    SOCK_STREAM,
+    SOCK_TYPE_MASK,
+    VALUE,
+    WAIT_CALLS,
+    call_result,
+    flag_names,
+    option_name,
+    wait_text,
+)
 from tcptrace_viz.capture.tracefs import KernelEvent
-from tcptrace_viz.kernel.syscalls import SyscallRecord, errno_name
-from tcptrace_viz.vocabulary import endpoint
-
-_VALUE = re.compile(r"\w+: (0x[0-9a-fA-F]+|-?\d+)")
-SOCK_STREAM, SOCK_TYPE_MASK, SOCK_CLOEXEC = 1, 0xF, 0x80000
-F_DUPFD, F_SETFD, F_DUPFD_CLOEXEC, FD_CLOEXEC = 0, 2, 1030, 1
-SOL_SOCKET = 1
-SOCKET_OPTIONS = {2: "SO_REUSEADDR", 4: "SO_ERROR", 9: "SO_KEEPALIVE", 13: "SO_LINGER",
-                  15: "SO_REUSEPORT"}
-"""The socket-level options that change or tell how a connection opens and ends."""
-RESTART_ERRNOS = {512, 513, 514, 516}
-"""The kernel's internal "restart the call" codes: the program sees EINTR (or a restart)."""
-FAMILIES: dict[int, str] = {int(socket.AF_INET): "AF_INET", int(socket.AF_INET6): "AF_INET6"}
-SHUT_HOW = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
-MSG_FLAGS = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x40: "MSG_DONTWAIT", 0x100: "MSG_WAITALL",
-             0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE"}
-TCP_OPTIONS = {1: "TCP_NODELAY", 2: "TCP_MAXSEG", 3: "TCP_CORK", 4: "TCP_KEEPIDLE",
-               5: "TCP_KEEPINTVL", 6: "TCP_KEEPCNT", 7: "TCP_SYNCNT", 8: "TCP_LINGER2",
-               9: "TCP_DEFER_ACCEPT", 10: "TCP_WINDOW_CLAMP", 11: "TCP_INFO",
-               12: "TCP_QUICKACK", 13: "TCP_CONGESTION", 18: "TCP_USER_TIMEOUT",
-               23: "TCP_FASTOPEN", 25: "TCP_NOTSENT_LOWAT"}
-SEND_CALLS = {"sendto": 2, "write": 2, "sendmsg": -1, "writev": -1, "sendmmsg": -1}
-"""Calls that write to their first argument's fd: the position of the byte count (-1: none)."""
-RECV_CALLS = {"recvfrom": 2, "read": 2, "recvmsg": -1, "readv": -1, "recvmmsg": -1}
-FD_CALLS = {"bind", "listen", "connect", "shutdown", "close", "setsockopt", "getsockopt",
-            *SEND_CALLS, *RECV_CALLS}
-WAIT_CALLS = {"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
-              "epoll_pwait2"}
-INVISIBLE = ("not visible to the tracepoints: the bytes sent and received, the addresses given "
-             "to bind() and connect() (taken from the kernel's state changes instead), the "
-             "values setsockopt() sets, and socket work done without a system call of its own "
-             "(io_uring)")
+from tcptrace_viz.kernel.syscalls import SyscallRecord
 
 
 @dataclasses.dataclass
@@ -109,64 +95,19 @@ def _number(text: str) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _flags(value: int, names: dict[int, str]) -> str:
-    return "|".join(name for bit, name in names.items() if value & bit)
-
-
-def _state_endpoints(event: KernelEvent) -> tuple[str, str]:
-    fields = event.fields
-    v6 = fields.get("family") == "AF_INET6"
-    return (endpoint(fields.get("saddrv6" if v6 else "saddr", ""), fields.get("sport", "0")),
-            endpoint(fields.get("daddrv6" if v6 else "daddr", ""), fields.get("dport", "0")))
-
-
 class _Follower:
     """Walks the events in time order, keeping each process's fd table."""
 
-    def __init__(self, states: list[KernelEvent]) -> None:
+    def __init__(self, states: Iterable[KernelEvent]) -> None:
         self.tables: dict[int, dict[int, Sock]] = {}
         self.cloexec: dict[int, set[int]] = {}
         self.tgid: dict[int, int] = {}
         self.rows: list[_Row] = []
         self.calls: list[_Call] = []
-        self.in_process = [event for event in states
-                           if event.event == "inet_sock_set_state" and not event.softirq]
-        self.established = [(event.ts_ns, *_state_endpoints(event)) for event in states
-                            if event.event == "inet_sock_set_state"
-                            and event.fields.get("oldstate") == "TCP_SYN_RECV"
-                            and event.fields.get("newstate") == "TCP_ESTABLISHED"]
-        self.listeners: list[Sock] = []
-        self.moves_from_syn_sent = [event for event in states
-                                    if event.event == "inet_sock_set_state"
-                                    and event.fields.get("oldstate") == "TCP_SYN_SENT"]
-        self.claimed: set[str] = set()
+        self.addresses = SocketAddresses(states)
 
     def table(self, tid: int) -> dict[int, Sock]:
         return self.tables.setdefault(self.tgid.get(tid, tid), {})
-
-    def _own_state(self, call: _Call, new: str) -> tuple[str, str] | None:
-        """The addresses of the state change to ``new`` made by this call's thread in it."""
-        end = call.exit_ns if call.exit_ns is not None else call.enter.ts_ns + 10**9
-        for event in self.in_process:
-            if (event.pid == call.enter.pid and call.enter.ts_ns <= event.ts_ns <= end
-                    and event.fields.get("newstate") == new):
-                local, remote = _state_endpoints(event)
-                if new == "TCP_SYN_SENT" and local.endswith(":0"):
-                    local = self._bound_port(local, remote, event.ts_ns)
-                return local, remote
-        return None
-
-    def _bound_port(self, local: str, remote: str, after_ns: int) -> str:
-        """A connecting socket's own port: CLOSE -> SYN_SENT comes before the kernel picks it,
-        the socket's next move (to ESTABLISHED, or CLOSE when refused) names it."""
-        host = local.rpartition(":")[0]
-        for event in self.moves_from_syn_sent:
-            mine, theirs = _state_endpoints(event)
-            if (event.ts_ns >= after_ns and theirs == remote and mine.rpartition(":")[0] == host
-                    and mine not in self.claimed):
-                self.claimed.add(mine)
-                return mine
-        return local
 
     def fork(self, event: KernelEvent) -> None:
         parent = int(event.fields.get("pid", "0"))
@@ -234,11 +175,11 @@ class _Follower:
         if name in WAIT_CALLS:
             if table and ret != 0:
                 sock = next(iter(table.values()))
-                self.rows.append(_Row(call, sock, -1, _wait_text(name, args)))
+                self.rows.append(_Row(call, sock, -1, wait_text(name, args)))
             return
         if name not in FD_CALLS or fd not in table:
             return
-        if name in ("setsockopt", "getsockopt") and (len(args) < 3 or not _option(args[1],
+        if name in ("setsockopt", "getsockopt") and (len(args) < 3 or not option_name(args[1],
                                                                                 args[2])):
             return  # IPV6_V6ONLY, SO_RCVBUF...: not about how the connection ends
         sock = table[fd]
@@ -252,35 +193,28 @@ class _Follower:
         fd = args[0]
         if name == "connect":
             sock.role = "client"
-            found = self._own_state(call, "TCP_SYN_SENT")
+            found = self.addresses.made_by(call.enter.pid, call.enter.ts_ns, call.exit_ns,
+                                           "TCP_SYN_SENT")
             if found:
                 sock.local, sock.remote = found
         elif name == "listen":
             sock.role = "server"
-            found = self._own_state(call, "TCP_LISTEN")
+            found = self.addresses.made_by(call.enter.pid, call.enter.ts_ns, call.exit_ns,
+                                           "TCP_LISTEN")
             if found:
                 sock.local = found[0]
-                self.listeners.append(sock)
-                self._queue_for(sock)
+                sock.queue = self.addresses.accept_queue(sock.local)
             return f"fd {fd}, backlog {args[1]}" if len(args) > 1 else f"fd {fd}"
         elif name == "shutdown" and len(args) > 1:
             return f"fd {fd}, {SHUT_HOW.get(args[1], str(args[1]))}"
         elif name in ("setsockopt", "getsockopt") and len(args) > 2:
-            return f"fd {fd}, {_option(args[1], args[2])}"
+            return f"fd {fd}, {option_name(args[1], args[2])}"
         position = SEND_CALLS.get(name, RECV_CALLS.get(name, -1))
         if position > 0 and len(args) > position:
-            flags = _flags(args[3], MSG_FLAGS) if name in ("sendto", "recvfrom") \
+            flags = flag_names(args[3], MSG_FLAGS) if name in ("sendto", "recvfrom") \
                 and len(args) > 3 else ""
             return f"fd {fd}, {args[position]} bytes" + (f", {flags}" if flags else "")
         return f"fd {fd}"
-
-    def _queue_for(self, listener: Sock) -> None:
-        port = listener.local.rpartition(":")[2]
-        host = listener.local.rpartition(":")[0]
-        wildcard = host in ("0.0.0.0", "[::]")
-        listener.queue = [(ts, local, remote) for ts, local, remote in self.established
-                          if local.rpartition(":")[2] == port
-                          and (wildcard or local.rpartition(":")[0] == host)]
 
     def _take_from_queue(self, listener: Sock, accepted: Sock, call: _Call) -> None:
         end = (call.exit_ns if call.exit_ns is not None else call.enter.ts_ns) + 1000
@@ -288,36 +222,10 @@ class _Follower:
             _, accepted.local, accepted.remote = listener.queue.pop(0)
 
 
-def _option(level: int, name: int) -> str:
-    """The option's name; ``""`` for one that is not about TCP's opening and closing."""
-    if level == SOL_SOCKET:
-        return SOCKET_OPTIONS.get(name, "")
-    if level == socket.IPPROTO_TCP:
-        return TCP_OPTIONS.get(name, f"IPPROTO_TCP {name}")
-    return ""
-
-
-def _wait_text(name: str, args: list[int]) -> str:
-    if name.startswith("epoll") and len(args) > 3:
-        return f"epfd {args[0]}, timeout {args[3]} ms"
-    if name == "poll" and len(args) > 2:
-        return f"{args[1]} fds, timeout {args[2]} ms"
-    return f"{args[1]} fds" if name == "ppoll" and len(args) > 1 else f"{args[0]} fds"
-
-
-def _result(call: _Call) -> tuple[str, str]:
-    if call.ret is None:
-        return "", ""
-    if -4095 <= call.ret < 0:
-        code = -call.ret
-        return "", "EINTR" if code in RESTART_ERRNOS else errno_name(code)
-    return str(call.ret), ""
-
-
 def follow_calls(calls: Iterable[KernelEvent], states: Iterable[KernelEvent],
                  until_ns: int) -> ProgramCalls:
     """The syscalls table's rows of a traced program (see the module doc)."""
-    follower = _Follower(list(states))
+    follower = _Follower(states)
     running: dict[int, _Call] = {}
     signals: list[KernelEvent] = []
     for event in calls:
@@ -332,7 +240,7 @@ def follow_calls(calls: Iterable[KernelEvent], states: Iterable[KernelEvent],
             signals.append(event)
         elif name.startswith("sys_") and not event.returned:
             running[event.pid] = _Call(event, name[4:], [
-                _number(value) for value in _VALUE.findall(event.body)])
+                _number(value) for value in VALUE.findall(event.body)])
         elif name.startswith("sys_") and event.pid in running:
             call = running.pop(event.pid)
             call.ret, call.exit_ns = _number(event.body.strip()), event.ts_ns
@@ -393,7 +301,7 @@ def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
             text += f", {sock.local}"
         if call.exit_ns is None:
             text += " [no return seen]"
-        ret, err = _result(call)
+        ret, err = call_result(call.ret)
         end = call.exit_ns if call.exit_ns is not None else until_ns
         records.append(SyscallRecord(call.enter.ts_ns, sides[role == "server"], call.name, text,
                                      ret, err, call.signal, max(end - call.enter.ts_ns, 0)))
@@ -405,29 +313,3 @@ def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
     clients = {row.sock.local for row in rows if row.sock.role == "client" and row.sock.local}
     unfinished = sum(row.call.exit_ns is None for row in rows)
     return ProgramCalls(records, sides, fds, unfinished, clients)
-
-
-def side_of(local: str, client_endpoints: set[str], sides: tuple[str, str]) -> str:
-    """The lifeline of a socket whose own address is ``local``."""
-    return sides[0] if local in client_endpoints else sides[1]
-
-
-def keep_program_states(rows: list[dict[str, Any]], wire: set[tuple[str, str]],
-                        client_endpoints: set[str], sides: tuple[str, str]) -> list[dict[str, Any]]:
-    """The state rows of sockets whose segments are on this namespace's wire (the tracer
-    sees every namespace; a program's ``127.0.0.1`` is also the machine's), on their side."""
-    for index, row in enumerate(rows):
-        if row["new"] == "SYN_SENT" and str(row["local"]).endswith(":0"):
-            # connect() without bind(): the move to SYN_SENT comes before the kernel picks the
-            # port; the socket's next move names it
-            host = str(row["local"]).rpartition(":")[0]
-            row["local"] = next(
-                (later["local"] for later in rows[index + 1:]
-                 if later["old"] == "SYN_SENT" and later["remote"] == row["remote"]
-                 and str(later["local"]).rpartition(":")[0] == host), row["local"])
-    kept = []
-    for row in rows:
-        if (row["local"], row["remote"]) in wire or (row["remote"], row["local"]) in wire:
-            row["side"] = side_of(str(row["local"]), client_endpoints, sides)
-            kept.append(row)
-    return kept

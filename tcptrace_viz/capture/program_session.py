@@ -28,12 +28,8 @@ import pandas as pd
 
 from tcptrace_viz import interrupts
 from tcptrace_viz.capture.call_tracer import SyscallTracer, calls_available
-from tcptrace_viz.capture.program_calls import (
-    INVISIBLE,
-    ProgramCalls,
-    follow_calls,
-    keep_program_states,
-)
+from tcptrace_viz.capture.call_words import INVISIBLE
+from tcptrace_viz.capture.program_calls import ProgramCalls, follow_calls
 from tcptrace_viz.capture.program_run import ProgramPlan, program_scenario
 from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.capture.session import plan_tracer, start_worker
@@ -168,3 +164,29 @@ def _describe(captured: CaptureResult, plan: ProgramPlan, found: ProgramCalls | 
     meta.syscall_note = "; ".join(notes)
     meta.fds = found.fds
     return exit_code
+
+
+def _side_of(local: str, client_endpoints: set[str], sides: tuple[str, str]) -> str:
+    """The lifeline of a socket whose own address is ``local``."""
+    return sides[0] if local in client_endpoints else sides[1]
+
+
+def keep_program_states(rows: list[dict[str, Any]], wire: set[tuple[str, str]],
+                        client_endpoints: set[str], sides: tuple[str, str]) -> list[dict[str, Any]]:
+    """The state rows of sockets whose segments are on this namespace's wire (the tracer
+    sees every namespace; a program's ``127.0.0.1`` is also the machine's), on their side."""
+    for index, row in enumerate(rows):
+        if row["new"] == "SYN_SENT" and str(row["local"]).endswith(":0"):
+            # connect() without bind(): the move to SYN_SENT comes before the kernel picks the
+            # port; the socket's next move names it
+            host = str(row["local"]).rpartition(":")[0]
+            row["local"] = next(
+                (later["local"] for later in rows[index + 1:]
+                 if later["old"] == "SYN_SENT" and later["remote"] == row["remote"]
+                 and str(later["local"]).rpartition(":")[0] == host), row["local"])
+    kept = []
+    for row in rows:
+        if (row["local"], row["remote"]) in wire or (row["remote"], row["local"]) in wire:
+            row["side"] = _side_of(str(row["local"]), client_endpoints, sides)
+            kept.append(row)
+    return kept
