@@ -5,7 +5,8 @@
 
 The program (``programs/request_loop.c``, compiled here with the system compiler) sends N
 64-byte requests over one loopback connection to a forked server that answers each with 64
-bytes, and prints the loop's own wall time, first request to last answer, so the time to start
+bytes (both pinned to CPU 0 with ``taskset``, so each round wakes the other side alike), and
+prints the loop's own wall time, first request to last answer, so the time to start
 a run, set up its namespace or draw its report is not in it.  It runs three ways, interleaved
 round by round:
 
@@ -42,14 +43,20 @@ def _build(folder: Path) -> Path:
     return binary
 
 
-def _plain(binary: Path, requests: int) -> float:
-    script = f"ip link set lo up && exec {binary} {requests}"
+PIN = ("taskset", "-c", "0")
+"""Client and server on one CPU: the loop's ping-pong wakes the other side directly, the same
+way every round, instead of depending on where the scheduler put each side."""
+
+
+def _plain(binary: Path, requests: int, mode: str) -> float:
+    script = f"ip link set lo up && exec {' '.join(PIN)} {binary} {requests} {mode}"
     done = subprocess.run(["unshare", "--net", "sh", "-c", script], check=True,
                           capture_output=True, text=True)
     return float(done.stdout.split()[-1])
 
 
-def _under_run(binary: Path, requests: int, syscalls: bool) -> tuple[float, int, int]:
+def _under_run(binary: Path, requests: int, mode: str,
+               syscalls: bool) -> tuple[float, int, int]:
     """The loop's time, the syscall rows and the segments of one run."""
     code = f"""
 import sys
@@ -59,7 +66,8 @@ from tcptrace_viz.capture import program_session
 from tcptrace_viz.capture.program_run import ProgramPlan
 if not {syscalls!r}:
     program_session._calls_tracer = lambda root, problem: (None, "left out")
-result = program_session.run_program(ProgramPlan("loop", command=({str(binary)!r}, "{requests}")))
+command = {PIN!r} + ({str(binary)!r}, "{requests}", "{mode}")
+result = program_session.run_program(ProgramPlan("loop", command=command))
 trace = result.capture.trace
 print(len(trace.syscalls), len(trace.packets), file=sys.stderr)
 """
@@ -78,17 +86,22 @@ def main() -> None:
         sys.exit("bench_run: needs root (namespaces, tracefs)")
     with tempfile.TemporaryDirectory() as folder:
         binary = _build(Path(folder))
-        times: dict[str, list[float]] = {"plain": [], "run, no syscalls": [], "run": []}
-        counts: dict[str, tuple[int, int]] = {}
-        for _ in range(args.repeat):
-            times["plain"].append(_plain(binary, args.requests))
-            for label, syscalls in (("run, no syscalls", False), ("run", True)):
-                seconds, rows, segments = _under_run(binary, args.requests, syscalls)
-                times[label].append(seconds)
-                counts[label] = (rows, segments)
+        for mode, what in (("one", "one connection"), ("connect", "a connection each")):
+            _report(binary, args.requests, args.repeat, mode, what)
+
+
+def _report(binary: Path, requests: int, repeat: int, mode: str, what: str) -> None:
+    times: dict[str, list[float]] = {"plain": [], "run, no syscalls": [], "run": []}
+    counts: dict[str, tuple[int, int]] = {}
+    for _ in range(repeat):
+        times["plain"].append(_plain(binary, requests, mode))
+        for label, syscalls in (("run, no syscalls", False), ("run", True)):
+            seconds, rows, segments = _under_run(binary, requests, mode, syscalls)
+            times[label].append(seconds)
+            counts[label] = (rows, segments)
     medians = {label: statistics.median(values) for label, values in times.items()}
-    print(f"{args.requests:,} requests of 64 bytes, one connection, {args.repeat} rounds "
-          "(medians; the loop's own wall time)\n")
+    print(f"\n{requests:,} requests of 64 bytes, {what}, {repeat} rounds "
+          "(medians of the loop's own wall time)\n")
     print("| how | loop s | x plain | syscall rows | segments |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, seconds in medians.items():

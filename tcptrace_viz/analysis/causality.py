@@ -116,16 +116,17 @@ def state_bounds(packets: pd.DataFrame, states: pd.DataFrame,
                  syscalls: pd.DataFrame) -> list[Bounds]:
     """For each row of ``states``, the events it must follow and precede (see module doc)."""
     flows = _Flows(packets)
+    closing = _ClosingCalls(syscalls)
     out: list[Bounds] = []
     for row in states.itertuples(index=False):
         local, remote = _split(str(row.local)), _split(str(row.remote))
         out.append(_bounds_of(row, flows, flows.rows(local, remote), flows.rows(remote, local),
-                              syscalls))
+                              closing))
     return out
 
 
 def _bounds_of(row: Any, flows: _Flows, own: np.ndarray, peer: np.ndarray,
-               syscalls: pd.DataFrame) -> Bounds:
+               closing: _ClosingCalls) -> Bounds:
     state = str(row.new)
     if state == str(row.old):
         # A call that leaves the state as it was (close() after shutdown() in FIN_WAIT1: the
@@ -140,7 +141,7 @@ def _bounds_of(row: Any, flows: _Flows, own: np.ndarray, peer: np.ndarray,
         syn_at = flows.moment(flows.first(own, flows.syn_only), "its SYN")
         return Bounds(before_ns=syn_at[0], before=syn_at[1])
     if state == "FIN_WAIT1":
-        return Bounds(*_closing_call(syscalls, str(row.side), int(str(row.ts_ns))), *own_fin_at)
+        return Bounds(*closing.last_by(str(row.side), int(str(row.ts_ns))), *own_fin_at)
     if state == "FIN_WAIT2":
         return Bounds(*acked_at)
     if state in ("CLOSE_WAIT", "CLOSING"):
@@ -157,16 +158,25 @@ def _bounds_of(row: Any, flows: _Flows, own: np.ndarray, peer: np.ndarray,
     return Bounds()
 
 
-def _closing_call(syscalls: pd.DataFrame, side: str, near_ns: int) -> tuple[int | None, str]:
-    """The start of the side's last close()/shutdown() that began by ``near_ns`` + 1 µs."""
-    if not len(syscalls):
-        return None, ""
-    calls = syscalls[(syscalls["side"] == side) & syscalls["call"].isin(CLOSING_CALLS)
-                     & (syscalls["ts_ns"] <= near_ns + 1000)]
-    if not len(calls):
-        return None, ""
-    last = calls.iloc[-1]
-    return int(last["ts_ns"]), f"its {last['call']}() call"
+class _ClosingCalls:
+    """Each side's close() and shutdown() calls, by start time."""
+
+    def __init__(self, syscalls: pd.DataFrame) -> None:
+        self.by_side: dict[str, tuple[np.ndarray, list[str]]] = {}
+        if not len(syscalls):
+            return
+        chosen = syscalls[syscalls["call"].isin(CLOSING_CALLS)]
+        for side, calls in chosen.groupby("side", sort=False):
+            self.by_side[str(side)] = (calls["ts_ns"].to_numpy(dtype=np.int64),
+                                       [str(call) for call in calls["call"]])
+
+    def last_by(self, side: str, near_ns: int) -> tuple[int | None, str]:
+        """The start of the side's last close()/shutdown() that began by ``near_ns`` + 1 µs."""
+        starts, names = self.by_side.get(side, (np.zeros(0, dtype=np.int64), []))
+        index = int(np.searchsorted(starts, near_ns + 1000, side="right")) - 1
+        if index < 0:
+            return None, ""
+        return int(starts[index]), f"its {names[index]}() call"
 
 
 def settle(states: pd.DataFrame, bounds: Sequence[Bounds], low_ns: Sequence[int],

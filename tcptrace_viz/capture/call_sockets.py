@@ -10,6 +10,7 @@ own port (the socket's next move, to ESTABLISHED or to CLOSE when refused, names
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 
 from tcptrace_viz.capture.tracefs import KernelEvent
@@ -32,16 +33,25 @@ def _moves(states: Iterable[KernelEvent]) -> list[KernelEvent]:
 
 
 class SocketAddresses:
-    """Looks up sockets' addresses in the state tracer's events (see the module doc)."""
+    """Looks up sockets' addresses in the state tracer's events (see the module doc).
+
+    Each event's addresses are spelled once, and the events are indexed by the thread that
+    made them and by the peer, so a program of many connections costs no more per call than
+    a program of one."""
 
     def __init__(self, states: Iterable[KernelEvent]) -> None:
-        moves = _moves(states)
-        self.in_process = [event for event in moves if not event.softirq]
-        self.established = [(event.ts_ns, *state_endpoints(event)) for event in moves
+        moves = [(event, *state_endpoints(event)) for event in _moves(states)]
+        self.by_thread: dict[int, list[tuple[KernelEvent, str, str]]] = {}
+        for move in moves:
+            if not move[0].softirq:
+                self.by_thread.setdefault(move[0].pid, []).append(move)
+        self.established = [(event.ts_ns, local, remote) for event, local, remote in moves
                             if event.fields.get("oldstate") == "TCP_SYN_RECV"
                             and event.fields.get("newstate") == "TCP_ESTABLISHED"]
-        self.from_syn_sent = [event for event in moves
-                              if event.fields.get("oldstate") == "TCP_SYN_SENT"]
+        self.from_syn_sent: dict[str, list[tuple[int, str]]] = {}
+        for event, local, remote in moves:
+            if event.fields.get("oldstate") == "TCP_SYN_SENT":
+                self.from_syn_sent.setdefault(remote, []).append((event.ts_ns, local))
         self.claimed: set[str] = set()
 
     def made_by(self, thread: int, start_ns: int, end_ns: int | None,
@@ -49,21 +59,21 @@ class SocketAddresses:
         """The addresses of the move to ``new`` that ``thread`` made between ``start_ns``
         and ``end_ns`` (None: the call never returned)."""
         end = end_ns if end_ns is not None else start_ns + NOT_RETURNED_NS
-        for event in self.in_process:
-            if (event.pid == thread and start_ns <= event.ts_ns <= end
-                    and event.fields.get("newstate") == new):
-                local, remote = state_endpoints(event)
+        own = self.by_thread.get(thread, [])
+        first = bisect.bisect_left(own, start_ns, key=lambda move: move[0].ts_ns)
+        for event, local, remote in own[first:]:
+            if event.ts_ns > end:
+                break
+            if event.fields.get("newstate") == new:
                 if new == "TCP_SYN_SENT" and local.endswith(":0"):
-                    local = self._bound_port(local, remote, event.ts_ns)
+                    return self._bound_port(local, remote, event.ts_ns), remote
                 return local, remote
         return None
 
     def _bound_port(self, local: str, remote: str, after_ns: int) -> str:
         host = local.rpartition(":")[0]
-        for event in self.from_syn_sent:
-            mine, theirs = state_endpoints(event)
-            if (event.ts_ns >= after_ns and theirs == remote and mine.rpartition(":")[0] == host
-                    and mine not in self.claimed):
+        for ts_ns, mine in self.from_syn_sent.get(remote, []):
+            if ts_ns >= after_ns and mine.rpartition(":")[0] == host and mine not in self.claimed:
                 self.claimed.add(mine)
                 return mine
         return local

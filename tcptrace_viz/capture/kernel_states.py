@@ -149,16 +149,18 @@ def packet_endpoints(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return spelled(packets["src"], packets["sport"]), spelled(packets["dst"], packets["dport"])
 
 
-def _first_fin_ns(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray], sender: str,
-                  receiver: str) -> int | None:
-    """When the first FIN from ``sender`` to ``receiver`` was captured."""
+def _first_fins(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray]
+                ) -> dict[tuple[str, str], int]:
+    """When the first FIN from each sender to each receiver was captured."""
     if not len(packets):
-        return None
+        return {}
     src, dst = ends
-    mask = ((src == sender) & (dst == receiver)
-            & packets["flags"].str.contains("F", regex=False).to_numpy(dtype=bool))
-    hits = packets["ts_ns"].to_numpy()[mask]
-    return int(hits[0]) if len(hits) else None
+    fins = np.flatnonzero(packets["flags"].str.contains("F", regex=False).to_numpy(dtype=bool))
+    ts = packets["ts_ns"].to_numpy()
+    first: dict[tuple[str, str], int] = {}
+    for index in fins:
+        first.setdefault((str(src[index]), str(dst[index])), int(ts[index]))
+    return first
 
 
 def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
@@ -173,16 +175,17 @@ def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
     """
     listed = {(entry.local, entry.remote): entry.state for entry in table}
     ends = packet_endpoints(packets)
+    fins = _first_fins(packets, ends)
     resets = [reset for reset in sent if reset.state == "TIME_WAIT"]
-    sockets = list(dict.fromkeys((row["local"], row["remote"]) for row in rows))
-    for local, remote in sockets:
-        own = [row for row in rows if (row["local"], row["remote"]) == (local, remote)]
-        last = own[-1]
+    last_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        last_rows[(row["local"], row["remote"])] = row
+    for (local, remote), last in list(last_rows.items()):
         if last["new"] != "CLOSE" or last["reason"] or last["source"] == "sampled":
             continue
         if last["old"] not in ("FIN_WAIT2", "CLOSING", "FIN_WAIT1"):
             continue
-        peer_fin = _first_fin_ns(packets, ends, remote, local)
+        peer_fin = fins.get((remote, local))
         kill = next((reset for reset in resets if (reset.local, reset.remote) == (local, remote)
                      and reset.ts_ns >= int(last["ts_ns"])), None)
         if listed.get((local, remote)) is None and kill is None:
@@ -201,26 +204,27 @@ def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
         if kill is not None:
             rows.append(_row(kill.ts_ns, side, local, remote, state, "CLOSE", "tracepoint",
                              f"RST sent: {kill.reason}; the timewait socket is removed"))
-    _add_listed_time_wait(rows, packets, ends, listed, server_port, table_ns)
+    _add_listed_time_wait(rows, fins, listed, server_port, table_ns)
     rows.sort(key=lambda row: int(row["ts_ns"]))
 
 
-def _add_listed_time_wait(rows: list[dict[str, Any]], packets: pd.DataFrame,
-                          ends: tuple[np.ndarray, np.ndarray],
+def _add_listed_time_wait(rows: list[dict[str, Any]], fins: dict[tuple[str, str], int],
                           listed: dict[tuple[str, str], str], server_port: int,
                           table_ns: int) -> None:
     """A TIME_WAIT the table lists but no row shows yet (sampling missed it) gets its row, at
     the peer's FIN when it was captured, else when the table was read."""
+    shown = {(row["local"], row["remote"]) for row in rows if row["new"] == "TIME_WAIT"}
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        last[(row["local"], row["remote"])] = row
     for (local, remote), state in listed.items():
-        if state != "TIME_WAIT" or any(
-                (row["local"], row["remote"], row["new"]) == (local, remote, "TIME_WAIT")
-                for row in rows):
+        if state != "TIME_WAIT" or (local, remote) in shown:
             continue
-        peer_fin = _first_fin_ns(packets, ends, remote, local)
-        previous = [row for row in rows if (row["local"], row["remote"]) == (local, remote)]
-        old = str(previous[-1]["new"]) if previous else ""
+        peer_fin = fins.get((remote, local))
+        previous = last.get((local, remote))
+        old = str(previous["new"]) if previous else ""
         if previous and old == "CLOSE":
-            old = str(previous[-1]["old"])
+            old = str(previous["old"])
         rows.append(_row(table_ns if peer_fin is None else peer_fin + 1,
                          _side(local, server_port), local, remote, old, "TIME_WAIT",
                          "socket-table", TIME_WAIT_NOTE))
