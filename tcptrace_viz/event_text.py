@@ -34,8 +34,12 @@ def describe_state(row: Any) -> str:
 
 
 def describe_syscall(row: Any) -> str:
-    """``send(b'123') = 3``, ``send(b'456') -> EPIPE``, ``write(...) killed by SIGPIPE``."""
+    """``send(b'123') = 3``, ``send(b'456') -> EPIPE``, ``write(...) killed by SIGPIPE``; a
+    program's call (``run``) names its process: ``curl 7407: sendto(fd 5, 78 bytes) = 78``."""
     text = f"{row.call}({row.args})"
+    pid = getattr(row, "pid", 0)
+    if pid and int(pid) > 0:  # a program's call, seen by the kernel's tracepoints
+        text = f"{getattr(row, 'comm', '') or 'pid'} {int(pid)}: {text}"
     if row.signal:
         return f"{text} killed by {row.signal}" if not row.ret and not row.errno else (
             f"{text} -> {row.errno or row.ret}, {row.signal}")

@@ -70,6 +70,8 @@ SYSCALL_COLUMNS: Final[dict[str, str]] = {
     "errno": "object",  # errno name ("EPIPE"), "" on success
     "signal": "object",  # signal that hit the caller ("SIGPIPE"), ""
     "duration_ns": "int64",
+    "pid": "int64",  # the calling process (tcptrace-viz run), 0 for a scenario's own step
+    "comm": "object",  # its command name, as the kernel keeps it ("curl"), ""
 }
 
 _TEXT_DEFAULT: Final = ""

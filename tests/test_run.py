@@ -100,6 +100,8 @@ def test_every_socket_fd_is_named_with_its_connection(compiled: Path) -> None:
     assert any(f"{client} ->" in line for line in trace.meta.fds), trace.meta.fds
     connect = trace.syscalls[trace.syscalls["call"] == "connect"].iloc[0]
     assert connect["side"] == "client" and trace.meta.endpoints["server"] in connect["args"]
+    assert connect["comm"] == "close_then_write" and connect["pid"] > 0  # who made the call
+    assert set(trace.syscalls["pid"]) == {connect["pid"]}
     # Only socket fds are rows: the program's stdout write is not one
     assert set(trace.syscalls["args"].str.extract(r"fd (\d+)")[0].dropna()) <= {"3", "4", "5"}
 

@@ -304,7 +304,8 @@ def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
         ret, err = call_result(call.ret)
         end = call.exit_ns if call.exit_ns is not None else until_ns
         records.append(SyscallRecord(call.enter.ts_ns, sides[role == "server"], call.name, text,
-                                     ret, err, call.signal, max(end - call.enter.ts_ns, 0)))
+                                     ret, err, call.signal, max(end - call.enter.ts_ns, 0),
+                                     process, call.enter.comm))
         key = (process, row.fd, id(sock))
         if row.fd >= 0 and key not in seen and (sock.local or sock.remote):
             seen.add(key)

@@ -69,6 +69,9 @@ class SyscallRecord:
     errno: str
     signal: str
     duration_ns: int
+    pid: int = 0
+    """The calling process, when the kernel's tracepoints saw the call (``run``)."""
+    comm: str = ""
 
 
 @dataclasses.dataclass
