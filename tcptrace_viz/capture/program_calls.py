@@ -105,6 +105,8 @@ class _Follower:
         self.rows: list[_Row] = []
         self.calls: list[_Call] = []
         self.addresses = SocketAddresses(states)
+        self.programs: dict[int, str] = {}
+        """Each process's program, as it was exec'd (the kernel's comm keeps 15 bytes)."""
 
     def table(self, tid: int) -> dict[int, Sock]:
         return self.tables.setdefault(self.tgid.get(tid, tid), {})
@@ -115,9 +117,12 @@ class _Follower:
         source = self.tgid.get(parent, parent)
         self.tables[child] = dict(self.tables.get(source, {}))
         self.cloexec[child] = set(self.cloexec.get(source, set()))
+        if source in self.programs:
+            self.programs[child] = self.programs[source]
 
     def exec(self, event: KernelEvent) -> None:
         process = self.tgid.get(event.pid, event.pid)
+        self.programs[process] = event.fields.get("filename", "").rpartition("/")[2]
         table = self.tables.get(process, {})
         for fd in self.cloexec.pop(process, set()):
             table.pop(fd, None)
@@ -271,11 +276,18 @@ def _attach_signals(rows: list[_Row], signals: list[KernelEvent]) -> None:
                 break
 
 
-def _side_names(rows: list[_Row]) -> tuple[str, str]:
+def _name(event: KernelEvent, programs: dict[int, str]) -> str:
+    """The calling process's name: its program's file name where the kernel's 15-byte comm
+    is the start of it, else the comm (a thread's own name, a process that set its own)."""
+    program = programs.get(event.tgid or event.pid, "")
+    return program if program.startswith(event.comm) else event.comm
+
+
+def _side_names(rows: list[_Row], programs: dict[int, str]) -> tuple[str, str]:
     comms: dict[str, str] = {}
     for row in rows:
         if row.sock.role and row.sock.role not in comms:
-            comms[row.sock.role] = row.call.enter.comm or "program"
+            comms[row.sock.role] = _name(row.call.enter, programs) or "program"
     client, server = comms.get("client", ""), comms.get("server", "")
     if client and server and client != server:
         return client, server
@@ -284,7 +296,8 @@ def _side_names(rows: list[_Row]) -> tuple[str, str]:
 
 def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
     rows = sorted(follower.rows, key=lambda row: row.call.enter.ts_ns)
-    sides = _side_names(rows)
+    programs = follower.programs
+    sides = _side_names(rows, programs)
     role_of_process: dict[int, str] = {}
     for row in rows:
         if row.sock.role:
@@ -305,12 +318,12 @@ def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
         end = call.exit_ns if call.exit_ns is not None else until_ns
         records.append(SyscallRecord(call.enter.ts_ns, sides[role == "server"], call.name, text,
                                      ret, err, call.signal, max(end - call.enter.ts_ns, 0),
-                                     process, call.enter.comm))
+                                     process, _name(call.enter, programs)))
         key = (process, row.fd, id(sock))
         if row.fd >= 0 and key not in seen and (sock.local or sock.remote):
             seen.add(key)
             where = f"{sock.local} -> {sock.remote}" if sock.remote else f"{sock.local} (listening)"
-            fds.append(f"pid {process} ({call.enter.comm}) fd {row.fd}: {where}")
+            fds.append(f"pid {process} ({_name(call.enter, programs)}) fd {row.fd}: {where}")
     clients = {row.sock.local for row in rows if row.sock.role == "client" and row.sock.local}
     unfinished = sum(row.call.exit_ns is None for row in rows)
     return ProgramCalls(records, sides, fds, unfinished, clients)
