@@ -177,5 +177,5 @@ def _let_the_server_close(started: list[programs.Launched], wake: int, stopped: 
 def program_scenario(plan: ProgramPlan, calls: SyscallTracer | None) -> Scenario:
     """The Scenario that runs ``plan`` (its syscalls traced by ``calls`` when given)."""
     return Scenario(
-        name=plan.name, title=plan.shown, teaches="", steps=plan.shown, outcomes=(),
+        name=plan.name, title=plan.shown, teaches="", steps="", outcomes=(),
         run=lambda ctx: _run(plan, calls, ctx))
