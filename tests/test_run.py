@@ -162,7 +162,9 @@ def test_a_server_and_a_client_are_each_named_after_their_program(tmp_path: Path
     assert document["source"] == "run" and len(document["programs"]) == 2
     assert "killed by SIGTERM" in document["programs"][0]  # the server, ended after the client
     html = (tmp_path / "reports" / "web.html").read_text()
-    assert "http.server" in html and "web.html" in (tmp_path / "reports" / "index.html").read_text()
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "http.server" in html and "web.html" in index
+    assert "exited with status 0" in index  # how the client ended, where a verdict would be
     assert own_leftovers(process.pid, str(tmp_path)) == []
 
 

@@ -124,7 +124,8 @@ def index_row(trace: Trace, href: str, thumbnail: str = "") -> IndexRow:
         later_write=writes[-1] if len(writes) > 1 else none,
         closers=_closers(trace),
         states=_state_paths(trace),
-        verdict=verdict_word(meta),
+        # a program (tcptrace-viz run) is not judged: how it ended stands in the column
+        verdict=verdict_word(meta) or str(meta.exit_status or ""),
         href=safe_href(href),
         family=str(meta.family or ""),
         thumbnail=thumbnail if thumbnail.startswith(DATA_PNG) else "",
