@@ -69,6 +69,12 @@ def _wire(trace: Trace) -> list[tuple[str, str]]:
     return list(zip(trace.packets["dir"], trace.packets["flags"], strict=True))
 
 
+def _meaningful(trace: Trace) -> list[tuple[str, str]]:
+    """The wire without its bare ACKs: whether the kernel acknowledges a FIN on its own or
+    with the data that follows depends on timing, in a program and in a scenario alike."""
+    return [token for token in _wire(trace) if token[1] != "."]
+
+
 def _moves(trace: Trace) -> set[tuple[str, str, str]]:
     return {(str(row.side), str(row.old), str(row.new))
             for row in trace.states.itertuples(index=False)}
@@ -86,7 +92,7 @@ def test_a_program_shows_what_the_built_in_scenario_shows(scenario: str, languag
     for outcome in get(scenario).outcomes:
         assert outcome_problem(_as_scenario_logs(trace), outcome) == "", trace.syscalls
     builtin = capture(scenario).trace
-    assert _wire(trace) == _wire(builtin)
+    assert _meaningful(trace) == _meaningful(builtin)
     assert _moves(trace) == _moves(builtin)
     errors = [str(errno) for errno in trace.syscalls["errno"] if errno]
     assert errors == [str(errno) for errno in builtin.syscalls["errno"] if errno]
