@@ -473,3 +473,153 @@ def test_the_scenario_source_opens_by_keyboard(driver: Any, tmp_path: Path) -> N
     height = driver.execute_script("return arguments[0].getBoundingClientRect().height", details)
     assert height > 400  # the whole file shows, not a clipped box
     screenshot(driver, "report-source")
+
+
+def _many_connections(tmp_path: Path, name: str = "many.pcap") -> Path:
+    """A capture of 60 connections: ordinary closes, with resets, refusals and retransmissions
+    among them (each its own client port, 43000 on, one after the other)."""
+    from builders import (
+        connect_refused,
+        linger0,
+        merge,
+        normal_close,
+        pcap_file,
+        retransmission,
+        wire_bytes,
+    )
+
+    makers = [normal_close, normal_close, linger0, normal_close, connect_refused, retransmission]
+    wires = []
+    for i in range(60):
+        wire = makers[i % len(makers)]()
+        port = 43000 + i
+        for row in wire.rows:
+            for key in ("sport", "dport"):
+                if row[key] == 40000:
+                    row[key] = port
+            row["ts_ns"] += i * 10_000_000
+        wires.append(wire)
+    frame = merge(*wires)
+    path = tmp_path / name
+    path.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
+    return path
+
+
+def _capture_report(path: Path) -> str:
+    from tcptrace_viz import read_capture
+
+    return render(read_capture(path), "html")
+
+
+def _visible_conns(driver: Any) -> list[int]:
+    return [int(n) for n in driver.execute_script(
+        "return Array.prototype.slice.call(document.querySelectorAll("
+        "'#tv-connections tbody tr')).filter(function (tr) { return !tr.hidden; })"
+        ".map(function (tr) { return tr.getAttribute('data-conn'); });")]
+
+
+def _column(driver: Any, index: int) -> list[str]:
+    return [str(text) for text in driver.execute_script(
+        "var column = arguments[0]; return Array.prototype.slice.call(document"
+        ".querySelectorAll('#tv-connections tbody tr')).filter(function (tr) {"
+        " return !tr.hidden; }).map(function (tr) {"
+        " return tr.cells[column].textContent.trim(); });", index)]
+
+
+def test_the_connection_table_sorts_by_a_clicked_heading(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    html = _capture_report(_many_connections(tmp_path))
+    assert open_page(driver, tmp_path, "connections-sort", html) == []
+    assert _visible_conns(driver) == list(range(60))  # in capture order at first
+    heads = driver.find_elements(By.CSS_SELECTOR, "#tv-connections thead th button.sort")
+    titles = [head.text.strip() for head in heads]
+    packets = titles.index("packets")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", heads[packets])
+    heads[packets].click()  # a number: largest first
+    counts = [int(text) for text in _column(driver, packets)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+    th = driver.find_elements(By.CSS_SELECTOR, "#tv-connections thead th")[packets]
+    assert th.get_attribute("aria-sort") == "descending"
+    heads[packets].click()  # again: the other way round
+    assert [int(text) for text in _column(driver, packets)] == sorted(counts)
+    closed = titles.index("closed with")
+    heads[closed].click()  # words: A to Z, ties kept in capture order
+    kinds = _column(driver, closed)
+    assert kinds == sorted(kinds)
+    first_fin = kinds.index("FIN")
+    order = _visible_conns(driver)
+    fins = order[first_fin:first_fin + kinds.count("FIN")]
+    assert fins == sorted(fins)
+    heads[0].click()  # by number: largest first, then back to the capture's order
+    heads[0].click()
+    assert _visible_conns(driver) == list(range(60))
+
+
+def test_the_connection_table_filters_by_words_and_flags(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    html = _capture_report(_many_connections(tmp_path))
+    assert open_page(driver, tmp_path, "connections-filter", html) == []
+    counter = driver.find_element(By.ID, "tv-conn-count")
+    assert counter.text == "all 60 shown"
+    box = driver.find_element(By.ID, "tv-conn-search")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    box.send_keys("43017")
+    assert _visible_conns(driver) == [17]
+    assert counter.text == "1 of 60 shown"
+    box.clear()
+    box.send_keys(" ")  # an input event with no words: everything again
+    assert len(_visible_conns(driver)) == 60
+    refused = driver.find_element(By.CSS_SELECTOR, 'button[data-flag="refused"]')
+    refused.click()
+    assert refused.get_attribute("aria-pressed") == "true"
+    assert _visible_conns(driver) == list(range(4, 60, 6))  # every sixth is refused
+    box.send_keys("43010")  # words and a flag: both must hold
+    assert _visible_conns(driver) == [10]
+    box.clear()
+    box.send_keys(" ")
+    resent = driver.find_element(By.CSS_SELECTOR, 'button[data-flag="retrans"]')
+    resent.click()  # one flag at a time
+    assert refused.get_attribute("aria-pressed") == "false"
+    assert _visible_conns(driver) == list(range(5, 60, 6))
+    resent.click()  # pressed again: off
+    assert len(_visible_conns(driver)) == 60
+    row = driver.find_element(By.CSS_SELECTOR, '#tv-connections tr[data-conn="7"]')
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+    row.click()
+    draw = driver.find_element(By.ID, "tv-conn-draw").text
+    assert draw.startswith("To draw connection 7: tcptrace-viz report ")
+    assert draw.endswith("many.pcap --connection 7")
+    screenshot(driver, "report-connections-filtered")
+
+
+def test_the_connection_table_reads_without_javascript(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    html = _capture_report(_many_connections(tmp_path))
+    start = html.rindex("<script>")
+    plain = html[:start] + html[html.index("</script>", start) + len("</script>"):]
+    assert open_page(driver, tmp_path, "connections-no-script", plain) == []
+    assert not driver.find_element(By.ID, "tv-conn-controls").is_displayed()
+    rows = driver.find_elements(By.CSS_SELECTOR, "#tv-connections tbody tr")
+    assert len(rows) == 60
+    assert "43000" in rows[0].text  # a plain table, in the capture's order
+    box = driver.find_element(By.ID, "tv-connections")
+    height = driver.execute_script("return arguments[0].clientHeight", box)
+    assert height < driver.execute_script("return arguments[0].scrollHeight", box)  # bounded
+    ladder = driver.find_element(By.ID, "ladder")
+    assert ladder.location["y"] < box.location["y"]  # the ladder is not pushed down
+
+
+def test_names_from_the_capture_stay_text_in_the_table(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    name = "x<img src=y onerror=alert(1)>.pcap"
+    html = _capture_report(_many_connections(tmp_path, name))
+    assert open_page(driver, tmp_path, "connections-hostile", html) == []
+    assert driver.find_elements(By.CSS_SELECTOR, "img") == []
+    row = driver.find_element(By.CSS_SELECTOR, '#tv-connections tr[data-conn="3"]')
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+    row.click()
+    assert name in driver.find_element(By.ID, "tv-conn-draw").text

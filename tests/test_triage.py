@@ -149,7 +149,8 @@ def test_a_scenarios_text_report_has_no_connection_table() -> None:
     assert "## Connections" not in render(close_then_write(), "md")
 
 
-def test_the_html_of_many_connections_folds_its_table_under_the_summary(tmp_path: Path) -> None:
+def _many(tmp_path: Path, count: int = 25) -> Path:
+    """A capture of ``count`` ordinary closes (ports 42000 on)."""
     def wire(port: int) -> Wire:
         made = normal_close()
         for row in made.rows:
@@ -157,11 +158,18 @@ def test_the_html_of_many_connections_folds_its_table_under_the_summary(tmp_path
             row["ts_ns"] += port * 1_000_000
         return made
 
-    frame = merge(*[wire(42000 + i) for i in range(25)])
+    frame = merge(*[wire(42000 + i) for i in range(count)])
     many = tmp_path / "many.pcap"
     many.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
-    html = _cli("report", many, "-f", "html", "-o", "-", cwd=tmp_path).stdout
+    return many
+
+
+def test_the_html_of_many_connections_puts_its_table_after_the_ladder(tmp_path: Path) -> None:
+    html = _cli("report", _many(tmp_path), "-f", "html", "-o", "-", cwd=tmp_path).stdout
     assert "<strong>25 connections: 25 closed with FIN.</strong>" in html
-    assert "<details>\n  <summary>the table of 25 connections (folded" in html
+    assert html.index('id="lesson"') < html.index('id="tv-connections"')  # ladder first
+    assert html.count("<tr data-conn=") == 25
+    assert 'href="#connections">The table of all 25 connections</a> follows the ladder' in html
     few = _cli("report", _pcap(tmp_path), "-f", "html", "-o", "-", cwd=tmp_path).stdout
-    assert "<details open>" in few
+    assert few.index('id="tv-connections"') < few.index('id="lesson"')  # short: above it
+    assert 'data-flags="refused incomplete"' in few or 'data-flags="rst refused' in few

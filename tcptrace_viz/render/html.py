@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import math
 from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
+from tcptrace_viz.render.capture_table import capture_analysis
 from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.labels import calls_failed
 from tcptrace_viz.render.lesson import lesson_context
 from tcptrace_viz.render.options import RenderOptions
 from tcptrace_viz.render.prepared import TIMELINE_MAX
-from tcptrace_viz.render.program_facts import call_findings, is_program, program_items
+from tcptrace_viz.render.program_facts import program_items
 from tcptrace_viz.render.templating import (
     content_security_policy,
     environment,
@@ -31,19 +31,18 @@ from tcptrace_viz.render.templating import (
 )
 from tcptrace_viz.render.wording import as_list, settings_text, sysctl_items, verdict_word
 from tcptrace_viz.tcp import OBSERVED_SOURCES
-from tcptrace_viz.vocabulary import direction_text, duration_text
+from tcptrace_viz.vocabulary import direction_text
 
 if TYPE_CHECKING:
-    from tcptrace_viz.analysis.selection import Selection
     from tcptrace_viz.meta import TraceMeta
-    from tcptrace_viz.model import Trace
     from tcptrace_viz.render.ladder_model import Ladder
     from tcptrace_viz.render.prepared import Prepared
 
 TABLE_MAX: Final = TIMELINE_MAX
 """Timeline rows shown at most (the pcapng holds the rest)."""
 PAYLOAD_PREVIEW: Final = 48
-SCRIPT_FILE: Final = "report.js"
+SCRIPT_FILES: Final = ("report.js", "connections.js")
+"""The page's one inline script, in parts: the ladder and its player; the connection table."""
 STATE_SOURCE_TEXT: Final[dict[str, str]] = {
     "tracepoint": "traced in the kernel (sock:inet_sock_set_state tracepoint)",
     "socket-table": "read from the namespace's socket table",
@@ -51,17 +50,6 @@ STATE_SOURCE_TEXT: Final[dict[str, str]] = {
                "unavailable; short-lived states may be missed)",
     "inferred": "inferred from the packets (no kernel trace: these are educated guesses)",
 }
-
-FOLD_CONNECTIONS: Final = 20
-"""A capture with more connections than this shows its table folded (under its summary line),
-so the findings and the ladder stay near the top."""
-CONNECTION_HEADERS: Final[dict[str, str]] = {
-    "conn": "#", "client": "client", "server": "server", "packets": "packets",
-    "duration_s": "duration", "bytes_c2s": "bytes client→server",
-    "bytes_s2c": "bytes server→client", "close_kind": "closed with", "closed_by": "closed first by",
-    "rst_from": "RST from", "retransmissions": "resent",
-}
-"""Columns of ``analysis.connection_table()`` shown in the report, with their headings."""
 
 GLOSSARY: Final[tuple[tuple[str, str], ...]] = (
     ("SYN", "opens a connection (the first two segments of the three-way handshake)"),
@@ -94,8 +82,9 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
     trace = prepared.trace
     selection = prepared.selection
     ladder = prepared.ladder()
-    script = static_text(SCRIPT_FILE)
+    script = "\n".join(static_text(name) for name in SCRIPT_FILES)
     meta = trace.meta
+    drawn = tuple(int(extra.selection.connection or 0) for extra, _ in options.more)
     context: dict[str, Any] = {
         "csp": content_security_policy(script),
         "script": script,
@@ -115,8 +104,10 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "warnings": _warnings(meta, ladder, meta.source == "file"),
         "download": _download(meta, options),
         "download_skipped": options.capture_skipped,
-        "capture": _capture_analysis(trace, selection) if meta.source in ("file", "run")
-        else None,
+        "capture": capture_analysis(trace, selection, drawn, options.why)
+        if meta.source in ("file", "run") else None,
+        "more": [_more(extra, why) for extra, why in options.more],
+        "more_notes": [options.more_note] if options.more_note else [],
         "svg": trusted_svg(prepared.svg),
         "ladder": ladder,
         "rows": _timeline_rows(prepared, ladder),
@@ -293,42 +284,13 @@ def _preview(payload: str) -> str:
     return payload
 
 
-def _capture_analysis(trace: Trace, selection: Selection) -> dict[str, Any]:
-    """Connection table and plain-word findings for a capture the user brought."""
-    from tcptrace_viz.analysis import connections, findings
+def _more(prepared: Prepared, why: str) -> dict[str, Any]:
+    """A further connection drawn in the report: its ladder (its ``tv-`` ids renamed, so the
+    main ladder's hover links stay its own), why it is drawn and its findings."""
+    from tcptrace_viz.analysis import findings
 
-    table = connections(trace.packets)
-    columns = [c for c in CONNECTION_HEADERS if c in table.columns]
-    records = table.to_dict("records")
-    rows = [[_cell(duration_text(record[c]) if c == "duration_s" else record[c])
-             for c in columns] for record in records]
-    summaries = [_cell(record.get("summary", "")) for record in records]
-    conn_ids = [int(c) for c in table["conn"]] if "conn" in table.columns else []
-    frame_to_ref = {int(f): f"p{i}" for i, f in enumerate(selection.trace.packets["frame"])
-                    if int(f) > 0}
-    shown = selection.connection if selection.connection is not None else (
-        conn_ids[0] if conn_ids else None)
-    found = []
-    if shown is not None:
-        for item in findings(trace.packets, shown):
-            frame = int(item.frame)
-            found.append({"kind": item.kind, "text": item.text, "frame": frame or "",
-                          "ref": frame_to_ref.get(frame, "")})
-    if is_program(trace.meta):
-        found += [{"kind": "call", "text": text, "frame": "", "ref": ""}
-                  for text in call_findings(trace)]
-    from tcptrace_viz.analysis.triage import summary_line
-
-    return {"columns": [CONNECTION_HEADERS[c] for c in columns],
-            "rows": rows, "summaries": summaries, "conn_ids": conn_ids, "findings": found,
-            "shown": shown, "summary": summary_line(table),
-            "folded": len(rows) > FOLD_CONNECTIONS}
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
+    conn = int(prepared.selection.connection or 0)
+    svg = prepared.svg.replace('id="tv-', f'id="c{conn}-tv-')
+    found = [{"text": item.text, "frame": int(item.frame) or "", "ref": ""}
+             for item in findings(prepared.trace.packets, conn)]
+    return {"conn": conn, "why": why, "svg": trusted_svg(svg), "findings": found}

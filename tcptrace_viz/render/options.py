@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tcptrace_viz.render.prepared import Prepared
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +26,13 @@ class RenderOptions:
     quiz: bool = False
     """Start the HTML report in quiz mode: its player hides each syscall's result and each new
     TCP state until the reader asks to reveal it (the page's own toggle turns it on and off)."""
+    why: str = ""
+    """Why the report draws its connection, when the caller chose it (``--rst``...)."""
+    more: tuple[tuple[Prepared, str], ...] = dataclasses.field(default=(), repr=False)
+    """Further connections of the same trace drawn after the first (``--connection`` given
+    several times, ``--all-connections``), each with why; html, md and txt draw them."""
+    more_note: str = ""
+    """What was left undrawn (``--all-connections`` draws at most so many), said once."""
 
 
 @dataclasses.dataclass(frozen=True)
