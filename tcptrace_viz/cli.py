@@ -25,7 +25,7 @@ from tcptrace_viz.command_options import (
     scenario_names,
     scenario_options,
 )
-from tcptrace_viz.connection_triage import load_capture
+from tcptrace_viz.connection_triage import drawing_options, load_capture
 from tcptrace_viz.errors import ExitCode
 from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
@@ -228,24 +228,23 @@ def run_command(command: tuple[str, ...], name: str | None, server: str | None,
               help="Output format (default: from -o's suffix, else html).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: reports/<name>.<format>; '-' for stdout).")
-@click.option("--connection", "-c", type=int, default=None,
-              help="Draw this connection (see `tcptrace-viz connections FILE`); default: "
-                   "the most telling one (a reset, a refusal, retransmissions...).")
+@drawing_options
 @connection_filters
 @report_choices
-def report_command(path: Path, fmt: str | None, output: Path | None, connection: int | None,
-                   style: str, proportional: bool, quiz: bool, **filters: Any) -> None:
+def report_command(path: Path, fmt: str | None, output: Path | None, connection: tuple[int, ...],
+                   all_connections: bool, absolute_time: bool, style: str, proportional: bool,
+                   quiz: bool, **filters: Any) -> None:
     """Render a capture folder or any pcap/pcapng file.
 
-    Of a capture with several connections it draws the most telling one (or the one named
-    with --connection, or the most telling of those the filters keep) and says why.
+    Of a capture with several connections it draws the most telling one (of those the filters
+    keep) and says why; or those named with --connection N..., or all with --all-connections.
 
     \b
     Examples:
       tcptrace-viz report captures/linger0/20261125T120000Z
       tcptrace-viz report trace.pcapng -o ticket.md
       tcptrace-viz report trace.pcapng --port 8080 --format txt -o -
-      tcptrace-viz report trace.pcapng --rst --host 10.0.0.7
+      tcptrace-viz report trace.pcapng --rst --all-connections -o resets.html
       tcptrace-viz report captures/linger0/20261125T120000Z -f pdf --style projector
     """
     progress = Progress.on_stderr()
@@ -253,18 +252,18 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
         fmt = report_format(fmt, output)
         trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
-        from tcptrace_viz.connection_triage import pick_connection
+        from tcptrace_viz.connection_triage import pick_connections, render_drawing
 
-        connection, why = pick_connection(trace, connection, Filters(**filters))
-        if why:
-            click.echo(f"tcptrace-viz: {why}", err=True)
+        drawing = pick_connections(trace, connection, all_connections, Filters(**filters))
+        for line in drawing.lines():
+            click.echo(f"tcptrace-viz: {line}", err=True)
         from tcptrace_viz.outputs import attached_capture, default_report, write_report
-        from tcptrace_viz.render import RenderOptions, prepare, render
+        from tcptrace_viz.render import RenderOptions
 
         options = attached_capture(path) if fmt == "html" else RenderOptions()
         progress.phase(f"rendering {fmt}")
-        prepared = prepare(trace, connection, style=style, proportional=proportional)
-        content = render(prepared, fmt, dataclasses.replace(options, quiz=quiz))
+        content = render_drawing(trace, drawing, fmt, dataclasses.replace(options, quiz=quiz),
+                                 (style, proportional, absolute_time))
         if output is not None and str(output) == "-":
             _echo_content(content)
             return

@@ -2,12 +2,18 @@
 
 ``connections FILE`` prints the summary line and the table (text, CSV, JSON, Markdown) of the
 connections the filters keep; ``report FILE`` with the same filters draws the most telling of
-them (:func:`tcptrace_viz.analysis.triage.choose`) and says which and why.
+them (:func:`tcptrace_viz.analysis.triage.choose`) and says which and why; ``--connection N``
+(repeatable) draws those named, ``--all-connections`` every one kept (at most
+:data:`ALL_CONNECTIONS_MAX`, and says so).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import click
 
 from tcptrace_viz.errors import BadInputError
 
@@ -17,6 +23,50 @@ if TYPE_CHECKING:
     from tcptrace_viz.analysis.triage import Filters
     from tcptrace_viz.model import Trace
     from tcptrace_viz.progress import Progress
+    from tcptrace_viz.render.options import RenderOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+ALL_CONNECTIONS_MAX: Final = 20
+"""``--all-connections`` draws at most this many ladders (the table lists every connection)."""
+SEVERAL_FORMATS: Final = ("html", "md", "txt")
+"""The formats that draw several connections in one report."""
+
+
+def drawing_options(function: F) -> F:
+    """``report``'s choice of the connections drawn and of the time origin."""
+    function = click.option("--absolute-time", is_flag=True,
+                            help="Count times from the capture's first packet, not from the "
+                                 "drawn connection's.")(function)
+    function = click.option("--all-connections", is_flag=True,
+                            help="Draw every connection the filters keep (at most "
+                                 f"{ALL_CONNECTIONS_MAX}; html, md, txt).")(function)
+    return click.option("--connection", "-c", "connection", type=int, multiple=True,
+                        help="Draw this connection (see `tcptrace-viz connections FILE`); "
+                             "repeat it for several (html, md, txt); default: the most "
+                             "telling one (a reset, a refusal, retransmissions...).")(function)
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """The connections a report draws, and why."""
+
+    first: int | None
+    """The one drawn in full (ladder, timeline); None: let the report choose among all."""
+    why: str = ""
+    """Why ``first`` (empty when it was named)."""
+    more: tuple[tuple[int, str], ...] = ()
+    """Those drawn after it, each with why."""
+    note: str = ""
+    """What was left undrawn (``--all-connections`` past its cap)."""
+
+    def lines(self) -> list[str]:
+        """What the command says on stderr about its choice."""
+        drawn = [self.first, *(conn for conn, _ in self.more)]
+        out = [f"drawing connection {self.first}: {self.why}"] if self.why and not self.more \
+            else []
+        if self.more:
+            out.append("drawing connections " + ", ".join(str(c) for c in drawn))
+        return out + ([self.note] if self.note else [])
 
 
 def check_host(host: str | None) -> None:
@@ -70,7 +120,68 @@ def pick_connection(trace: Trace, connection: int | None,
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")
     conn, why = picked
-    return conn, f"drawing connection {conn}: {why}"
+    return conn, why
+
+
+def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool,
+                     filters: Filters) -> Drawing:
+    """What ``report`` draws: the connections named (the first in full), or with
+    ``all_connections`` every one the filters keep (the most telling first), else the most
+    telling one.
+
+    Raises:
+        BadInputError: no such connection, or the filters keep none.
+    """
+    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.triage import matching, most_telling
+
+    named = tuple(dict.fromkeys(named))  # once each, in the order given
+    if named and all_connections:
+        raise BadInputError("--connection and --all-connections: give one or the other")
+    if not all_connections:
+        first, why = pick_connection(trace, named[0] if named else None, filters)
+        for conn in named[1:]:
+            pick_connection(trace, conn, filters)
+        return Drawing(first, why, tuple((conn, "") for conn in named[1:]))
+    check_host(filters.host)
+    table = connections(trace.packets)
+    kept = table[matching(table, filters)] if filters.active else table
+    picked = most_telling(kept)
+    if picked is None:
+        raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
+                            "`tcptrace-viz connections FILE` lists them")
+    first, why = picked
+    rest = [int(c) for c in kept["conn"] if int(c) != first][:ALL_CONNECTIONS_MAX - 1]
+    note = ""
+    if len(kept) > ALL_CONNECTIONS_MAX:
+        note = (f"--all-connections draws {ALL_CONNECTIONS_MAX} of the {len(kept):,} "
+                f"connections{' kept' if filters.active else ''} (the most telling, then the "
+                "first in the capture); the table lists them all, --connection N draws another")
+    return Drawing(first, why, tuple((conn, "") for conn in rest), note)
+
+
+def render_drawing(trace: Trace, drawing: Drawing, fmt: str, options: RenderOptions,
+                   choices: tuple[str, bool, bool]) -> str | bytes:
+    """The report of ``trace`` drawing ``drawing``'s connections; ``choices``: the ladders'
+    style, time to scale, times from the capture's start.
+
+    Raises:
+        BadInputError: several connections in a format that draws one.
+    """
+    from tcptrace_viz.render import prepare, render
+
+    style, proportional, absolute_time = choices
+    if drawing.more and fmt not in SEVERAL_FORMATS:
+        raise BadInputError(f"a {fmt} report draws one connection; several go into html, md "
+                            "or txt (or give one --connection N for each file)")
+
+    def prepared(conn: int | None) -> Any:
+        return prepare(trace, conn, style=style, proportional=proportional,
+                       absolute_time=absolute_time)
+
+    more = tuple((prepared(conn), why) for conn, why in drawing.more)
+    options = dataclasses.replace(options, why=drawing.why, more=more, more_note=drawing.note)
+    return render(prepared(drawing.first), fmt, options)
 
 
 def load_capture(path: Path, progress: Progress) -> Trace:

@@ -173,3 +173,73 @@ def test_the_html_of_many_connections_puts_its_table_after_the_ladder(tmp_path: 
     few = _cli("report", _pcap(tmp_path), "-f", "html", "-o", "-", cwd=tmp_path).stdout
     assert few.index('id="tv-connections"') < few.index('id="lesson"')  # short: above it
     assert 'data-flags="refused incomplete"' in few or 'data-flags="rst refused' in few
+
+
+@pytest.mark.parametrize("fmt", ["txt", "md", "html"])
+def test_several_connections_named_are_drawn_one_after_the_other(tmp_path: Path,
+                                                                  fmt: str) -> None:
+    done = _cli("report", _pcap(tmp_path), "-c", "3", "-c", "1", "-c", "3", "-f", fmt, "-o", "-",
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "tcptrace-viz: drawing connections 3, 1" in done.stderr
+    text = done.stdout
+    if fmt == "html":
+        assert text.count('<figure class="ladder"') == 2
+        assert 'id="connection-1"' in text and 'href="#connection-1"' in text
+        assert 'id="c1-tv-p0"' in text  # the second ladder's ids are its own
+    elif fmt == "md":
+        assert text.count("```mermaid") == 2 and "## Connection 1" in text
+    else:
+        assert "Connection 1\nFindings:" in text
+        assert text.count("t (ms) client") == 2
+    assert text.index("Findings for connection 3") < text.index("onnection 1")
+
+
+def test_all_connections_are_drawn_up_to_a_cap_and_it_says_so(tmp_path: Path) -> None:
+    many = _many(tmp_path, 25)
+    done = _cli("report", many, "--all-connections", "-f", "txt", "-o", "-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--all-connections draws 20 of the 25 connections" in done.stderr
+    assert done.stdout.count("t (ms) client") == 20
+    assert "--all-connections draws 20 of the 25 connections" in done.stdout
+    html = _cli("report", many, "--all-connections", "--port", "42003", "-f", "html", "-o", "-",
+                cwd=tmp_path)
+    assert html.returncode == 0 and "draws" not in html.stderr
+    assert html.stdout.count('<figure class="ladder"') == 1
+
+
+@pytest.mark.parametrize("args", [["-c", "1", "--all-connections"], ["-c", "1", "-c", "2",
+                                  "-f", "svg"], ["-c", "1", "-c", "99"]])
+def test_impossible_drawings_are_refused_in_one_sentence(tmp_path: Path, args: list[str]) -> None:
+    done = _cli("report", _pcap(tmp_path), *args, "-o", str(tmp_path / "out.x"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+def _first_ladder_time(text: str) -> float:
+    header = text.index("t (ms) client")
+    return float(text[header:].splitlines()[1].split()[0])
+
+
+def test_ladder_times_count_from_the_drawn_connections_start(tmp_path: Path) -> None:
+    pcap = _many(tmp_path, 6)  # each a millisecond after the one before
+    relative = _cli("report", pcap, "-c", "4", "-f", "txt", "-o", "-", cwd=tmp_path).stdout
+    assert _first_ladder_time(relative) == 0.0
+    assert "times count from its first event" in relative
+    absolute = _cli("report", pcap, "-c", "4", "--absolute-time", "-f", "txt", "-o", "-",
+                    cwd=tmp_path).stdout
+    assert _first_ladder_time(absolute) >= 4.0  # it starts 4 ms into the capture
+    html = _cli("report", pcap, "-c", "4", "-f", "html", "-o", "-", cwd=tmp_path).stdout
+    assert "since connection 4&#39;s first event" in html
+
+
+@pytest.mark.parametrize("fmt", ["md", "txt"])
+def test_a_long_table_in_text_is_capped_and_says_so(tmp_path: Path, fmt: str) -> None:
+    from tcptrace_viz.render.capture_triage import TABLE_ROWS
+
+    done = _cli("report", _many(tmp_path, TABLE_ROWS + 5), "-f", fmt, "-o", "-", cwd=tmp_path)
+    text = done.stdout
+    assert text.index(f"{TABLE_ROWS + 5} connections: ") < text.index("onnections listed")
+    assert f"{TABLE_ROWS} of {TABLE_ROWS + 5} connections listed" in text
+    assert "Drawn: connection 0, because it is the first." in text.replace("\\", "")
+    assert "Findings for connection 0" in text

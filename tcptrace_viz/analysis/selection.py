@@ -30,13 +30,16 @@ class Selection:
     trace: Trace
     """A Trace holding only the selected connection's rows (the source trace when all fit)."""
     origin_ns: int
-    """The full trace's first event, so times match the capture file."""
+    """What ``t`` counts from: the drawn connection's first event, or with ``absolute_time``
+    the full trace's first (so times match the capture file's, as Wireshark counts them)."""
     connections: tuple[int, ...]
     """All connection indexes in the source trace."""
     connection: int | None
     """The connection shown, or None when the trace has at most one."""
     why: str = ""
     """Why this connection was chosen, when the caller named none (``it was reset ...``)."""
+    capture_origin_ns: int = 0
+    """The full trace's first event (``origin_ns`` with ``absolute_time``)."""
 
     @property
     def note(self) -> str:
@@ -45,7 +48,16 @@ class Selection:
             return ""
         because = f": {self.why}" if self.why else ""
         return (f"Connection {self.connection} of {len(self.connections):,} shown{because} "
-                f"(choose another with --connection N)")
+                f"(choose another with --connection N); times count from {self.time_origin}"
+                + ("" if self.time_origin.startswith("the") else
+                   " (--absolute-time: from the capture's)"))
+
+    @property
+    def time_origin(self) -> str:
+        """What ``t`` counts from, in words (``its first event``)."""
+        if len(self.connections) < 2 or self.origin_ns == self.capture_origin_ns:
+            return "the first event of the capture"
+        return "its first event"
 
 
 def rows_of(frame: pd.DataFrame) -> Iterator[Any]:
@@ -58,8 +70,10 @@ def bare_endpoint(text: str) -> str:
     return text.replace("[", "").replace("]", "")
 
 
-def select(trace: Trace, connection: int | None = None) -> Selection:
-    """Pick one connection out of ``trace``.
+def select(trace: Trace, connection: int | None = None, *,
+           absolute_time: bool = False) -> Selection:
+    """Pick one connection out of ``trace``; its times count from its own first event (from
+    the trace's with ``absolute_time``).
 
     With ``connection=None`` a trace with several connections shows the most telling one
     (:func:`tcptrace_viz.analysis.triage.most_telling`: a reset, a refusal, retransmissions...),
@@ -76,7 +90,8 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
         raise BadInputError(f"connection {connection} is not in this trace "
                             f"(connections: {available}).")
     if len(conns) <= 1:
-        return Selection(trace, trace.origin_ns, conns, connection)
+        return Selection(trace, trace.origin_ns, conns, connection,
+                         capture_origin_ns=trace.origin_ns)
     why = ""
     if connection is None:
         from tcptrace_viz.analysis.connection_table import connections
@@ -102,7 +117,9 @@ def select(trace: Trace, connection: int | None = None) -> Selection:
         syscalls = syscalls[(syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)]
         syscalls = syscalls.reset_index(drop=True)
     sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
-    return Selection(sub, trace.origin_ns, conns, chosen, why)
+    origin = trace.origin_ns
+    return Selection(sub, origin if absolute_time else sub.origin_ns, conns, chosen, why,
+                     capture_origin_ns=origin)
 
 
 def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:

@@ -110,22 +110,41 @@ _REASONS: Final = (
 )
 
 
-def most_telling(table: pd.DataFrame) -> tuple[int, str] | None:
-    """The connection a ladder should show when none is named, and why (None: no rows)."""
-    if not len(table):
-        return None
+def ranks(table: pd.DataFrame) -> np.ndarray:
+    """Each row's rank in :func:`most_telling`'s order: 0 a reset after a FIN ... 4 never
+    closed, 5 an ordinary connection."""
     kind = table["close_kind"].astype(str)
     rst_after = (kind.isin(["FIN", "simultaneous"])) & (table["rst_from"].astype(str) != "")
     refused = table["refused"].astype(bool)
-    ranks = np.select(
+    return np.select(
         [rst_after.to_numpy(), ((kind == "RST") & ~refused).to_numpy(),
          (table["retransmissions"] > 0).to_numpy(), refused.to_numpy(),
          ((kind == "open") & ~table["unanswered"].astype(bool)).to_numpy()],
         [0, 1, 2, 3, 4], len(_REASONS))
-    best = int(np.argmin(ranks))  # the first of the best rank
-    rank = int(ranks[best])
+
+
+def most_telling(table: pd.DataFrame) -> tuple[int, str] | None:
+    """The connection a ladder should show when none is named, and why (None: no rows)."""
+    if not len(table):
+        return None
+    ranked = ranks(table)
+    best = int(np.argmin(ranked))  # the first of the best rank
+    rank = int(ranked[best])
     why = _REASONS[rank] if rank < len(_REASONS) else "it is the first"
     return int(table["conn"].iloc[best]), why
+
+
+def telling_first(table: pd.DataFrame, limit: int, keep: set[int]) -> pd.DataFrame:
+    """At most ``limit`` rows of ``table`` for a capped listing, in the capture's order: those
+    in ``keep`` (the drawn ones), then the unusual ones taking turns by kind (the first reset,
+    the first refusal..., then the second of each), then ordinary ones."""
+    if len(table) <= limit:
+        return table
+    ranked = ranks(table)
+    turn = pd.Series(ranked).groupby(ranked).cumcount().to_numpy()
+    order = np.lexsort((np.arange(len(table)), ranked, turn, ranked == len(_REASONS),
+                        ~table["conn"].isin(keep).to_numpy()))
+    return table.iloc[np.sort(order[:limit])]
 
 
 def choose(table: pd.DataFrame, filters: Filters) -> tuple[int, str] | None:

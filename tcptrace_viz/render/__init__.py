@@ -156,13 +156,15 @@ def get(fmt: str) -> Renderer:
 
 
 def prepare(trace: Trace, connection: int | None = None, *, style: str = "default",
-            proportional: bool = False) -> Prepared:
+            proportional: bool = False, absolute_time: bool = False) -> Prepared:
     """``trace`` (or only its connection ``connection``) ready for any number of renderers,
     its diagram in ``style`` (``default`` or ``projector``), time to scale when
-    ``proportional`` (see :func:`tcptrace_viz.render.prepared.prepare`)."""
+    ``proportional``, times from the trace's start when ``absolute_time`` (else from the
+    connection's; see :func:`tcptrace_viz.render.prepared.prepare`)."""
     from tcptrace_viz.render.prepared import prepare as _prepare
 
-    return _prepare(trace, connection, style=style, proportional=proportional)
+    return _prepare(trace, connection, style=style, proportional=proportional,
+                    absolute_time=absolute_time)
 
 
 @overload

@@ -112,6 +112,8 @@ def report_html(prepared: Prepared, options: RenderOptions | None = None) -> str
         "ladder": ladder,
         "rows": _timeline_rows(prepared, ladder),
         "time_unit": ladder.time_unit[0],
+        "time_origin": selection.time_origin.replace("its first", f"connection "
+                                                     f"{selection.connection}'s first"),
         "has_wire": ladder.has_wire,
         "events_total": prepared.timeline_length,
         "glossary": GLOSSARY,

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.analysis.selection import rows_of
-from tcptrace_viz.render.capture_triage import triage_lines
+from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
 from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
@@ -35,7 +35,7 @@ class MarkdownReport:
 
     def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The Markdown report, ending in a newline."""
-        return markdown_report(prepared)
+        return markdown_report(prepared, options)
 
 
 def md_text(text: object) -> str:
@@ -59,13 +59,15 @@ def _fenced(body: str, info: str = "") -> list[str]:
     return [f"{fence}{info}", body.rstrip("\n"), fence]
 
 
-def markdown_report(prepared: Prepared) -> str:
-    """Render a prepared trace (one connection of it) as Markdown."""
+def markdown_report(prepared: Prepared, options: RenderOptions | None = None) -> str:
+    """Render a prepared trace (one connection of it, and those ``options.more`` names) as
+    Markdown; a user's capture's report begins with its triage (summary, table, findings)."""
     meta = prepared.trace.meta
     name = meta.display_name
     out = [f"# {md_text(name)}", ""]
     if meta.title:
         out += [f"*{md_text(meta.title)}*", ""]
+    out += triage_lines(prepared, "md", options)
     if meta.teaches:
         out += [f"> {md_text(meta.teaches)}", ""]
     verdict = verdict_word(meta)
@@ -95,17 +97,9 @@ def markdown_report(prepared: Prepared) -> str:
         out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
 
-    out += triage_lines(prepared, "md")
-    ladder = prepared.ladder()
-    out += ["## What happened", ""]
-    if ladder.note:
-        out += [md_text(ladder.note) + ".", ""]
-    out += [*_fenced(mermaid_text(ladder), "mermaid"), ""]
-    text_ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
-    out += ["<details><summary>Text ladder</summary>", ""]
-    out += [*_fenced(ladder_text(text_ladder, meta)), "", "</details>", ""]
+    out += ["## What happened", "", *_diagram(prepared)]
 
-    unit, factor = ladder.time_unit
+    unit, factor = prepared.ladder().time_unit
     decimals = 3 if unit == "ms" else 6
     out += ["## Timeline", "", f"| t ({unit}) | what | who | description |",
             "|---:|---|---|---|"]
@@ -116,4 +110,19 @@ def markdown_report(prepared: Prepared) -> str:
     more = prepared.timeline_length - TABLE_MAX
     if more > 0:
         out += ["", f"{more} more events are in the HTML report and the pcapng."]
+    for extra, why in options.more if options else ():
+        conn = int(extra.selection.connection or 0)
+        out += ["", f"## Connection {conn}", ""] + ([md_text(why) + ".", ""] if why else [])
+        out += ["### Findings", "", *findings_lines(extra.trace, conn, "md"), "",
+                *_diagram(extra)]
     return "\n".join(out) + "\n"
+
+
+def _diagram(prepared: Prepared) -> list[str]:
+    """The ladder's note, its Mermaid diagram and its text ladder (folded)."""
+    ladder = prepared.ladder()
+    out = [md_text(ladder.note) + ".", ""] if ladder.note else []
+    out += [*_fenced(mermaid_text(ladder), "mermaid"), ""]
+    text_ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
+    out += ["<details><summary>Text ladder</summary>", ""]
+    return [*out, *_fenced(ladder_text(text_ladder, prepared.trace.meta)), "", "</details>", ""]

@@ -32,7 +32,7 @@ TIMELINE_MAX: Final = 5000
 
 
 def prepare(trace: Trace, connection: int | None = None, *, style: str = "default",
-            proportional: bool = False) -> Prepared:
+            proportional: bool = False, absolute_time: bool = False) -> Prepared:
     """``trace`` (or only its connection ``connection``) ready for any number of renderers;
     the diagram in ``style`` (see :mod:`tcptrace_viz.render.figure_style`), with time to scale
     when ``proportional``.
@@ -48,7 +48,7 @@ def prepare(trace: Trace, connection: int | None = None, *, style: str = "defaul
         style_named(style)
     except ValueError as exc:
         raise BadInputError(f"{exc}.") from None
-    prepared = Prepared(trace, connection, style, proportional)
+    prepared = Prepared(trace, connection, style, proportional, absolute_time)
     _ = prepared.selection  # refuse a missing connection now, not in the first renderer
     return prepared
 
@@ -68,13 +68,15 @@ class Prepared:
     """The diagram's style: ``default`` or ``projector``."""
     proportional: bool = False
     """Time to scale on the ladder (as far as the events leave room)."""
+    absolute_time: bool = False
+    """Times from the trace's first event, not the drawn connection's."""
     _layouts: dict[tuple[int, int], Ladder] = dataclasses.field(
         default_factory=dict, init=False, repr=False)
 
     @functools.cached_property
     def selection(self) -> Selection:
         """The rows of the connection shown."""
-        return select(self.trace, self.connection)
+        return select(self.trace, self.connection, absolute_time=self.absolute_time)
 
     @functools.cached_property
     def events(self) -> LadderEvents:
@@ -96,7 +98,7 @@ class Prepared:
     @functools.cached_property
     def timeline(self) -> pd.DataFrame:
         """The first :data:`TIMELINE_MAX` rows of the selection's merged timeline table (``t``
-        from the full trace's start); :attr:`timeline_length` counts them all."""
+        from the selection's origin); :attr:`timeline_length` counts them all."""
         return timeline(self.selection, TIMELINE_MAX)
 
     @functools.cached_property

@@ -21,7 +21,7 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Final
 
-from tcptrace_viz.render.capture_triage import triage_lines
+from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
@@ -48,11 +48,19 @@ class TextLadder:
         connections and findings, for a user's capture)."""
         text = ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
                            verdict=options.verdict)
-        triage = triage_lines(prepared, "txt")
+        triage = triage_lines(prepared, "txt", options)
         if not triage:
             return text
-        title, _, rest = text.partition("\n\n")  # the triage goes under the title
-        return title + "\n\n" + "\n".join(triage) + rest
+        title, _, rest = text.partition("\n")  # the triage goes under the title's first line
+        out = title + "\n\n" + "\n".join(triage) + rest
+        for extra, why in options.more:  # further connections: findings and ladder each
+            conn = int(extra.selection.connection or 0)
+            out += "\n" + "\n".join([f"Connection {conn}" + (f": {why}" if why else ""),
+                                     "Findings:", *findings_lines(extra.trace, conn, "txt"),
+                                     ""]) + "\n"
+            out += ladder_text(extra.ladder(MAX_EVENTS, KEEP_EACH_END), extra.trace.meta,
+                               verdict=False)
+        return out
 
 
 def _packet_label(event: Event) -> str:
