@@ -68,7 +68,8 @@ def _cell(name: str, value: object) -> Cell:
     if isinstance(value, float) and math.isnan(value):
         return Cell("")
     if name == "duration_s":
-        return Cell(duration_text(float(value)), f"{float(value):.9f}")  # type: ignore[arg-type]
+        seconds = float(value)  # type: ignore[arg-type]
+        return Cell(duration_text(seconds), f"{seconds * 1e9:.0f}")  # sorted in nanoseconds
     return Cell(str(value))
 
 

@@ -24,7 +24,7 @@
     var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;
     for (var i = 0; i < rows.length; i++) {
-      var keep = !flag || (" " + rows[i].getAttribute("data-flags") + " ")
+      var keep = !flag || (" " + (rows[i].getAttribute("data-flags") || "") + " ")
         .indexOf(" " + flag + " ") >= 0;
       for (var w = 0; keep && w < words.length; w++) {
         keep = texts[i].indexOf(words[w]) >= 0;
