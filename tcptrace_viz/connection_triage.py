@@ -58,12 +58,16 @@ class Drawing:
     """Those drawn after it, each with why."""
     note: str = ""
     """What was left undrawn (``--all-connections`` past its cap)."""
+    default: tuple[int, str] | None = None
+    """With ``first`` None: the connection the report will choose, and why (for stderr)."""
 
     def lines(self) -> list[str]:
         """What the command says on stderr about its choice."""
         drawn = [self.first, *(conn for conn, _ in self.more)]
         out = [f"drawing connection {self.first}: {self.why}"] if self.why and not self.more \
             else []
+        if self.default is not None:
+            out.append("drawing connection {}: {}".format(*self.default))
         if self.more:
             out.append("drawing connections " + ", ".join(str(c) for c in drawn))
         return out + ([self.note] if self.note else [])
@@ -142,7 +146,10 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
         first, why = pick_connection(trace, named[0] if named else None, filters)
         for conn in named[1:]:
             pick_connection(trace, conn, filters)
-        return Drawing(first, why, tuple((conn, "") for conn in named[1:]))
+        default = None
+        if first is None and trace.packets["conn"].nunique() > 1:
+            default = most_telling(connections(trace.packets))  # what select() will pick
+        return Drawing(first, why, tuple((conn, "") for conn in named[1:]), default=default)
     check_host(filters.host)
     table = connections(trace.packets)
     kept = table[matching(table, filters)] if filters.active else table

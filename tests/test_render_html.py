@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from factory import SCENARIOS, long_trace, make_trace, pipe, user_pcap
 
 from tcptrace_viz.meta import TraceMeta
+from tcptrace_viz.model import Trace
 from tcptrace_viz.render import RenderOptions, render, render_index
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -307,3 +308,55 @@ def test_a_built_in_scenario_shows_its_own_source_collapsed() -> None:
     assert "tcptrace_viz/scenarios/builtin/pipe.py" in pipe_html
     for other in (user_pcap(), make_trace(scenario="no-such-scenario")):
         assert "The scenario's own source code" not in report(other)[0]
+
+
+def _capture_of(count: int, name: str = "many.pcap") -> Trace:
+    """A user's capture of ``count`` ordinary closes, read back from a real pcap file."""
+    import tempfile
+    from pathlib import Path
+
+    from builders import merge, normal_close, pcap_file, wire_bytes
+
+    from tcptrace_viz import read_capture
+
+    wires = []
+    for i in range(count):
+        wire = normal_close()
+        for row in wire.rows:
+            for key in ("sport", "dport"):
+                if row[key] == 40000:
+                    row[key] = 20000 + i
+            row["ts_ns"] += i * 1_000_000
+        wires.append(wire)
+    frame = merge(*wires)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
+        trace = read_capture(path)
+    trace.meta.file = name
+    return trace
+
+
+def test_a_capture_of_many_connections_keeps_its_table_small_and_below_the_ladder() -> None:
+    html, page = report(_capture_of(300))
+    rows = [a for tag, a in page.elements if tag == "tr" and "data-conn" in a]
+    assert len(rows) == 300
+    start = html.index('<section id="connections">')
+    table = html[start:html.index("</section>", start)]
+    assert len(table) / 300 < 230  # bytes a row: 1,500 connections stay under 350 KB
+    assert html.index('id="lesson"') < start  # the ladder comes first
+    assert "300 connections: 300 closed with FIN." in html
+    assert page.attrs("data-sort")[0].isdigit()  # durations sort by value
+    controls = [a for tag, a in page.elements if a.get("id") == "tv-conn-controls"]
+    assert "hidden" in controls[0]  # the script shows them; without it, a plain table
+
+
+def test_a_hostile_file_name_is_escaped_in_the_table_and_its_commands() -> None:
+    name = '"><script>alert(1)</script>.pcap'
+    trace = _capture_of(3)
+    trace.meta.file = name
+    html, page = report(trace)
+    assert "<script>alert" not in html
+    assert len(page.scripts) == 1
+    boxes = [a for tag, a in page.elements if a.get("id") == "tv-connections"]
+    assert boxes[0]["data-file"] == name  # the attribute holds it as text

@@ -46,13 +46,13 @@ class TextLadder:
     def render(self, prepared: Prepared, options: RenderOptions) -> str:
         """The ASCII ladder, legend and verdict as one string ending in a newline (after the
         connections and findings, for a user's capture)."""
-        text = ladder_text(prepared.ladder(MAX_EVENTS, KEEP_EACH_END), prepared.trace.meta,
-                           verdict=options.verdict)
+        ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
+        text = ladder_text(ladder, prepared.trace.meta, verdict=options.verdict)
         triage = triage_lines(prepared, "txt", options)
         if not triage:
             return text
-        title, _, rest = text.partition("\n")  # the triage goes under the title's first line
-        out = title + "\n\n" + "\n".join(triage) + rest
+        title = "\n".join(wrap_text(printable(ladder.title), WIDTH))  # the triage goes under it
+        out = title + "\n\n" + "\n".join(triage) + text[len(title) + 1:]
         for extra, why in options.more:  # further connections: findings and ladder each
             conn = int(extra.selection.connection or 0)
             out += "\n" + "\n".join([f"Connection {conn}" + (f": {why}" if why else ""),
