@@ -119,7 +119,7 @@ def pick_connection(trace: Trace, connection: int | None,
     check_host(filters.host)
     if not filters.active:
         return None, ""
-    picked = choose(connections(trace.packets), filters)
+    picked = choose(connections(trace.packets), filters, trace.packets)
     if picked is None:
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")
@@ -148,12 +148,12 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
             pick_connection(trace, conn, filters)
         default = None
         if first is None and trace.packets["conn"].nunique() > 1:
-            default = most_telling(connections(trace.packets))  # what select() will pick
+            default = most_telling(connections(trace.packets), trace.packets)  # as select()
         return Drawing(first, why, tuple((conn, "") for conn in named[1:]), default=default)
     check_host(filters.host)
     table = connections(trace.packets)
     kept = table[matching(table, filters)] if filters.active else table
-    picked = most_telling(kept)
+    picked = most_telling(kept, trace.packets)
     if picked is None:
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")

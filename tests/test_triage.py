@@ -78,6 +78,21 @@ def test_the_most_telling_connection_is_the_reset_after_a_fin_not_the_first() ->
     assert conn == 0 and "refused" in why and "of the 1 refused ones" in why
 
 
+def test_a_retransmitted_fin_is_more_telling_than_a_retransmitted_segment() -> None:
+    resent_data = retransmission()
+    resent_fin = Wire(client=("127.0.0.1", 41009), start_us=5000).handshake()
+    resent_fin.send("client", "P.", 5).send("server", ".").send("client", "F.")
+    resent_fin.send("client", "F.", seq=6, after_us=200_000).send("server", ".")
+    resent_fin.send("server", "F.").send("client", ".")
+    packets = annotate_packets(merge(normal_close(Wire(client=("127.0.0.1", 41008))),
+                                     resent_data, resent_fin))
+    table = connections(packets)
+    assert most_telling(table)[1] == "it has retransmissions"  # without the packets
+    conn, why = most_telling(table, packets)
+    assert table[table["conn"] == conn]["client"].iloc[0].endswith(":41009")
+    assert why.startswith("its FIN was retransmitted")
+
+
 def _pcap(tmp_path: Path) -> Path:
     frame = merge(*_wires())
     path = tmp_path / "ticket.pcap"

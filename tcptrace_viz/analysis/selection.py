@@ -97,7 +97,7 @@ def select(trace: Trace, connection: int | None = None, *,
         from tcptrace_viz.analysis.connection_table import connections
         from tcptrace_viz.analysis.triage import most_telling
 
-        picked = most_telling(connections(packets))
+        picked = most_telling(connections(packets), packets)
         chosen, why = picked if picked is not None else (conns[0], "")
     else:
         chosen = connection

@@ -4,8 +4,8 @@ An engineer's capture holds hundreds of connections and one of them is the bug. 
 counts how they ended; the filters (``--rst``, ``--refused``, ``--incomplete``, ``--retrans``,
 ``--port``, ``--host``) narrow the table; :func:`most_telling` picks the connection a ladder
 should show when none is named, and says why: a reset after a FIN (data after the peer
-closed), then a reset instead of FIN, then retransmissions, then a refused connection, then one
-never closed, else the first.
+closed), then a reset instead of FIN, then a retransmitted FIN, then retransmissions, then a
+refused connection, then one never closed, else the first.
 """
 
 from __future__ import annotations
@@ -104,30 +104,49 @@ def summary_line(table: pd.DataFrame) -> str:
 _REASONS: Final = (
     "it was reset after a FIN (data came after the peer had closed)",
     "it was reset instead of closed with FIN",
+    "its FIN was retransmitted (the FIN or its ACK was lost or late)",
     "it has retransmissions",
     "it was refused",
     "it was never closed in the capture",
 )
 
 
-def ranks(table: pd.DataFrame) -> np.ndarray:
-    """Each row's rank in :func:`most_telling`'s order: 0 a reset after a FIN ... 4 never
-    closed, 5 an ordinary connection."""
+def fin_resent(packets: pd.DataFrame) -> set[int]:
+    """The connections of ``packets`` (annotated, in time order) whose FIN was sent again."""
+    from tcptrace_viz.analysis.connection_arrays import ensure_annotated
+    from tcptrace_viz.analysis.counters import retransmitted
+    from tcptrace_viz.analysis.fields import flag_bits
+    from tcptrace_viz.tcp import TH_FIN
+
+    if not len(packets):
+        return set()
+    packets = ensure_annotated(packets)
+    again = retransmitted(packets) & ((flag_bits(packets) & TH_FIN) != 0)
+    return {int(c) for c in pd.unique(packets["conn"].to_numpy()[again])}
+
+
+def ranks(table: pd.DataFrame, fins_resent: set[int] | None = None) -> np.ndarray:
+    """Each row's rank in :func:`most_telling`'s order: 0 a reset after a FIN ... 5 never
+    closed, 6 an ordinary connection; ``fins_resent`` (:func:`fin_resent`): the connections
+    whose FIN was retransmitted (none when not given)."""
     kind = table["close_kind"].astype(str)
     rst_after = (kind.isin(["FIN", "simultaneous"])) & (table["rst_from"].astype(str) != "")
     refused = table["refused"].astype(bool)
+    resent_fin = table["conn"].isin(fins_resent or set()).to_numpy()
     return np.select(
-        [rst_after.to_numpy(), ((kind == "RST") & ~refused).to_numpy(),
+        [rst_after.to_numpy(), ((kind == "RST") & ~refused).to_numpy(), resent_fin,
          (table["retransmissions"] > 0).to_numpy(), refused.to_numpy(),
          ((kind == "open") & ~table["unanswered"].astype(bool)).to_numpy()],
-        [0, 1, 2, 3, 4], len(_REASONS))
+        list(range(len(_REASONS))), len(_REASONS))
 
 
-def most_telling(table: pd.DataFrame) -> tuple[int, str] | None:
-    """The connection a ladder should show when none is named, and why (None: no rows)."""
+def most_telling(table: pd.DataFrame,
+                 packets: pd.DataFrame | None = None) -> tuple[int, str] | None:
+    """The connection a ladder should show when none is named, and why (None: no rows);
+    ``packets`` (the trace's, annotated) let a retransmitted FIN count."""
     if not len(table):
         return None
-    ranked = ranks(table)
+    ranked = ranks(table, fin_resent(packets) if packets is not None else None)
     best = int(np.argmin(ranked))  # the first of the best rank
     rank = int(ranked[best])
     why = _REASONS[rank] if rank < len(_REASONS) else "it is the first"
@@ -147,10 +166,12 @@ def telling_first(table: pd.DataFrame, limit: int, keep: set[int]) -> pd.DataFra
     return table.iloc[np.sort(order[:limit])]
 
 
-def choose(table: pd.DataFrame, filters: Filters) -> tuple[int, str] | None:
-    """The most telling connection among those ``filters`` keep, and why (None: none kept)."""
+def choose(table: pd.DataFrame, filters: Filters,
+           packets: pd.DataFrame | None = None) -> tuple[int, str] | None:
+    """The most telling connection among those ``filters`` keep, and why (None: none kept);
+    ``packets`` as for :func:`most_telling`."""
     kept = table[matching(table, filters)] if filters.active else table
-    picked = most_telling(kept)
+    picked = most_telling(kept, packets)
     if picked is None or not filters.active:
         return picked
     conn, why = picked
