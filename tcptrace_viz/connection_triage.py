@@ -149,6 +149,8 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
         default = None
         if first is None and trace.packets["conn"].nunique() > 1:
             default = most_telling(connections(trace.packets), trace.packets)  # as select()
+            if default is not None and default[1] == "it is the first":
+                default = None  # nothing telling to say: the report says it is the first
         return Drawing(first, why, tuple((conn, "") for conn in named[1:]), default=default)
     check_host(filters.host)
     table = connections(trace.packets)
