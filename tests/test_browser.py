@@ -623,3 +623,21 @@ def test_names_from_the_capture_stay_text_in_the_table(driver: Any, tmp_path: Pa
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
     row.click()
     assert name in driver.find_element(By.ID, "tv-conn-draw").text
+
+
+def test_several_ladders_in_one_report_open_without_errors(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tcptrace_viz import read_capture
+    from tcptrace_viz.render import prepare
+
+    trace = read_capture(_many_connections(tmp_path))
+    more = tuple((prepare(trace, conn), "") for conn in (4, 5))
+    html = render(prepare(trace, 2), "html", RenderOptions(more=more))
+    assert open_page(driver, tmp_path, "connections-several", html) == []
+    assert len(driver.find_elements(By.CSS_SELECTOR, "figure.ladder svg")) == 3
+    link = driver.find_element(By.CSS_SELECTOR, '#tv-connections tr[data-conn="5"] a')
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    link.click()  # a drawn row leads to its ladder
+    assert driver.execute_script("return location.hash") == "#connection-5"
+    screenshot(driver, "report-several-connections")
