@@ -137,7 +137,7 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
         BadInputError: no such connection, or the filters keep none.
     """
     from tcptrace_viz.analysis.connection_table import connections
-    from tcptrace_viz.analysis.triage import matching, most_telling
+    from tcptrace_viz.analysis.triage import matching, most_telling, telling_first
 
     named = tuple(dict.fromkeys(named))  # once each, in the order given
     if named and all_connections:
@@ -160,12 +160,14 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")
     first, why = picked
-    rest = [int(c) for c in kept["conn"] if int(c) != first][:ALL_CONNECTIONS_MAX - 1]
+    chosen = telling_first(kept, ALL_CONNECTIONS_MAX, {first})
+    rest = [int(c) for c in chosen["conn"] if int(c) != first]
     note = ""
     if len(kept) > ALL_CONNECTIONS_MAX:
         note = (f"--all-connections draws {ALL_CONNECTIONS_MAX} of the {len(kept):,} "
-                f"connections{' kept' if filters.active else ''} (the most telling, then the "
-                "first in the capture); the table lists them all, --connection N draws another")
+                f"connections{' kept' if filters.active else ''} (resets, refusals and the "
+                "like before ordinary ones); the table lists them all, --connection N draws "
+                "another")
     return Drawing(first, why, tuple((conn, "") for conn in rest), note)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from builders import (
     Wire,
     close_then_write,
     connect_refused,
+    linger0,
     merge,
     normal_close,
     pcap_file,
@@ -164,10 +166,10 @@ def test_a_scenarios_text_report_has_no_connection_table() -> None:
     assert "## Connections" not in render(close_then_write(), "md")
 
 
-def _many(tmp_path: Path, count: int = 25) -> Path:
-    """A capture of ``count`` ordinary closes (ports 42000 on)."""
+def _many(tmp_path: Path, count: int = 25, last: Callable[[], Wire] = normal_close) -> Path:
+    """A capture of ``count`` ordinary closes (ports 42000 on), the last one made by ``last``."""
     def wire(port: int) -> Wire:
-        made = normal_close()
+        made = last() if port == 42000 + count - 1 else normal_close()
         for row in made.rows:
             row["sport" if row["sport"] == 40000 else "dport"] = port
             row["ts_ns"] += port * 1_000_000
@@ -221,6 +223,9 @@ def test_all_connections_are_drawn_up_to_a_cap_and_it_says_so(tmp_path: Path) ->
                 cwd=tmp_path)
     assert html.returncode == 0 and "draws" not in html.stderr
     assert html.stdout.count('<figure class="ladder"') == 1
+    reset_last = _cli("report", _many(tmp_path, 25, linger0), "--all-connections", "-f", "txt",
+                      "-o", "-", cwd=tmp_path)
+    assert "Drawn: connection 24, because it was reset" in reset_last.stdout  # not only 0-19
 
 
 @pytest.mark.parametrize("args", [["-c", "1", "--all-connections"], ["-c", "1", "-c", "2",
