@@ -248,7 +248,8 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
         source="file", scenario=path.name, title=f"capture file {path.name}", file=str(path),
         file_format=result.file_format, partial=result.partial or bool(block_problem),
         problem=_joined(result.problem, f"{path}: {block_problem}." if block_problem else ""),
-        comments=list(result.comments), tool_version=__version__, state_source="inferred",
+        comments=list(result.comments), interfaces=list(result.interfaces),
+        tool_version=__version__, state_source="inferred",
         frames_total=result.frames_total,
         stats={"frames": result.frames_total, "tcp_segments": len(packets)})
     return Trace.build(packets=packets, states=states, meta=meta)

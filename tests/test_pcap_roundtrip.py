@@ -203,3 +203,54 @@ def test_the_html_reports_download_carries_the_document(tmp_path: Path) -> None:
     downloaded = tmp_path / "close-then-write.pcapng"
     downloaded.write_bytes(base64.b64decode(found.group(1)))
     assert read_capture(downloaded) == read_capture(folder)
+
+
+# --- comments in other people's files ---------------------------------------------------------
+
+REALWORLD = Path("/work/shared/realworld")
+HOSTILE = '<script>alert("x")</script>'
+
+
+def _reports(trace: Trace) -> dict[str, str]:
+    from tcptrace_viz.render import RenderOptions, prepare, render
+
+    prepared = prepare(trace)
+    out = {fmt: render(prepared, fmt, RenderOptions()) for fmt in ("html", "md", "txt")}
+    return {fmt: text for fmt, text in out.items() if isinstance(text, str)}
+
+
+def test_a_hostile_section_comment_and_interface_name_are_shown_escaped(tmp_path: Path) -> None:
+    from builders import Iface, Packet, Section, pcapng_file, syn
+
+    for little in (True, False):
+        path = tmp_path / f"hostile-{little}.pcapng"
+        path.write_bytes(pcapng_file(Section(
+            [Iface(name=f"eth0 {HOSTILE}")], [Packet(syn(), 1_764_000_000 * 10**9)],
+            little=little, comment=f"ticket 42 {HOSTILE}")))
+        trace = read_capture(path)
+        assert trace.meta.comments == [f"ticket 42 {HOSTILE}"]
+        assert trace.meta.interfaces == [f"interface 0: eth0 {HOSTILE}"]
+        reports = _reports(trace)
+        assert set(reports) == {"html", "md", "txt"}
+        html = reports["html"]
+        assert "<script>alert" not in html
+        assert "ticket 42 &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+        assert "eth0 &lt;script&gt;" in html
+        assert "ticket 42 \\<script>" in reports["md"]
+        assert re.search(r"(?<!\\)<", reports["md"].split("## Connections")[0]) is None
+        assert f"File comment: ticket 42 {HOSTILE}" in reports["txt"]
+        assert f"Interface: interface 0: eth0 {HOSTILE}" in reports["txt"]
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("zeek__vlan-pcp-dei.pcapng", "File created by merging"),
+    ("zeek__dce-rpc__dce_rpc_netlogon.pcapng", "BLACKCLOVER-NETWORK"),
+])
+def test_a_public_captures_comments_are_shown(name: str, shown: str) -> None:
+    path = REALWORLD / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    trace = read_capture(path)
+    assert any(shown in text for text in [*trace.meta.comments, *trace.meta.interfaces])
+    for fmt, text in _reports(trace).items():
+        assert shown in text, fmt

@@ -28,6 +28,8 @@ BLOCK_IDB: Final = 0x00000001  # interface description block
 BLOCK_OPB: Final = 0x00000002  # obsolete packet block
 BLOCK_SPB: Final = 0x00000003  # simple packet block (no timestamp, interface 0)
 OPT_COMMENT: Final = 1  # opt_comment, in any block
+IF_NAME: Final = 2  # IDB: interface name
+IF_DESCRIPTION: Final = 3  # IDB: interface description
 IF_TSRESOL: Final = 9  # IDB: timestamp resolution
 IF_TSOFFSET: Final = 14  # IDB: seconds added to timestamps
 EPB_HEADER: Final = 28  # type, length, interface, ts high, ts low, caplen, wire length
@@ -87,6 +89,9 @@ class PcapngParser:
         """Packet blocks consumed so far."""
         self.comments: list[str] = []
         """Section header comments."""
+        self.interface_texts: list[str] = []
+        """Each interface's name, description and comments that has any, one line each
+        (untrusted text)."""
 
     # --- slow path -------------------------------------------------------------------------
     def _u32(self, buf: U8, at: int) -> int:
@@ -109,11 +114,17 @@ class PcapngParser:
             return f"the interface description block at byte offset {where} is too short"
         linktype = struct.unpack_from("<H" if self.little else ">H", body, 8)[0]
         tsresol, tsoffset = 6, 0
+        texts: list[str] = []
         for code, value in iter_options(body[16:-4], self.little):
             if code == IF_TSRESOL and len(value) >= 1:
                 tsresol = value[0]
             elif code == IF_TSOFFSET and len(value) == 8:
                 tsoffset = struct.unpack("<q" if self.little else ">q", value)[0]
+            elif code in (IF_NAME, IF_DESCRIPTION, OPT_COMMENT) and value.strip(b"\0"):
+                texts.append(value.rstrip(b"\0").decode("utf-8", "replace"))
+        if texts:
+            self.interface_texts.append(f"interface {len(self.interfaces)}: "
+                                        + ", ".join(texts))
         self.interfaces.append(Interface(linktype, tsresol, tsoffset))
         self.section_count += 1
         return ""
