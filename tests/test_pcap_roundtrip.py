@@ -254,3 +254,11 @@ def test_a_public_captures_comments_are_shown(name: str, shown: str) -> None:
     assert any(shown in text for text in [*trace.meta.comments, *trace.meta.interfaces])
     for fmt, text in _reports(trace).items():
         assert shown in text, fmt
+
+
+def test_the_public_api_reads_the_lone_copy_whole(tmp_path: Path) -> None:
+    import tcptrace_viz
+
+    trace, frames, times = _run_trace()
+    folder, copy = _lone_copy(tmp_path, trace, frames, times)
+    assert tcptrace_viz.read_capture(str(copy)) == tcptrace_viz.read_capture(folder)
