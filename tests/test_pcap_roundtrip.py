@@ -262,3 +262,34 @@ def test_the_public_api_reads_the_lone_copy_whole(tmp_path: Path) -> None:
     trace, frames, times = _run_trace()
     folder, copy = _lone_copy(tmp_path, trace, frames, times)
     assert tcptrace_viz.read_capture(str(copy)) == tcptrace_viz.read_capture(folder)
+
+
+def test_a_truncated_copy_keeps_its_document_and_is_marked_partial(tmp_path: Path) -> None:
+    trace, frames, times = _run_trace()
+    _folder, copy = _lone_copy(tmp_path, trace, frames, times)
+    copy.write_bytes(copy.read_bytes()[:-20])  # the last packet block is cut
+    read = read_capture(copy)
+    assert read.meta.partial and str(copy) in read.meta.problem
+    assert len(read.packets) == len(frames) - 1
+    assert read.states.equals(trace.states) and read.syscalls.equals(trace.syscalls)
+    assert read.meta.verdict == "pass"
+
+
+def test_an_older_document_with_fewer_fields_is_read(tmp_path: Path) -> None:
+    older = json.dumps({"format": "tcptrace-viz-trace/1",
+                        "meta": {"scenario": "close-then-write", "verdict": "fail"},
+                        "states": [{"ts_ns": 1_764_000_000_000_050_000, "side": "client",
+                                    "old": "ESTABLISHED", "new": "FIN_WAIT1"}]}).encode()
+    read = read_capture(_with_options(tmp_path, _value(older)))
+    assert read.meta.source == "" and read.meta.verdict == "fail" and not read.meta.partial
+    assert read.states["new"].tolist() == ["FIN_WAIT1"]
+    assert read.states["source"].tolist() == [""]  # not claimed as traced
+    assert read.packets["reason"].eq("").all()
+
+
+def test_a_document_too_long_for_a_section_header_is_left_to_the_folder() -> None:
+    from tcptrace_viz.pcap.trace_block import MAX_DOCUMENT
+    from tcptrace_viz.pcap.walk import MAX_BLOCK
+
+    assert trace_options(b"x" * (MAX_DOCUMENT + 1)) == []
+    assert sum(len(option) for option in trace_options(b"x" * MAX_DOCUMENT)) < MAX_BLOCK - 512

@@ -41,8 +41,9 @@ MAGIC: Final = b"tcptrace-viz-trace\0\0"  # 20 bytes: says the option is this pr
 FORMAT_MAJOR: Final = 1  # a reader refuses a newer major version (the layout changed)
 FORMAT_MINOR: Final = 0  # added fields only: any reader of the same major reads it
 _HEADER: Final = 4 + len(MAGIC) + 2 + 2 + 4  # PEN, magic, major, minor, document length
-_PIECE: Final = 0xFFFC - _HEADER  # document bytes per option
-MAX_DOCUMENT: Final = (MAX_BLOCK - 1024) // 0xFFFC * _PIECE
+_OPTION_VALUE: Final = 0xFFFC  # the longest option value (16-bit length, 4-byte padding)
+_PIECE: Final = _OPTION_VALUE - _HEADER  # document bytes per option
+MAX_DOCUMENT: Final = (MAX_BLOCK - 1024) // (4 + _OPTION_VALUE) * _PIECE
 """The longest document a section header holds: the packet reader takes a longer block as
 damage (1 KiB is left for the header's other options)."""
 _SHB: Final = b"\x0a\x0d\x0d\x0a"
