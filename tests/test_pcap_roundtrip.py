@@ -293,3 +293,15 @@ def test_a_document_too_long_for_a_section_header_is_left_to_the_folder() -> Non
 
     assert trace_options(b"x" * (MAX_DOCUMENT + 1)) == []
     assert sum(len(option) for option in trace_options(b"x" * MAX_DOCUMENT)) < MAX_BLOCK - 512
+
+
+def test_interfaces_that_say_the_same_are_one_line(tmp_path: Path) -> None:
+    from builders import Iface, Packet, Section, pcapng_file, syn
+
+    path = tmp_path / "merged.pcapng"
+    interfaces = [Iface(name="eth0"), Iface(name="  "), Iface(name="wlan0"), Iface(name="eth0")]
+    path.write_bytes(pcapng_file(Section(interfaces, [Packet(syn(), 1_764_000_000 * 10**9)],
+                                         comment="line one\nline two")))
+    trace = read_capture(path)
+    assert trace.meta.interfaces == ["interfaces 0, 3: eth0", "interface 2: wlan0"]
+    assert "File comment: line one line two" in _reports(trace)["txt"]

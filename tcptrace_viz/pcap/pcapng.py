@@ -89,9 +89,9 @@ class PcapngParser:
         """Packet blocks consumed so far."""
         self.comments: list[str] = []
         """Section header comments."""
-        self.interface_texts: list[str] = []
-        """Each interface's name, description and comments that has any, one line each
-        (untrusted text)."""
+        self._interface_numbers: dict[str, list[int]] = {}
+        """Each interface's name, description and comments (untrusted text), with the numbers
+        of the interfaces that have it."""
 
     # --- slow path -------------------------------------------------------------------------
     def _u32(self, buf: U8, at: int) -> int:
@@ -120,11 +120,10 @@ class PcapngParser:
                 tsresol = value[0]
             elif code == IF_TSOFFSET and len(value) == 8:
                 tsoffset = struct.unpack("<q" if self.little else ">q", value)[0]
-            elif code in (IF_NAME, IF_DESCRIPTION, OPT_COMMENT) and value.strip(b"\0"):
-                texts.append(value.rstrip(b"\0").decode("utf-8", "replace"))
+            elif code in (IF_NAME, IF_DESCRIPTION, OPT_COMMENT) and value.strip(b"\0 \t\r\n"):
+                texts.append(value.strip(b"\0 \t\r\n").decode("utf-8", "replace"))
         if texts:
-            self.interface_texts.append(f"interface {len(self.interfaces)}: "
-                                        + ", ".join(texts))
+            self._interface_numbers.setdefault(", ".join(texts), []).append(len(self.interfaces))
         self.interfaces.append(Interface(linktype, tsresol, tsoffset))
         self.section_count += 1
         return ""
@@ -331,6 +330,13 @@ class PcapngParser:
                              step.linktype[order], ts_ns[order], frame[order],
                              None if comment is None else comment[order], stop)
         return step
+
+    def interface_texts(self) -> list[str]:
+        """``interface 0: eth0``, ``interfaces 3, 5: wlan0, Wi-Fi``...: what the interfaces
+        say of themselves, one line per distinct text, in order of appearance."""
+        return [f"interface{'s' if len(numbers) > 1 else ''} "
+                f"{', '.join(str(number) for number in numbers)}: {text}"
+                for text, numbers in self._interface_numbers.items()]
 
     def linktypes(self) -> list[int]:
         """Distinct link types of all interfaces so far, in order of appearance."""

@@ -130,7 +130,7 @@ def read_pcap(path: str | os.PathLike[str],
             linktypes, comments = parser.linktypes(), parser.comments
     result = _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
     if isinstance(parser, PcapngParser):
-        result.interfaces = list(parser.interface_texts)
+        result.interfaces = parser.interface_texts()
     return result
 
 
