@@ -305,3 +305,22 @@ def test_interfaces_that_say_the_same_are_one_line(tmp_path: Path) -> None:
     trace = read_capture(path)
     assert trace.meta.interfaces == ["interfaces 0, 3: eth0", "interface 2: wlan0"]
     assert "File comment: line one line two" in _reports(trace)["txt"]
+
+
+def test_a_big_endian_section_header_gives_its_document_too(tmp_path: Path) -> None:
+    from builders import Iface, Packet, Section, block, section_bytes, syn
+
+    document = _document()
+    value = (struct.pack(">I", PEN_DOCUMENTATION) + MAGIC
+             + struct.pack(">HHI", FORMAT_MAJOR, 0, len(document)) + document)
+    option = struct.pack(">HH", OPT_CUSTOM_BINARY_NO_COPY, len(value)) + value \
+        + b"\0" * (-len(value) % 4) + struct.pack(">HH", 0, 0)
+    header = block(">", 0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1) + option)
+    rest = section_bytes(Section([Iface()], [Packet(syn(), 1_764_000_000 * 10**9)],
+                                 little=False))
+    first_block = struct.unpack_from(">I", rest, 4)[0]
+    path = tmp_path / "big-endian.pcapng"
+    path.write_bytes(header + rest[first_block:])
+    read = read_capture(path)
+    assert read.meta.source == "capture" and read.meta.scenario == "close-then-write"
+    assert len(read.packets) == 1 and read.states["source"].eq("tracepoint").all()

@@ -1,5 +1,8 @@
 """pcapng writer: one section, one interface, nanosecond timestamps, packet comments.
 
+The section header may carry further options a caller builds (``trace_block.trace_options``
+puts a capture's whole trace document there).
+
 Block layouts follow the pcapng specification (draft-ietf-opsawg-pcapng); everything is written
 in the host's byte order, as readers must accept either.
 """
@@ -8,14 +11,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import BinaryIO, Final
 
 from tcptrace_viz._version import __version__
 from tcptrace_viz.arrays import I64
 from tcptrace_viz.pcap.linktypes import LINKTYPE_ETHERNET
-
-if TYPE_CHECKING:
-    pass
 
 BLOCK_SHB: Final = 0x0A0D0D0A  # section header block
 BLOCK_IDB: Final = 0x00000001  # interface description block
