@@ -50,7 +50,7 @@ def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) ->
         comments[int(frame_number) - 1] = str(comment)
     stream = io.BytesIO()
     section = (f"tcptrace-viz {__version__}: scenario {trace.meta.scenario or '?'} "
-               f"on Linux {trace.meta.kernel or '?'}")[:256]  # leaves room for the document
+               f"on Linux {trace.meta.kernel or '?'}")[:200]  # leaves the document its room
     document = json.dumps(_json_document(trace), separators=(",", ":"), default=str)
     write_pcapng(stream, frames, np.asarray(ts_ns, dtype=np.int64), comments,
                  LINKTYPE_ETHERNET, "lo", section,
