@@ -108,6 +108,9 @@ class TraceMeta:
     """What was wrong with the file, one sentence."""
     comments: list[str] = dataclasses.field(default_factory=list)
     """The file's own comments (untrusted text)."""
+    interfaces: list[str] = dataclasses.field(default_factory=list)
+    """Each interface's name, description and comments from the file, one line each
+    (untrusted text)."""
     frames_total: int = 0
     """Records in the file, TCP or not."""
 

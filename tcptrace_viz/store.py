@@ -36,10 +36,13 @@ _IPV6_FOLDER = re.compile(rf"\d{{8}}T\d{{6}}Z-{IPV6_TAG}(-\d+)?")
 
 
 def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) -> bytes:
-    """The pcapng file of a run: every frame once, with the trace's packet comments."""
+    """The pcapng file of a run: every frame once, with the trace's packet comments for
+    Wireshark, and the whole ``trace.json`` document in custom options (``pcap/trace_block.py``)
+    so that the file alone reads back as the same Trace."""
     import io
 
     from tcptrace_viz.pcap import LINKTYPE_ETHERNET, write_pcapng
+    from tcptrace_viz.pcap.trace_block import trace_options
 
     comments = [""] * len(frames)
     for frame_number, comment in zip(trace.packets["frame"], trace.packets["comment"],
@@ -47,9 +50,11 @@ def pcapng_bytes(trace: Trace, frames: Sequence[bytes], ts_ns: Sequence[int]) ->
         comments[int(frame_number) - 1] = str(comment)
     stream = io.BytesIO()
     section = (f"tcptrace-viz {__version__}: scenario {trace.meta.scenario or '?'} "
-               f"on Linux {trace.meta.kernel or '?'}")
+               f"on Linux {trace.meta.kernel or '?'}")[:200]  # leaves the document its room
+    document = json.dumps(_json_document(trace), separators=(",", ":"), default=str)
     write_pcapng(stream, frames, np.asarray(ts_ns, dtype=np.int64), comments,
-                 LINKTYPE_ETHERNET, "lo", section)
+                 LINKTYPE_ETHERNET, "lo", section,
+                 section_options=trace_options(document.encode("utf-8")))
     return stream.getvalue()
 
 
@@ -155,7 +160,6 @@ def remove_partial_folders(out_dir: Path) -> None:
 
 
 def _read_folder(folder: Path) -> Trace:
-    from tcptrace_viz.analysis import annotate_packets
     from tcptrace_viz.pcap import read_pcap
 
     json_path, pcap_path = folder / JSON_NAME, folder / PCAPNG_NAME
@@ -166,18 +170,48 @@ def _read_folder(folder: Path) -> Trace:
         document = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"{json_path} cannot be read as JSON: {exc}") from exc
+    problem = document_problem(document)
+    if problem:
+        raise BadInputError(f"{json_path} {problem}")
+    trace = trace_from_document(document, read_pcap(pcap_path).packets)
+    if trace is None:
+        raise BadInputError(f"{json_path} has states or system calls of the wrong types")
+    return trace
+
+
+def document_problem(document: object) -> str:
+    """"" when ``document`` (untrusted JSON) is a trace document this version reads, else
+    what it is instead, to follow the name of the file or section header it came from."""
     if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
-        raise BadInputError(f"{json_path} is not a tcptrace-viz trace ({FORMAT_TAG})")
-    result = read_pcap(pcap_path)
-    packets = annotate_packets(result.packets)
+        return f"is not a tcptrace-viz trace ({FORMAT_TAG})"
+    return ""
+
+
+def trace_from_document(document: dict[str, Any], decoded: pd.DataFrame) -> Trace | None:
+    """The Trace of a trace document and its pcapng's decoded packets, whether the document
+    came from ``trace.json`` or from the pcapng's section header: one normalisation for both.
+    None when its tables cannot take the Trace's schema (wrong types: a damaged document)."""
+    from tcptrace_viz.analysis import annotate_packets
+
+    packets = annotate_packets(decoded)
     reasons = document.get("reset_reasons") or {}
     if isinstance(reasons, dict) and reasons:
         by_frame = {str(key): str(value) for key, value in reasons.items()}
         packets["reason"] = pd.Series([by_frame.get(str(int(frame)), "")
                                        for frame in packets["frame"]], dtype=object)
-    return Trace.build(packets=packets, states=pd.DataFrame(document.get("states") or []),
-                       syscalls=pd.DataFrame(document.get("syscalls") or []),
-                       meta=TraceMeta.from_json(_mapping(document.get("meta"))))
+    try:
+        return Trace.build(packets=packets, states=pd.DataFrame(_rows(document.get("states"))),
+                           syscalls=pd.DataFrame(_rows(document.get("syscalls"))),
+                           meta=TraceMeta.from_json(_mapping(document.get("meta"))))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+
+
+def _rows(value: object) -> list[dict[str, Any]]:
+    """The rows of a table in untrusted JSON: a list of objects, anything else dropped."""
+    if not isinstance(value, list):
+        return []
+    return [_mapping(row) for row in value if isinstance(row, dict)]
 
 
 def _mapping(value: object) -> dict[str, Any]:
@@ -196,6 +230,12 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
 
     tell = status or (lambda _text: None)
     result = read_pcap(path, progress=progress)
+    embedded, block_problem = _embedded_trace(path, result.packets) \
+        if result.file_format.startswith("pcapng") else (None, "")
+    if embedded is not None:
+        if result.partial:
+            embedded.meta.partial, embedded.meta.problem = True, result.problem
+        return embedded
     tell(f"finding the connections of {len(result.packets):,} TCP segments")
     packets = annotate_packets(result.packets)
     connections = sorted(set(packets["conn"].tolist())) if len(packets) else []
@@ -206,14 +246,39 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
     states = infer_all_states(packets, inferred)
     meta = TraceMeta(
         source="file", scenario=path.name, title=f"capture file {path.name}", file=str(path),
-        file_format=result.file_format, partial=result.partial, problem=result.problem,
-        comments=list(result.comments), tool_version=__version__, state_source="inferred",
+        file_format=result.file_format, partial=result.partial or bool(block_problem),
+        problem=_joined(result.problem, f"{path}: {block_problem}." if block_problem else ""),
+        comments=list(result.comments), interfaces=list(result.interfaces),
+        tool_version=__version__, state_source="inferred",
         frames_total=result.frames_total,
         stats={"frames": result.frames_total, "tcp_segments": len(packets)})
     return Trace.build(packets=packets, states=states, meta=meta)
 
 
 MAX_INFERRED_CONNECTIONS = 2000
+
+
+def _embedded_trace(path: Path, decoded: pd.DataFrame) -> tuple[Trace | None, str]:
+    """The Trace a pcapng of this project's carries in its section header, or None and why not
+    ("" when the file has no such document: someone else's file)."""
+    from tcptrace_viz.pcap.trace_block import find_trace_document
+
+    found = find_trace_document(path)
+    if found.document is None:
+        return None, found.problem
+    problem = document_problem(found.document)
+    if problem:
+        return None, (f"its tcptrace-viz trace document {problem}; only the packets are shown, "
+                      "their states inferred")
+    trace = trace_from_document(found.document, decoded)
+    if trace is None:
+        return None, ("its tcptrace-viz trace document has states or system calls of the wrong "
+                      "types; only the packets are shown, their states inferred")
+    return trace, ""
+
+
+def _joined(*sentences: str) -> str:
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 def read_capture(path: str | os.PathLike[str],

@@ -197,10 +197,13 @@ def test_a_plain_pcap_reads_with_inferred_states(tmp_path: Path) -> None:
     assert meta.partial is False and meta.problem == ""
 
 
-def test_a_lone_pcapng_reads_as_a_users_file(tmp_path: Path) -> None:
+def test_a_lone_pcapng_without_the_trace_document_reads_as_a_users_file(tmp_path: Path) -> None:
+    from tcptrace_viz.pcap import write_pcapng
+
     trace, frames, times = captured_trace()
     path = tmp_path / "attached.pcapng"
-    path.write_bytes(pcapng_bytes(trace, frames, times))
+    with path.open("wb") as stream:
+        write_pcapng(stream, frames, times, trace.packets["comment"].tolist())
     loaded = read_capture(path)
     assert loaded.meta.source == "file" and loaded.meta.file_format == "pcapng"
     assert loaded.packets["flags"].tolist() == trace.packets["flags"].tolist()

@@ -28,6 +28,8 @@ BLOCK_IDB: Final = 0x00000001  # interface description block
 BLOCK_OPB: Final = 0x00000002  # obsolete packet block
 BLOCK_SPB: Final = 0x00000003  # simple packet block (no timestamp, interface 0)
 OPT_COMMENT: Final = 1  # opt_comment, in any block
+IF_NAME: Final = 2  # IDB: interface name
+IF_DESCRIPTION: Final = 3  # IDB: interface description
 IF_TSRESOL: Final = 9  # IDB: timestamp resolution
 IF_TSOFFSET: Final = 14  # IDB: seconds added to timestamps
 EPB_HEADER: Final = 28  # type, length, interface, ts high, ts low, caplen, wire length
@@ -87,6 +89,9 @@ class PcapngParser:
         """Packet blocks consumed so far."""
         self.comments: list[str] = []
         """Section header comments."""
+        self._interface_numbers: dict[str, list[int]] = {}
+        """Each interface's name, description and comments (untrusted text), with the numbers
+        of the interfaces that have it."""
 
     # --- slow path -------------------------------------------------------------------------
     def _u32(self, buf: U8, at: int) -> int:
@@ -109,11 +114,16 @@ class PcapngParser:
             return f"the interface description block at byte offset {where} is too short"
         linktype = struct.unpack_from("<H" if self.little else ">H", body, 8)[0]
         tsresol, tsoffset = 6, 0
+        texts: list[str] = []
         for code, value in iter_options(body[16:-4], self.little):
             if code == IF_TSRESOL and len(value) >= 1:
                 tsresol = value[0]
             elif code == IF_TSOFFSET and len(value) == 8:
                 tsoffset = struct.unpack("<q" if self.little else ">q", value)[0]
+            elif code in (IF_NAME, IF_DESCRIPTION, OPT_COMMENT) and value.strip(b"\0 \t\r\n"):
+                texts.append(value.strip(b"\0 \t\r\n").decode("utf-8", "replace"))
+        if texts:
+            self._interface_numbers.setdefault(", ".join(texts), []).append(len(self.interfaces))
         self.interfaces.append(Interface(linktype, tsresol, tsoffset))
         self.section_count += 1
         return ""
@@ -320,6 +330,13 @@ class PcapngParser:
                              step.linktype[order], ts_ns[order], frame[order],
                              None if comment is None else comment[order], stop)
         return step
+
+    def interface_texts(self) -> list[str]:
+        """``interface 0: eth0``, ``interfaces 3, 5: wlan0, Wi-Fi``...: what the interfaces
+        say of themselves, one line per distinct text, in order of appearance."""
+        return [f"interface{'s' if len(numbers) > 1 else ''} "
+                f"{', '.join(str(number) for number in numbers)}: {text}"
+                for text, numbers in self._interface_numbers.items()]
 
     def linktypes(self) -> list[int]:
         """Distinct link types of all interfaces so far, in order of appearance."""

@@ -51,6 +51,8 @@ class PcapReadResult:
     """"pcap" or "pcapng"."""
     comments: list[str]
     """Section header (file) comments."""
+    interfaces: list[str] = dataclasses.field(default_factory=list)
+    """Each interface's name, description and comments, one line each (pcapng only)."""
     skipped: int = 0
     """Frames skipped as malformed (runts, header lengths outside the frame) or of an
     unsupported link type; ``problem`` says which when there was no damage."""
@@ -126,7 +128,10 @@ def read_pcap(path: str | os.PathLike[str],
             totals, problem = _stream(stream, parser, head, pos=0, size=size,
                                      progress=progress)
             linktypes, comments = parser.linktypes(), parser.comments
-    return _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
+    result = _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
+    if isinstance(parser, PcapngParser):
+        result.interfaces = parser.interface_texts()
+    return result
 
 
 def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int, size: int,

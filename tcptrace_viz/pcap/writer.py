@@ -1,5 +1,8 @@
 """pcapng writer: one section, one interface, nanosecond timestamps, packet comments.
 
+The section header may carry further options a caller builds (``trace_block.trace_options``
+puts a capture's whole trace document there).
+
 Block layouts follow the pcapng specification (draft-ietf-opsawg-pcapng); everything is written
 in the host's byte order, as readers must accept either.
 """
@@ -8,14 +11,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import BinaryIO, Final
 
 from tcptrace_viz._version import __version__
 from tcptrace_viz.arrays import I64
 from tcptrace_viz.pcap.linktypes import LINKTYPE_ETHERNET
-
-if TYPE_CHECKING:
-    pass
 
 BLOCK_SHB: Final = 0x0A0D0D0A  # section header block
 BLOCK_IDB: Final = 0x00000001  # interface description block
@@ -83,11 +83,12 @@ def _text_option(code: int, text: str) -> bytes:
     return b"".join(options)
 
 
-def section_header(section_comment: str = "") -> bytes:
-    """An SHB naming this tool as the writer (``shb_userappl``)."""
+def section_header(section_comment: str = "", extra_options: Sequence[bytes] = ()) -> bytes:
+    """An SHB naming this tool as the writer (``shb_userappl``), then ``extra_options``
+    (complete options, such as ``trace_block.trace_options``'s)."""
     body = struct.pack("=IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + _options(
         _text_option(OPT_COMMENT, section_comment),
-        _text_option(SHB_USERAPPL, f"tcptrace-viz {__version__}"))
+        _text_option(SHB_USERAPPL, f"tcptrace-viz {__version__}"), *extra_options)
     return _block(BLOCK_SHB, body)
 
 
@@ -111,12 +112,14 @@ def write_pcapng(
         stream: BinaryIO, frames: Sequence[bytes],
                  ts_ns: Sequence[int] | I64,
                  comments: Sequence[str] | None = None, linktype: int = LINKTYPE_ETHERNET,
-                 if_name: str = "lo", section_comment: str = "") -> None:
+                 if_name: str = "lo", section_comment: str = "",
+                 section_options: Sequence[bytes] = ()) -> None:
     """Write ``frames`` as a pcapng file that Wireshark and tshark read without complaint.
 
     One section (with ``section_comment`` and ``shb_userappl`` "tcptrace-viz <version>"), one
     interface (``if_name``, ``linktype``, nanosecond ``if_tsresol``) and one EPB per frame, with
     ``comments[i]`` as its ``opt_comment`` (an empty string adds no option).
+    ``section_options`` (complete options) follow those two in the section header.
     """
     if len(ts_ns) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(ts_ns)} timestamps")
@@ -124,7 +127,8 @@ def write_pcapng(
         raise ValueError(f"{len(frames)} frames but {len(comments)} comments")
     longest = max((len(frame) for frame in frames), default=0)
     snaplen = DEFAULT_SNAPLEN if longest <= DEFAULT_SNAPLEN else 0  # 0: no limit
-    chunks = [section_header(section_comment), interface_description(linktype, if_name, snaplen)]
+    chunks = [section_header(section_comment, section_options),
+              interface_description(linktype, if_name, snaplen)]
     size = 0
     for index, frame in enumerate(frames):
         block = enhanced_packet(bytes(frame), int(ts_ns[index]),

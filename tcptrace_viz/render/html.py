@@ -18,6 +18,7 @@ from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.event_text import size_text
 from tcptrace_viz.render.capture_table import capture_analysis
 from tcptrace_viz.render.data_loss import data_loss
+from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.labels import calls_failed
 from tcptrace_viz.render.lesson import lesson_context
 from tcptrace_viz.render.options import RenderOptions
@@ -153,6 +154,7 @@ def _facts(meta: TraceMeta) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = program_items(meta)
     if meta.file:
         facts.append(("capture file", str(meta.file)))
+    facts += file_comment_items(meta)
     if meta.parameters:
         facts.append(("parameters (--set)", settings_text(dataclasses.replace(
             meta, sysctls_set={}))))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from tcptrace_viz.analysis.selection import rows_of
 from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
 from tcptrace_viz.render.data_loss import data_loss
+from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.mermaid import mermaid_text
 from tcptrace_viz.render.safe_text import printable
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
@@ -92,6 +93,9 @@ def markdown_report(prepared: Prepared, options: RenderOptions | None = None) ->
         ("tool_version", "tcptrace-viz")) if getattr(meta, key)]
     if facts:
         out += ["; ".join(facts) + ".", ""]
+    out += [f"- {label}: {md_text(text)}" for label, text in file_comment_items(meta)]
+    if file_comment_items(meta):
+        out.append("")
     if meta.partial:
         problem = str(meta.problem or "reading stopped early").rstrip(".")
         out += [f"**Partial trace:** {md_text(problem)}.",

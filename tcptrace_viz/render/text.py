@@ -22,6 +22,7 @@ import textwrap
 from typing import TYPE_CHECKING, Final
 
 from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
+from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
@@ -209,6 +210,7 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     if meta.partial:
         problem = str(meta.problem or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
+    lines += [f"{label.capitalize()}: {text}" for label, text in file_comment_items(meta)]
     if settings_text(meta):
         lines.append(f"Settings: {settings_text(meta)}"
                      + (" (--sysctl in the run's namespace only)." if meta.sysctls_set else "."))
