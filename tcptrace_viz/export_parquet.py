@@ -134,24 +134,21 @@ def _read(path: Path, progress: Progress) -> _Tables:
     from tcptrace_viz.analysis.teardown_table import teardown_table
     from tcptrace_viz.pcap import read_pcap
     from tcptrace_viz.pcap.compressed import compression_of
-    from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of, read_capture
+    from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of
 
     def reading(done: int, total: int) -> None:
         progress.reading(f"reading {path.name}", done, total)
 
+    # A capture folder's packets are those of its trace.pcapng (its states and system calls
+    # have no table here).
     folder = capture_folder_of(path)
-    if folder is not None and _is_capture_folder(folder):
-        trace = read_capture(folder)
-        packets, source = trace.packets, folder / PCAPNG_NAME
-        file_format, frames = trace.meta.file_format or "pcapng", trace.meta.frames_total
-        partial, problem = trace.meta.partial, trace.meta.problem
-    else:
-        if path.is_dir():
-            raise BadInputError(f"{path} holds no capture files")
-        result = read_pcap(path, progress=reading)
-        packets, source = annotate_packets(result.packets), path
-        file_format, frames = result.file_format, result.frames_total
-        partial, problem = result.partial, result.problem
+    source = folder / PCAPNG_NAME if folder is not None and _is_capture_folder(folder) else path
+    if source.is_dir():
+        raise BadInputError(f"{path} holds no capture files")
+    result = read_pcap(source, progress=reading)
+    packets = annotate_packets(result.packets)
+    file_format, frames = result.file_format, result.frames_total
+    partial, problem = result.partial, result.problem
     with source.open("rb") as stream:
         compression = compression_of(stream.read(4))
     packets = packets[list(PACKET_COLUMNS)].reset_index(drop=True)

@@ -8,6 +8,7 @@ temporary name and renamed once complete: a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -117,16 +118,22 @@ def write_partitions(out_dir: Path, capture: str,
     are renamed only once all are complete, and removed if any fails.
     """
     moves: list[tuple[Path, Path]] = []
+    made: list[Path] = []
     try:
         for name, (frame, descriptions) in tables.items():
             final = out_dir / name / f"capture={capture}" / PART_NAME
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.parent.is_dir():
+                made.append(final.parent)
+                final.parent.mkdir(parents=True)
             temporary = final.with_name(f".{PART_NAME}.{os.getpid()}.tmp")
             moves.append((temporary, final))
             write_table(frame, temporary, descriptions)
     except BaseException:
         for temporary, _final in moves:
             temporary.unlink(missing_ok=True)
+        for folder in made:  # the partition folders this call made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     for temporary, final in moves:
         os.replace(temporary, final)
