@@ -62,6 +62,7 @@ def main() -> None:
       sudo tcptrace-viz check --all
       tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
       tcptrace-viz report trace.pcapng --format md
+      tcptrace-viz export pcaps/ --parquet fleet
       sudo tcptrace-viz run -- python3 myclient.py
 
     \b

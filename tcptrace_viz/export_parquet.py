@@ -7,8 +7,8 @@ still go; the caller exits non-zero at the end when any failed.
 
 Memory: the reader streams each file's bytes (compressed ones too) in fixed windows, and the
 Parquet files are written ``ROW_GROUP_ROWS`` rows at a time; what is held at once is one
-capture's decoded packet table (about 200 bytes per TCP segment, 0.2 GB for a million), because
-the connection table is computed over all of a capture's packets.
+capture's decoded packet table (about 600 bytes per TCP segment in pandas: 0.6 GB for a
+million), because the connection table is computed over all of a capture's packets.
 """
 
 from __future__ import annotations
