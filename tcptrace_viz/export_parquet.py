@@ -34,8 +34,7 @@ from tcptrace_viz.parquet_tables import (
 from tcptrace_viz.progress import Progress
 
 _CAPTURE_MAGICS: Final = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-                          b"\x4d\x3c\xb2\xa1", b"\x0a\x0d\x0d\x0a", b"\x1f\x8b",
-                          b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18")
+                          b"\x4d\x3c\xb2\xa1", b"\x0a\x0d\x0d\x0a")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -63,10 +62,14 @@ class _Tables:
 
 
 def _looks_like_a_capture(path: Path) -> bool:
+    """The file starts as a pcap or pcapng file does, after decompression if it is compressed
+    (a folder's ``.tsv.gz`` is not taken for a capture)."""
+    from tcptrace_viz.pcap.compressed import STREAM_ERRORS, capture_stream
+
     try:
-        with path.open("rb") as stream:
-            return stream.read(4).startswith(_CAPTURE_MAGICS)
-    except OSError:
+        with path.open("rb") as raw:
+            return capture_stream(raw, str(path)).read(4).startswith(_CAPTURE_MAGICS)
+    except (TcptraceVizError, *STREAM_ERRORS):
         return False
 
 

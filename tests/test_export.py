@@ -54,6 +54,7 @@ def _fleet(folder: Path) -> Path:
     (pcaps / "site b" / "late-write.pcap.gz").write_bytes(gzip.compress(_pcap(close_then_write())))
     (pcaps / "abort.zst").write_bytes(zstandard.ZstdCompressor().compress(_pcap(linger0())))
     (pcaps / "notes.txt").write_text("not a capture\n")  # not picked up: not a capture's bytes
+    (pcaps / "fields.tsv.gz").write_bytes(gzip.compress(b"frame\tts\n"))  # nor this
     return pcaps
 
 
@@ -205,3 +206,23 @@ def test_a_folder_without_captures_is_one_sentence(tmp_path: Path, content: byte
     (tmp_path / "empty" / "file.txt").write_bytes(content)
     done = _export(tmp_path / "empty", "--parquet", tmp_path / "out", cwd=tmp_path)
     assert done.returncode == 2 and "found no capture files" in done.stderr
+
+
+def test_the_teardown_table_extends_the_connection_table() -> None:
+    from tcptrace_viz.analysis import annotate_packets, connections
+    from tcptrace_viz.analysis.teardown_table import teardown_table
+
+    wires = [normal_close(), close_then_write(), connect_refused(), linger0()]
+    packets = annotate_packets(merge(*[_on_port(w, 41000 + i) for i, w in enumerate(wires)]))
+    table = teardown_table(packets)
+    plain = connections(packets)
+    assert table[list(plain.columns)].equals(plain)
+    rows = table.set_index("conn")
+    assert rows["first_fin_from"].tolist() == ["client", "client", "", ""]
+    assert rows["first_rst_from"].tolist() == ["", "client", "server", "client"]
+    assert rows["reset_after_fin"].tolist() == [False, True, False, False]
+    assert rows["never_closed"].tolist() == [False, False, False, False]
+    assert rows["data_after_fin_bytes"].tolist() == [0, 3, 0, 0]  # close-then-write's "123"
+    assert rows["first_fin_ts_ns"].isna().tolist() == [False, False, True, True]
+    assert (rows["first_rst_ts_ns"].iloc[1] > rows["first_fin_ts_ns"].iloc[1])
+    assert len(teardown_table(packets.iloc[:0])) == 0

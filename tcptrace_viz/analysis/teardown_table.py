@@ -68,14 +68,15 @@ def teardown_table(packets: pd.DataFrame) -> pd.DataFrame:
     Moments are nullable ``Int64`` (missing when that packet never went out).
     """
     packets = ensure_annotated(packets)
-    table = connections(packets)
-    if not len(table):
+    all_facts = close_facts(packets) if len(packets) else None
+    table = connections(packets, facts=all_facts)
+    if all_facts is None or not len(table):
         empty = {name: pd.Series(dtype="Int64" if name.endswith("_ns") else
                                  "int64" if name.endswith("_bytes") else
                                  "bool" if name in ("never_closed", "reset_after_fin")
                                  else "object") for name in TEARDOWN_COLUMNS}
         return pd.concat([table, pd.DataFrame(empty)], axis=1)
-    facts = close_facts(packets).reindex(table["conn"].to_numpy())
+    facts = all_facts.reindex(table["conn"].to_numpy())
     fin_c, fin_s = (facts[f"fin_{side}_ts"].to_numpy(dtype=np.int64)
                     for side in ("client", "server"))
     rst_c, rst_s = (facts[f"rst_{side}_ts"].to_numpy(dtype=np.int64)
