@@ -11,7 +11,17 @@ from pathlib import Path
 import lz4.frame
 import pytest
 import zstandard
-from builders import close_then_write, merge, normal_close, pcap_file, wire_bytes
+from builders import (
+    Iface,
+    Packet,
+    Section,
+    close_then_write,
+    merge,
+    normal_close,
+    pcap_file,
+    pcapng_file,
+    wire_bytes,
+)
 
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap import read_pcap
@@ -41,6 +51,33 @@ def test_a_compressed_capture_reads_as_its_plain_copy(tmp_path: Path, tool: str)
     assert len(got.packets) == len(want.packets) > 0
     assert got.packets.equals(want.packets)
     assert not got.partial and got.frames_total == want.frames_total
+
+
+def _pcapng() -> bytes:
+    frame = merge(normal_close(), close_then_write())
+    packets = [Packet(data, int(ts), comment="a <b>comment</b>" if i == 3 else "")
+               for i, (data, ts) in enumerate(zip(wire_bytes(frame), frame["ts_ns"],
+                                                  strict=True))]
+    return pcapng_file(Section([Iface()], packets, comment="section"))
+
+
+@pytest.mark.parametrize("tool", sorted(COMPRESSORS))
+def test_a_compressed_pcapng_keeps_its_comments(tmp_path: Path, tool: str) -> None:
+    plain, packed = tmp_path / "plain.pcapng", tmp_path / "capture.pcapng.x"
+    plain.write_bytes(_pcapng())
+    packed.write_bytes(COMPRESSORS[tool](_pcapng()))
+    want, got = read_pcap(plain), read_pcap(packed)
+    assert got.file_format == "pcapng" and got.comments == want.comments == ["section"]
+    assert got.packets.equals(want.packets) and "a <b>comment</b>" in set(got.packets["comment"])
+
+
+def test_the_connections_command_reads_a_compressed_capture(tmp_path: Path) -> None:
+    path = tmp_path / "trace.pcapng.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(_pcapng()))
+    done = subprocess.run([sys.executable, "-m", "tcptrace_viz", "connections", str(path)],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 connection")
 
 
 def test_zstd_frames_one_after_another_read_as_one_capture(tmp_path: Path) -> None:
