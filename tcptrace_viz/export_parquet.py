@@ -149,12 +149,15 @@ def _read(path: Path, progress: Progress) -> _Tables:
     if source.is_dir():
         raise BadInputError(f"{path} holds no capture files")
     result = read_pcap(source, progress=reading)
-    packets = annotate_packets(result.packets)
     file_format, frames = result.file_format, result.frames_total
     partial, problem = result.partial, result.problem
+    packets = annotate_packets(result.packets)
+    del result  # its packet table: one copy of the capture in memory at a time, not two
+    if list(packets.columns) != list(PACKET_COLUMNS):
+        packets = packets[list(PACKET_COLUMNS)]
+    packets = packets.reset_index(drop=True)
     with source.open("rb") as stream:
         compression = compression_of(stream.read(4))
-    packets = packets[list(PACKET_COLUMNS)].reset_index(drop=True)
     connections = teardown_table(packets)
     capture = pd.DataFrame([{
         "source": str(path), "file_format": file_format, "compression": compression,

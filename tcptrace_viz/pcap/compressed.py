@@ -21,6 +21,7 @@ MAX_RATIO: Final = 100
 MIN_DECOMPRESSED_LIMIT: Final = 256 << 20
 """... or to this many bytes, whichever is larger (real captures compress 2 to 20 times; a
 small file of repeated packets may compress far more, and is cheap to read anyway)."""
+_PIECE: Final = 1 << 16  # decompressed bytes asked for at once: a cut stream loses no more
 _ZSTD_FEED: Final = 1024  # compressed bytes given to zstd at once: at most ~32 MiB out of it
 
 _MAGICS: Final = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"),
@@ -29,9 +30,6 @@ _MAGICS: Final = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"),
 
 class DecompressionBombError(Exception):
     """The decompressed data outgrew the bound; the message is one sentence."""
-
-
-_PIECE: Final = 1 << 16  # decompressed bytes asked for at once: a cut stream loses no more
 
 
 class _Readable(Protocol):
