@@ -125,6 +125,7 @@ def write_partitions(out_dir: Path, capture: str,
             if not final.parent.is_dir():
                 made.append(final.parent)
                 final.parent.mkdir(parents=True)
+            _remove_stale(final.parent)
             temporary = final.with_name(f".{PART_NAME}.{os.getpid()}.tmp")
             moves.append((temporary, final))
             write_table(frame, temporary, descriptions)
@@ -137,3 +138,12 @@ def write_partitions(out_dir: Path, capture: str,
         raise
     for temporary, final in moves:
         os.replace(temporary, final)
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove the temporary files an export killed outright (SIGKILL, power loss) left here:
+    those whose process is gone."""
+    for stale in folder.glob(f".{PART_NAME}.*.tmp"):
+        pid = stale.name.split(".")[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)

@@ -226,3 +226,15 @@ def test_the_teardown_table_extends_the_connection_table() -> None:
     assert rows["first_fin_ts_ns"].isna().tolist() == [False, False, True, True]
     assert (rows["first_rst_ts_ns"].iloc[1] > rows["first_fin_ts_ns"].iloc[1])
     assert len(teardown_table(packets.iloc[:0])) == 0
+
+
+def test_a_killed_exports_temporary_file_is_removed_by_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "one.pcap"
+    path.write_bytes(_pcap(normal_close()))
+    partition = tmp_path / "out" / "packets" / "capture=one.pcap"
+    partition.mkdir(parents=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (partition / f".part-0.parquet.{gone}.tmp").write_bytes(b"PAR1 half")
+    assert _export(path, "--parquet", tmp_path / "out", cwd=tmp_path).returncode == 0
+    assert [child.name for child in partition.iterdir()] == ["part-0.parquet"]
