@@ -112,9 +112,11 @@ def test_the_tables_are_partitioned_by_capture_and_documented(tmp_path: Path) ->
 
 def test_readme_lists_every_teardown_column() -> None:
     text = README.read_text(encoding="utf-8").split("## Fleets of captures", 1)[1]
+    from tcptrace_viz.analysis import CONNECTION_COLUMNS
     from tcptrace_viz.analysis.teardown_table import TEARDOWN_COLUMNS
 
     assert all(f"| `{name}` |" in text for name in TEARDOWN_COLUMNS)
+    assert all(f"`{name}`" in text for name in CONNECTION_COLUMNS)
 
 
 def test_a_bad_capture_is_one_sentence_and_the_others_still_go(tmp_path: Path) -> None:
