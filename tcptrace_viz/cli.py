@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -31,9 +31,6 @@ from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
 from tcptrace_viz.render import FORMATS
 from tcptrace_viz.scenario_choice import chosen, run_chosen
-
-if TYPE_CHECKING:
-    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +62,7 @@ def main() -> None:
       sudo tcptrace-viz check --all
       tcptrace-viz report captures/linger0/20261125T120000Z -o linger0.html
       tcptrace-viz report trace.pcapng --format md
+      tcptrace-viz export pcaps/ --parquet fleet
       sudo tcptrace-viz run -- python3 myclient.py
 
     \b
@@ -291,25 +289,9 @@ def diff_command(first: Path, second: Path, fmt: str | None, output: Path | None
       tcptrace-viz diff captures/linger0/20261201T100000Z captures/linger0/20261202T100000Z
       tcptrace-viz diff before.pcapng after.pcapng -o diff.html
     """
-    progress = Progress.on_stderr()
-    with user_errors(), contextlib.closing(progress):
-        from tcptrace_viz.errors import BadInputError
+    from tcptrace_viz.diff_command import run_diff
 
-        chosen = fmt or (report_format(None, output) if output else "txt")
-        if chosen not in ("txt", "md", "html"):
-            raise BadInputError(f"diff writes txt, md or html, not {chosen}")
-        from tcptrace_viz.connection_triage import diff_output
-        from tcptrace_viz.outputs import write_report
-
-        traces = load_capture(first, progress), load_capture(second, progress)
-        progress.phase("comparing")
-        text, differ = diff_output(*traces, (str(first), str(second)), chosen)
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            write_report(output, text, make_folder=False)
-            click.echo(f"wrote {output}")
-    sys.exit(int(ExitCode.EXPECTATION_FAILED if differ else ExitCode.OK))
+    sys.exit(int(run_diff(first, second, fmt, output)))
 
 
 @main.command("connections")
@@ -347,3 +329,21 @@ def _echo_content(content: str | bytes) -> None:
         sys.stdout.buffer.flush()
     else:
         click.echo(content, nl=not content.endswith("\n"))
+
+
+@main.command("export")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--parquet", "out_dir", required=True, metavar="DIR", type=click.Path(
+    file_okay=False, path_type=Path), help="Write DIR/<table>/capture=<name>/part-0.parquet.")
+def export_command(paths: tuple[Path, ...], out_dir: Path) -> None:
+    """Export the packets and connections of captures (pcap, pcapng, gzip/zstd/lz4, capture
+    folders; folders are searched) as Parquet, one partition per capture. Exits 2 if any failed.
+
+    \b
+    Examples:
+      tcptrace-viz export pcaps/ more.pcap.gz --parquet fleet
+      duckdb -c "SELECT capture, count(*) FROM 'fleet/connections/*/*.parquet' GROUP BY 1"
+    """
+    from tcptrace_viz.export_parquet import run_export
+
+    sys.exit(int(run_export(list(paths), out_dir)))

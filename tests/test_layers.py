@@ -28,10 +28,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("capture",),  # a scenario run into a Trace
     ("render",),  # a Trace into pictures and reports
     # report sets on disk; progress lines; the index; errors as one sentence and an exit code
-    ("outputs", "progress", "index_state", "command_errors"),
+    ("outputs", "progress", "index_state", "command_errors", "parquet_tables"),
     ("runner",),  # capture, judge and report the chosen scenarios, side by side
     # which scenarios a command runs; which connections a report shows; shared options; run
     ("scenario_choice", "connection_triage", "command_options", "program_runner"),
+    ("diff_command", "export_parquet"),  # diff's steps; export --parquet
     ("cli",),
     ("notebook",),  # the Trace users hold: rendering and connections at hand
     ("entry", "tcptrace_viz"),  # the console entry point and the public API

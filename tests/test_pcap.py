@@ -372,10 +372,10 @@ def good_pcapng() -> bytes:
 @pytest.mark.parametrize(("data", "words"), [
     (b"", "is empty"),
     (b"hello world, not a capture", "is not a pcap or pcapng file"),
-    (b"\x1f\x8b\x08\x00" + b"\0" * 40, "compressed with gzip; decompress it first"),
+    (b"\x1f\x8b\x08\x00" + b"\0" * 40, "compressed with gzip but cannot be decompressed"),
     (b"\xfd7zXZ\x00" + b"\0" * 40, "compressed with xz"),
     (b"BZh91AY&SY" + b"\0" * 40, "compressed with bzip2"),
-    (b"\x28\xb5\x2f\xfd" + b"\0" * 40, "compressed with zstd"),
+    (b"\x28\xb5\x2f\xfd" + b"\0" * 40, "compressed with zstd but cannot be decompressed"),
     (good_pcap()[:20], "ends inside the pcap file header (byte offset 20 of 24)"),
     (good_pcap()[:30], "the file ends inside record 1 at byte offset 24"),
     (pcap_file([syn()], [TS0], caplens=[300000]), "record 1 at byte offset 24 claims a "

@@ -70,13 +70,14 @@ def summarise(row: Mapping[Hashable, Any]) -> str:
     return text + "."
 
 
-def connections(packets: pd.DataFrame) -> pd.DataFrame:
+def connections(packets: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per connection, ordered by ``conn``; columns as in ``CONNECTION_COLUMNS``.
 
     ``closed_by`` names who closed first (``both`` when the FINs crossed, ``""`` when nobody
     did); ``close_kind`` is ``FIN``, ``RST``, ``simultaneous`` or ``open``; ``rst_from`` names
     who sent any RST; ``retransmissions`` counts segments resent with the same sequence number
-    and length; ``bytes_*`` add up payload on the wire, retransmissions included.
+    and length; ``bytes_*`` add up payload on the wire, retransmissions included.  ``facts``:
+    ``close_facts(packets)``, when the caller has computed it already.
     """
     packets = ensure_annotated(packets)
     if not len(packets):
@@ -106,7 +107,7 @@ def connections(packets: pd.DataFrame) -> pd.DataFrame:
     table["client"] = np.where(first_c2s, here, there).astype(object)
     table["server"] = np.where(first_c2s, there, here).astype(object)
 
-    facts = close_facts(rows)
+    facts = close_facts(rows) if facts is None else facts  # a caller's own close_facts(packets)
     table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused",
                               "unanswered"]])
     table["summary"] = [summarise(row) for row in table.to_dict("records")]  # not iterrows:

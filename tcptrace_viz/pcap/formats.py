@@ -1,8 +1,9 @@
 """Recognise capture files by their first bytes, and parse the classic pcap file header.
 
 Only the file's first bytes are looked at here; the record walkers are in ``pcapfile`` and
-``pcapng``.  Compressed files are recognised and refused (never decompressed: the file is
-untrusted and a decompression bomb costs unbounded memory or time).
+``pcapng``.  gzip, zstd and lz4 files are decompressed as they are read (``compressed``), so
+``detect_format`` sees their contents; a compression met there (xz, bzip2, or one inside
+another) is recognised and refused.
 """
 
 from __future__ import annotations

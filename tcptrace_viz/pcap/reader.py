@@ -4,12 +4,13 @@ The file is read in windows of ``CHUNK`` bytes into one reusable buffer; each wi
 records are decoded at once and the incomplete tail is moved to the front for the next read.
 Memory therefore grows with the decoded table, not with the file, whatever a length field in
 the (untrusted) file claims: every length is checked against a fixed ceiling before it is used.
+A gzip, zstd or lz4 file is decompressed into the same windows as it is read (``compressed``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import io
 import os
 from collections.abc import Callable
 from typing import Final, Protocol
@@ -20,6 +21,12 @@ import pandas as pd
 from tcptrace_viz.arrays import U8
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.pcap.column_arrays import ColumnSink
+from tcptrace_viz.pcap.compressed import (
+    STREAM_ERRORS,
+    CaptureStream,
+    DecompressionBombError,
+    capture_stream,
+)
 from tcptrace_viz.pcap.decode import decode, to_dataframe
 from tcptrace_viz.pcap.formats import PCAP_HEADER_LEN, detect_format, parse_pcap_header
 from tcptrace_viz.pcap.frames import ParseStep
@@ -102,15 +109,18 @@ def read_pcap(path: str | os.PathLike[str],
     """
     name = os.fspath(path)
     try:
-        stream = open(path, "rb")  # noqa: SIM115 (closed below, after the format is known)
+        raw = open(path, "rb")  # noqa: SIM115 (closed with the stream below)
     except OSError as error:
         raise BadInputError(f"{name} cannot be opened: {error.strerror or error}.") from None
-    with stream:
+    with raw, contextlib.closing(capture_stream(raw, name)) as stream:
         try:
-            size = os.fstat(stream.fileno()).st_size
             head = stream.read(PCAP_HEADER_LEN)
-        except OSError as error:
-            raise BadInputError(f"{name} cannot be read: {error.strerror or error}.") from None
+        except DecompressionBombError as error:
+            raise BadInputError(f"{name}: {error}.") from None
+        except STREAM_ERRORS as error:
+            what = (f"is compressed with {stream.compression} but cannot be decompressed"
+                    if stream.compression else "cannot be read")
+            raise BadInputError(f"{name} {what}: {_reason(error)}.") from None
         file_format = detect_format(head, name)
         parser: PcapParser | PcapngParser
         if file_format == "pcap":
@@ -120,13 +130,12 @@ def read_pcap(path: str | os.PathLike[str],
                     f"{name} holds frames of {linktype_name(header.linktype)}, which "
                     f"tcptrace-viz cannot decode (it reads {_SUPPORTED_TEXT}).")
             parser = PcapParser(header)
-            totals, problem = _stream(stream, parser, head, pos=PCAP_HEADER_LEN, size=size,
+            totals, problem = _stream(stream, parser, head, pos=PCAP_HEADER_LEN,
                                      progress=progress)
             linktypes, comments = [header.linktype], []
         else:
             parser = PcapngParser()
-            totals, problem = _stream(stream, parser, head, pos=0, size=size,
-                                     progress=progress)
+            totals, problem = _stream(stream, parser, head, pos=0, progress=progress)
             linktypes, comments = parser.linktypes(), parser.comments
     result = _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
     if isinstance(parser, PcapngParser):
@@ -134,36 +143,37 @@ def read_pcap(path: str | os.PathLike[str],
     return result
 
 
-def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int, size: int,
+def _reason(error: BaseException) -> str:
+    """A stream error in words, without its class name."""
+    text = str(error.strerror if isinstance(error, OSError) and error.strerror else error)
+    return text.rstrip(".") or type(error).__name__
+
+
+def _stream(stream: CaptureStream, parser: _Parser, head: bytes, *, pos: int,
             progress: Callable[[int, int], None] | None) -> tuple[_Totals, str]:
     """Feed the file window by window to ``parser``; return the totals and any damage."""
+    size = stream.size
     buf = np.empty(CHUNK + PAD, dtype=np.uint8)
     buf[:len(head)] = np.frombuffer(head, dtype=np.uint8)
     filled, base, need, eof = len(head), 0, 0, False
-    totals = _Totals()
+    totals, failure = _Totals(), ""
     while True:
         target = pos + max(CHUNK, need)
         if target + PAD > len(buf):
             grown = np.empty(target + PAD, dtype=np.uint8)
             grown[:filled] = buf[:filled]
             buf = grown
-        while not eof and filled < target:
-            try:
-                got = stream.readinto(buf.data[filled:target])
-            except OSError as error:  # e.g. EIO on a failing disk, after a good start
-                return totals, (f"reading failed at byte offset {base + filled} "
-                                f"({error.strerror or error})")
-            eof = not got
-            filled += got or 0
+        filled, eof, failure = _fill(stream, buf, filled, target, base, eof)
         buf[filled:filled + PAD] = 0
         step = parser.parse(buf, pos, filled, base, eof)
         # The whole file's TCP rows, extrapolated from those so far (2% to spare).
-        expected = (totals.sink.size * size // base * 51 // 50 if base else 0) + len(step.frame)
+        done = stream.consumed() if stream.compression else base
+        expected = (totals.sink.size * size // done * 51 // 50 if done else 0) + len(step.frame)
         totals.add(buf, step, expected)
         if progress is not None:
-            progress(base + step.stop, size)
-        if step.problem:
-            return totals, step.problem
+            progress(stream.consumed() if stream.compression else base + step.stop, size)
+        if failure or step.problem:  # the records before a reading failure are kept
+            return totals, failure or step.problem
         if eof and step.stop >= filled:
             return totals, ""
         if step.stop == pos and step.need <= filled - pos:  # a parser that cannot progress
@@ -171,6 +181,23 @@ def _stream(stream: io.BufferedReader, parser: _Parser, head: bytes, *, pos: int
         remaining = filled - step.stop
         buf[:remaining] = buf[step.stop:filled]
         base, filled, pos, need = base + step.stop, remaining, 0, step.need
+
+
+def _fill(stream: CaptureStream, buf: U8, filled: int, target: int, base: int,
+          eof: bool) -> tuple[int, bool, str]:
+    """Read into ``buf[filled:target]``; return the new fill, whether the data ended, and why
+    reading stopped early ("" when it did not)."""
+    while not eof and filled < target:
+        try:
+            got = stream.readinto(buf.data[filled:target])
+        except DecompressionBombError as error:
+            return filled, True, str(error)
+        except STREAM_ERRORS as error:  # EIO on a failing disk, a cut compressed stream
+            where = "decompressed byte offset" if stream.compression else "byte offset"
+            return filled, True, f"reading failed at {where} {base + filled} ({_reason(error)})"
+        eof = not got
+        filled += got or 0
+    return filled, eof, ""
 
 
 def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
