@@ -23,6 +23,7 @@ from tcptrace_viz.pcap.column_arrays import ColumnSink
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.frames import Frames
 from tcptrace_viz.pcap.gather import be16, be32, gather
+from tcptrace_viz.pcap.ipv4_options import malformed_ipv4_options
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, network_offsets
 from tcptrace_viz.pcap.options import (
     OPTIONS_MIN_WIDTH,
@@ -107,7 +108,9 @@ def _decode_batch(buf: U8, frames: Frames, part: slice) -> tuple[dict[str, np.nd
             l3[rows], version[rows], runt = network_offsets(buf, start[rows], caplen[rows], kind)
             malformed[rows] |= runt.astype(np.bool_)
 
-    ip = _decode_ip(buf, l3, end, version, wirelen - (l3 - start), malformed=malformed)
+    # As Wireshark: what the frame holds bounds the IP datagram, whatever its header claims.
+    ip = _decode_ip(buf, l3, end, version, np.maximum(wirelen, caplen) - (l3 - start),
+                    malformed=malformed)
     tcp_rows = np.flatnonzero(ip.is_tcp)
     l4, ip_payload = ip.l4[tcp_rows], ip.payload_len[tcp_rows]
     tcp = gather(buf, l4, TCP_GATHER)
@@ -212,7 +215,9 @@ def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
     ihl = (head[:, 0] & 0x0F).astype(np.int64) * 4
     total = be16(head, 2)
     total = np.where(total == 0, wire_ip_len, total)  # TSO/GSO: the kernel left it 0
+    total = np.minimum(total, wire_ip_len)
     bad_v4 = is_v4 & ((ihl < 20) | (l3 + ihl > end) | (total < ihl))
+    bad_v4 |= is_v4 & ~bad_v4 & malformed_ipv4_options(buf, l3, np.where(is_v4, ihl, 0))
     malformed |= bad_v4
     first_fragment = (be16(head, 6) & 0x1FFF) == 0
     is_tcp = is_v4 & ~bad_v4 & (head[:, 9] == IPPROTO_TCP) & first_fragment
@@ -226,6 +231,7 @@ def _decode_ip(buf: U8, l3: I64, end: I64, version: I64, wire_ip_len: I64, *,
             buf, l3[v6_rows] + 40, end[v6_rows], head6[:, 6].astype(np.int64))
         plen = be16(head6, 4)
         plen = np.where(plen == 0, wire_ip_len[v6_rows] - 40, plen)  # jumbo/BIG TCP
+        plen = np.minimum(plen, wire_ip_len[v6_rows] - 40)
         plen = plen - (l4_6 - l3[v6_rows] - 40)
         bad_6 |= plen < 0
         malformed[v6_rows] |= bad_6
