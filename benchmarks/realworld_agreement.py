@@ -46,6 +46,9 @@ class Expected:
     protocols: str
     src: str
     dst: str
+    """Innermost addresses ("?": unknown, tshark shows only the outermost of a family)."""
+    outer: str
+    """Outermost IP addresses as "src>dst" when tshark saw more than one IP header."""
     sport: int
     dport: int
     flags: int
@@ -78,10 +81,6 @@ class Tally:
     in_refused: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
-def _last(value: str) -> str:
-    return value.rsplit(",", maxsplit=1)[-1] if value else ""
-
-
 def _first(value: str) -> str:
     return value.split(",", maxsplit=1)[0] if value else ""
 
@@ -103,13 +102,19 @@ def load_tshark(path: Path) -> dict[int, Expected]:
             protocols = cells[COL["frame.protocols"]]
             if ":icmp" in protocols:  # a TCP header quoted by an ICMP error: not a segment
                 continue
-            v4 = cells[COL["ip.src"]], cells[COL["ip.dst"]]
-            v6 = cells[COL["ipv6.src"]], cells[COL["ipv6.dst"]]
-            inner_v6 = protocols.rfind(":ipv6") > protocols.rfind(":ip:")
-            src, dst = (v6 if inner_v6 and v6[0] else v4) if v4[0] or v6[0] else ("", "")
+            layers = protocols.split(":")
+            layers = layers[:layers.index("tcp")] if "tcp" in layers else layers
+            ip_layers = [layer for layer in layers if layer in ("ip", "ipv6")]
+            # tshark prints a field's first occurrence: the outermost IPv4 / IPv6 header's.
+            addresses = {"ip": (cells[COL["ip.src"]], cells[COL["ip.dst"]]),
+                         "ipv6": (cells[COL["ipv6.src"]], cells[COL["ipv6.dst"]])}
+            inner = ip_layers[-1] if ip_layers else "ip"
+            src, dst = addresses[inner] if ip_layers.count(inner) == 1 else ("?", "?")
+            outer = addresses[ip_layers[0]] if len(ip_layers) > 1 else ("", "")
             try:
                 expected[int(cells[0])] = Expected(
-                    protocols=protocols, src=_last(src), dst=_last(dst),
+                    protocols=protocols, src=_first(src), dst=_first(dst),
+                    outer=f"{_first(outer[0])}>{_first(outer[1])}" if outer[0] else "",
                     sport=int(_first(cells[COL["tcp.srcport"]])),
                     dport=int(_first(cells[COL["tcp.dstport"]])),
                     flags=int(_first(cells[COL["tcp.flags"]]) or "0", 16) & 0xFF,
@@ -163,7 +168,7 @@ def compare_file(path: Path, tsv: Path, tally: Tally, show: int) -> None:
     if ours is not None and len(ours):
         columns = {key: ours[key].tolist() for key in
                    ("frame", "src", "dst", "sport", "dport", "flag_bits", "seq", "ack", "len",
-                    "ts_ns", "comment")}
+                    "ts_ns", "comment", "tunnel")}
         for row in range(len(ours)):
             frame = int(columns["frame"][row])
             seen.add(frame)
@@ -199,8 +204,13 @@ def _differences(want: Expected, got: dict[str, object]) -> list[tuple[str, str]
         if ours != theirs:
             wrong.append((what, f"ours {ours!r}, tshark {theirs!r}"))
 
-    check("src", got["src"], want.src)
-    check("dst", got["dst"], want.dst)
+    if want.src != "?":
+        check("src", got["src"], want.src)
+        check("dst", got["dst"], want.dst)
+    tunnel = str(got["tunnel"])
+    endpoints = next((word for word in tunnel.split() if ">" in word), "")
+    if want.outer or endpoints:
+        check("tunnel", endpoints, want.outer)
     check("sport", int(got["sport"]), want.sport)  # type: ignore[call-overload]
     check("dport", int(got["dport"]), want.dport)  # type: ignore[call-overload]
     check("flags", int(got["flag_bits"]), want.flags)  # type: ignore[call-overload]
