@@ -43,10 +43,10 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     order = time_order(out)
     bits = flag_bits(out)[order]
     seq = out["seq"].to_numpy(dtype=np.int64)[order]
+    src, dst = _scoped_addresses(out)
     conn, c2s = split_connections(
-        out["src"].to_numpy(dtype=object)[order], out["sport"].to_numpy(dtype=np.int64)[order],
-        out["dst"].to_numpy(dtype=object)[order], out["dport"].to_numpy(dtype=np.int64)[order],
-        bits, seq)
+        src[order], out["sport"].to_numpy(dtype=np.int64)[order],
+        dst[order], out["dport"].to_numpy(dtype=np.int64)[order], bits, seq)
     direction = conn * 2 + c2s.astype(np.int64)
     rel_seq, rel_ack = relative_numbers(direction, seq,
                                         out["ack"].to_numpy(dtype=np.int64)[order], bits)
@@ -62,3 +62,31 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     out["rel_seq"] = restore(rel_seq)
     out["rel_ack"] = restore(rel_ack)
     return out
+
+
+def _scoped_addresses(packets: pd.DataFrame) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Source and destination addresses, prefixed by the segment's VLANs and tunnels.
+
+    The same 4-tuple on two VLANs (or in two tunnels) is two connections.  A tunnel's outer
+    addresses are put in one order, so both directions of a connection share its key.
+    """
+    src = packets["src"].to_numpy(dtype=object)
+    dst = packets["dst"].to_numpy(dtype=object)
+    if "tunnel" not in packets.columns:
+        return src, dst
+    tunnel = packets["tunnel"].fillna("").to_numpy(dtype=object)
+    codes, texts = pd.factorize(tunnel)
+    if len(texts) <= 1 and (not len(texts) or texts[0] == ""):
+        return src, dst
+    keys = np.array([_direction_free(str(text)) for text in texts], dtype=object)
+    scope = keys[codes]
+    return scope + src, scope + dst
+
+
+def _direction_free(tunnel: str) -> str:
+    """``"VXLAN b>a"`` and ``"VXLAN a>b"`` alike: each address pair in sorted order."""
+    if not tunnel:
+        return ""
+    words = ["<>".join(sorted(word.split(">", 1))) if ">" in word else word
+             for word in tunnel.split(" ")]
+    return " ".join(words) + "|"
