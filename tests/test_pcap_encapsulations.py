@@ -1,6 +1,6 @@
 """TCP behind VLAN stacks, PPPoE, MPLS, LLC/SNAP and inside tunnels (VXLAN, Geneve, GRE,
-ERSPAN, GTP-U, IP-in-IP, AH), and on FDDI, Cisco HDLC, PPP, NFLOG and IPoIB links: each
-capture is built here and tshark is the oracle for the inner segment's fields."""
+ERSPAN, GTP-U, IP-in-IP, AH), and on FDDI, Cisco HDLC, PPP, NFLOG, IPoIB and Linux ARCNET
+links: each capture is built here and tshark is the oracle for the inner segment's fields."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ CASES: dict[str, tuple[int, bytes, str]] = {
     "nflog": (239, b"\x02\0\0\0" + b"\x08\0\x01\0\x08\0\x01\0"
               + struct.pack("<HH", 4 + len(INNER_V4), 9) + INNER_V4, ""),
     "ipoib": (242, b"\0" * 40 + b"\x08\0\0\0" + INNER_V4, ""),
+    "arcnet-rfc1201": (129, b"\xbe\x50\0\0\xd4\0\0\x01" + INNER_V4, ""),
+    "arcnet-rfc1051": (129, b"\xbe\x50\0\0\xf0" + INNER_V4, ""),
 }
 
 

@@ -28,6 +28,7 @@ LINKTYPE_FDDI: Final = 10  # FDDI: frame control, MAC addresses, then 802.2 LLC
 LINKTYPE_PPP_HDLC: Final = 50  # PPP in HDLC-like framing
 LINKTYPE_C_HDLC: Final = 104  # Cisco HDLC: address, control, EtherType
 LINKTYPE_NFLOG: Final = 239  # Linux netfilter log: header, then TLVs (one holds the packet)
+LINKTYPE_ARCNET_LINUX: Final = 129  # ARCNET as Linux captures it: addresses, offset, protocol
 LINKTYPE_IPOIB: Final = 242  # IP over InfiniBand: 40 bytes of addresses, EtherType, reserved
 
 #: Human names, for messages.
@@ -38,6 +39,7 @@ LINKTYPE_NAMES: Final[dict[int, str]] = {
     LINKTYPE_LINUX_SLL2: "Linux cooked v2", LINKTYPE_PPP: "PPP", LINKTYPE_FDDI: "FDDI",
     LINKTYPE_PPP_HDLC: "PPP in HDLC framing", LINKTYPE_C_HDLC: "Cisco HDLC",
     LINKTYPE_NFLOG: "NFLOG", LINKTYPE_IPOIB: "IP over InfiniBand",
+    LINKTYPE_ARCNET_LINUX: "Linux ARCNET",
 }
 SUPPORTED_LINKTYPES: Final = frozenset(LINKTYPE_NAMES)
 
@@ -84,6 +86,8 @@ def link_layer(buf: U8, start: I64, caplen: I64, linktype: int) -> tuple[Peeled,
         peeled = peel(buf, ppp_ethertype(protocol), at + size, end)
     elif linktype == LINKTYPE_NFLOG:
         peeled = _nflog(buf, start, end)
+    elif linktype == LINKTYPE_ARCNET_LINUX:
+        peeled = _arcnet(buf, start)
     else:
         l3, version = _ip_offsets(buf, start, linktype)
         peeled = Peeled(l3, version, None)
@@ -125,6 +129,24 @@ def _nflog(buf: U8, start: I64, end: I64) -> Peeled:
         pos[rest] += np.maximum((length[~payload] + 3) & ~3, 4)
     version = np.where(found & (family == 2), 4, np.where(found & (family == 10), 6, 0))
     return Peeled(pos, version.astype(np.int64), None)
+
+
+_ARCNET_IP_RFC1201: Final = 0xD4  # IPv4, RFC 1201 framing (split flag and sequence follow)
+_ARCNET_IP_RFC1051: Final = 0xF0  # IPv4, RFC 1051 framing
+_ARCNET_IPV6: Final = 0xC4  # IPv6 (RFC 2497, RFC 1201 framing)
+
+
+def _arcnet(buf: U8, start: I64) -> Peeled:
+    """Linux ARCNET: source, destination, 2-byte offset, protocol; RFC 1201 protocols add a
+    split flag and a sequence number (and 4 bytes more for an exception packet, flag 0xFF)."""
+    head = gather(buf, start, 8).astype(np.int64)
+    protocol = head[:, 4]
+    rfc1201 = (protocol == _ARCNET_IP_RFC1201) | (protocol == _ARCNET_IPV6)
+    exception = rfc1201 & (head[:, 5] == 0xFF)
+    l3 = start + np.where(rfc1201, 8, 5) + np.where(exception, 4, 0)
+    version = np.where(rfc1201 | (protocol == _ARCNET_IP_RFC1051),
+                       np.where(protocol == _ARCNET_IPV6, 6, 4), 0)
+    return Peeled(l3, version.astype(np.int64), None)
 
 
 def _ip_offsets(buf: U8, start: I64, linktype: int) -> tuple[I64, I64]:
