@@ -85,6 +85,9 @@ def peel(buf: U8, ethertype: I64, pos: I64, end: I64) -> Peeled:
 
     ``end``: where each frame's captured bytes end; layers running past it stop the row.
     """
+    plain = (ethertype == ETHERTYPE_IP) | (ethertype == ETHERTYPE_IPV6)
+    if plain.all():  # the common case: nothing to peel
+        return Peeled(pos, np.where(ethertype == ETHERTYPE_IP, 4, 6).astype(np.int64), None)
     ethertype, pos, limit = ethertype.copy(), pos.copy(), end.copy()
     bounded = False
     vlans: list[tuple[I64, I64]] = []

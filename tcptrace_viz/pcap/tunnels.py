@@ -37,7 +37,9 @@ PORT_GTP_U: Final = 2152
 PORT_GRE_UDP: Final = 4754  # GRE-in-UDP (RFC 8086)
 ETHERTYPE_ERSPAN_2: Final = 0x88BE  # ERSPAN type I (no header) or II (8-byte header)
 ETHERTYPE_ERSPAN_3: Final = 0x22EB  # ERSPAN type III (12 bytes, 8 more with a subheader)
+IPPROTO_TCP: Final = 6  # TCP
 _TUNNEL_PROTOCOLS: Final = (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE, IPPROTO_UDP)
+_UDP_PORTS: Final = (PORT_VXLAN, PORT_GENEVE, PORT_GTP_U, PORT_GRE_UDP)
 _ETHERNET: Final = -2  # "EtherType" standing for an Ethernet frame that starts here
 _BY_NIBBLE: Final = -3  # "EtherType" standing for IPv4 or IPv6, as the first nibble says
 _NONE: Final = -1
@@ -60,7 +62,15 @@ class Inner:
 
 def open_tunnels(buf: U8, ip: IpLayer, end: I64) -> Inner | None:
     """The inner packets of the rows of ``ip`` that are tunnels (None when there are none)."""
-    candidates = np.flatnonzero(np.isin(ip.proto, _TUNNEL_PROTOCOLS))
+    candidates = np.flatnonzero((ip.proto != IPPROTO_TCP) & (ip.proto >= 0))
+    if len(candidates):
+        candidates = candidates[np.isin(ip.proto[candidates], _TUNNEL_PROTOCOLS)]
+    udp_rows = candidates[ip.proto[candidates] == IPPROTO_UDP]
+    if len(udp_rows):  # most UDP is not a tunnel: keep only the tunnels' ports
+        ports = gather(buf, ip.l4[udp_rows], 4)
+        tunnel_port = np.isin(be16(ports, 2), _UDP_PORTS) | (be16(ports, 0) == PORT_GTP_U)
+        candidates = np.union1d(candidates[ip.proto[candidates] != IPPROTO_UDP],
+                                udp_rows[tunnel_port])
     if not len(candidates):
         return None
     proto, at = ip.proto[candidates], ip.l4[candidates]
