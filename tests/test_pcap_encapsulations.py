@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from builders import ether, ipv4, ipv6, pcap_file, tcp
 
-from tcptrace_viz.analysis import annotate_packets
+from tcptrace_viz.analysis import annotate_packets, connections
 from tcptrace_viz.pcap import read_pcap
 
 TS = 1_700_000_000_000_000_000
@@ -130,3 +130,37 @@ def test_both_directions_of_a_tunnel_are_one_connection(tmp_path: Path) -> None:
     packets = annotate_packets(read_pcap(path).packets)
     assert packets["conn"].tolist() == [0, 0, 1]
     assert packets["tunnel"].tolist()[1] == "GRE 192.0.2.2>192.0.2.1"
+
+
+def test_a_connection_whose_directions_keep_to_one_vlan_each_stays_one(tmp_path: Path) -> None:
+    """A router between two VLANs: requests on one, answers on the other."""
+    syn = ipv4(tcp(sport=1234, dport=80, seq=1, flags=0x02), src="10.0.0.1", dst="10.0.0.2")
+    synack = ipv4(tcp(sport=80, dport=1234, seq=9, ack=2, flags=0x12), src="10.0.0.2",
+                  dst="10.0.0.1")
+    path = tmp_path / "routed.pcap"
+    path.write_bytes(pcap_file([ether(syn, vlans=(0x8100,)), ether(synack, vlans=(0x8100, ))],
+                               [TS, TS + 1000]))
+    data = bytearray(path.read_bytes())
+    second_tag = 24 + 2 * 16 + len(ether(syn, vlans=(0x8100,))) + 14
+    data[second_tag:second_tag + 2] = struct.pack("!H", 200)  # the answer on VLAN 200
+    path.write_bytes(bytes(data))
+    packets = annotate_packets(read_pcap(path).packets)
+    assert packets["tunnel"].tolist() == ["VLAN 100", "VLAN 200"]
+    assert packets["conn"].tolist() == [0, 0]
+
+
+CORPUS = Path("/work/shared/realworld")
+
+
+@pytest.mark.parametrize(("name", "tunnels"), [
+    ("zeek__vlan-collisions.pcap", ["", "VLAN 10.20", "VLAN 42"]),
+    ("zeek__ldap__modify-request.pcapng", ["VLAN 81"])])
+def test_real_world_vlans(name: str, tunnels: list[str]) -> None:
+    """Three copies of one 4-tuple on three VLANs were one connection with 18
+    retransmissions; a connection routed between two VLANs stays one."""
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"the real-world capture corpus is absent ({path} not found)")
+    table = connections(annotate_packets(read_pcap(path).packets))
+    assert sorted(table["tunnel"]) == tunnels
+    assert table["retransmissions"].sum() == 0

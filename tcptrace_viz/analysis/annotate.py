@@ -65,22 +65,31 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scoped_addresses(packets: pd.DataFrame) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """Source and destination addresses, prefixed by the segment's VLANs and tunnels.
+    """Source and destination addresses, prefixed by the segment's VLANs and tunnels where
+    these tell connections apart.
 
-    The same 4-tuple on two VLANs (or in two tunnels) is two connections.  A tunnel's outer
-    addresses are put in one order, so both directions of a connection share its key.
+    A 4-tuple seen in one direction on two VLANs (or in two tunnels) is as many connections
+    (each prefixed by its scope); one whose directions each keep to one VLAN (a router
+    between two VLANs) stays one connection.  A tunnel's outer addresses are put in one
+    order, so both directions of a connection share its scope.
     """
     src = packets["src"].to_numpy(dtype=object)
     dst = packets["dst"].to_numpy(dtype=object)
     if "tunnel" not in packets.columns:
         return src, dst
-    tunnel = packets["tunnel"].fillna("").to_numpy(dtype=object)
-    codes, texts = pd.factorize(tunnel)
-    if len(texts) <= 1 and (not len(texts) or texts[0] == ""):
+    codes, texts = pd.factorize(packets["tunnel"].fillna("").to_numpy(dtype=object))
+    if len(texts) <= 1:
         return src, dst
-    keys = np.array([_direction_free(str(text)) for text in texts], dtype=object)
-    scope = keys[codes]
-    return scope + src, scope + dst
+    scope = np.array([_direction_free(str(text)) for text in texts], dtype=object)[codes]
+    here = src + ":" + packets["sport"].astype(str).to_numpy(dtype=object)
+    there = dst + ":" + packets["dport"].astype(str).to_numpy(dtype=object)
+    one_way = pd.Series(codes).groupby(here + ">" + there).transform("nunique").to_numpy() > 1
+    both_ways = np.where(here < there, here + "|" + there, there + "|" + here)
+    split = pd.Series(one_way).groupby(both_ways).transform("any").to_numpy(dtype=bool)
+    if not split.any():
+        return src, dst
+    prefix = np.where(split, scope, "")
+    return prefix + src, prefix + dst
 
 
 def _direction_free(tunnel: str) -> str:
