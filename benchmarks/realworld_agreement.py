@@ -166,9 +166,9 @@ def compare_file(path: Path, tsv: Path, tally: Tally, show: int) -> None:
         return
     seen: set[int] = set()
     if ours is not None and len(ours):
-        columns = {key: ours[key].tolist() for key in
-                   ("frame", "src", "dst", "sport", "dport", "flag_bits", "seq", "ack", "len",
-                    "ts_ns", "comment", "tunnel")}
+        columns = {key: ours[key].tolist() if key in ours.columns else [""] * len(ours)
+                   for key in ("frame", "src", "dst", "sport", "dport", "flag_bits", "seq",
+                               "ack", "len", "ts_ns", "comment", "tunnel")}
         for row in range(len(ours)):
             frame = int(columns["frame"][row])
             seen.add(frame)
