@@ -1,6 +1,6 @@
 """TCP behind VLAN stacks, PPPoE, MPLS, LLC/SNAP and inside tunnels (VXLAN, Geneve, GRE,
-ERSPAN, GTP-U, IP-in-IP, AH), and on FDDI, Cisco HDLC, PPP, NFLOG, IPoIB and Linux ARCNET
-links: each capture is built here and tshark is the oracle for the inner segment's fields."""
+ERSPAN, GTP-U, AYIYA, L2TP, IP-in-IP, AH), and on FDDI, Cisco HDLC, PPP, NFLOG, IPoIB and
+Linux ARCNET links: each capture is built here; tshark is the oracle for the inner segment."""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ CASES: dict[str, tuple[int, bytes, str]] = {
     "gtp-u": (1, ether(outer_v4(udp(b"\x30\xff" + struct.pack("!H", len(INNER_V4))
                                     + b"\0\0\0\x01" + INNER_V4, 2152), 17)),
               "GTP-U 192.0.2.1>192.0.2.2"),
+    "ayiya": (1, ether(outer_v4(udp(b"\x41\x52\x11\x29" + b"\0" * 4 + b"\x07" * 16
+                                    + b"\x09" * 20 + INNER_V6, 5072), 17)),
+              "AYIYA 192.0.2.1>192.0.2.2"),
+    "l2tp": (1, ether(outer_v4(udp(b"\x00\x02\x00\x01\x00\x02" + b"\xff\x03\x00\x21"
+                                   + INNER_V4, 1701), 17)), "L2TP 192.0.2.1>192.0.2.2"),
     "ipip": (1, ether(outer_v4(INNER_V4, 4)), "IP-in-IP 192.0.2.1>192.0.2.2"),
     "6in4": (1, ether(outer_v4(INNER_V6, 41)), "IP-in-IP 192.0.2.1>192.0.2.2"),
     "ah-tunnel": (1, ether(outer_v4(b"\x04\x04\0\0\0\0\0\x01\0\0\0\x01" + b"\0" * 12

@@ -1,10 +1,11 @@
 """Tunnels: IP packets that carry another packet, found and opened for all rows at once.
 
 IP-in-IP (IPv4 or IPv6 in either), GRE (IP, Ethernet, MPLS inside; ERSPAN types I-III),
-and over UDP: VXLAN, Geneve, GTP-U and GRE-in-UDP.  ``open_tunnels`` looks at one IP layer
-and says, for the rows that carry a tunnel, where the inner packet's IP header is; the
-decoder then decodes those rows again, one tunnel deeper.  Each row's tunnel is named with
-its outer addresses (``"VXLAN 10.0.0.1>10.0.0.2"``) so connections in different tunnels
+and over UDP: VXLAN, Geneve, GTP-U, GRE-in-UDP, AYIYA and L2TPv2 (PPP inside).
+``open_tunnels`` looks at one IP layer and says, for the rows that carry a
+tunnel, where the inner packet's IP header is; the decoder then decodes those rows again, one
+tunnel deeper.  Each row's tunnel is named with its outer addresses
+(``"VXLAN 10.0.0.1>10.0.0.2"``) so connections in different tunnels
 stay apart.
 """
 
@@ -23,6 +24,8 @@ from tcptrace_viz.pcap.ethertypes import (
     ETHERTYPE_MPLS_MC,
     ETHERTYPE_TEB,
     peel,
+    ppp_ethertype,
+    ppp_protocol,
 )
 from tcptrace_viz.pcap.gather import be16, gather
 from tcptrace_viz.pcap.ip import IpLayer
@@ -35,13 +38,17 @@ PORT_VXLAN: Final = 4789
 PORT_GENEVE: Final = 6081
 PORT_GTP_U: Final = 2152
 PORT_GRE_UDP: Final = 4754  # GRE-in-UDP (RFC 8086)
+PORT_AYIYA: Final = 5072  # AYIYA (anything in anything)
+PORT_L2TP: Final = 1701  # L2TP version 2
 ETHERTYPE_ERSPAN_2: Final = 0x88BE  # ERSPAN type I (no header) or II (8-byte header)
 ETHERTYPE_ERSPAN_3: Final = 0x22EB  # ERSPAN type III (12 bytes, 8 more with a subheader)
 IPPROTO_TCP: Final = 6  # TCP
 _TUNNEL_PROTOCOLS: Final = (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE, IPPROTO_UDP)
-_UDP_PORTS: Final = (PORT_VXLAN, PORT_GENEVE, PORT_GTP_U, PORT_GRE_UDP)
+_UDP_PORTS: Final = (PORT_VXLAN, PORT_GENEVE, PORT_GTP_U, PORT_GRE_UDP, PORT_AYIYA,
+                     PORT_L2TP)
 _ETHERNET: Final = -2  # "EtherType" standing for an Ethernet frame that starts here
 _BY_NIBBLE: Final = -3  # "EtherType" standing for IPv4 or IPv6, as the first nibble says
+_PPP: Final = -4  # "EtherType" standing for a PPP frame (maybe with address and control)
 _NONE: Final = -1
 
 
@@ -68,7 +75,8 @@ def open_tunnels(buf: U8, ip: IpLayer, end: I64) -> Inner | None:
     udp_rows = candidates[ip.proto[candidates] == IPPROTO_UDP]
     if len(udp_rows):  # most UDP is not a tunnel: keep only the tunnels' ports
         ports = gather(buf, ip.l4[udp_rows], 4)
-        tunnel_port = np.isin(be16(ports, 2), _UDP_PORTS) | (be16(ports, 0) == PORT_GTP_U)
+        tunnel_port = np.isin(be16(ports, 2), _UDP_PORTS) | np.isin(
+            be16(ports, 0), (PORT_GTP_U, PORT_AYIYA, PORT_L2TP))
         candidates = np.union1d(candidates[ip.proto[candidates] != IPPROTO_UDP],
                                 udp_rows[tunnel_port])
     if not len(candidates):
@@ -98,6 +106,18 @@ def open_tunnels(buf: U8, ip: IpLayer, end: I64) -> Inner | None:
     if len(gtp_rows):
         kind[gtp_rows], pos[gtp_rows] = _gtp_u(buf, at[gtp_rows] + 8, head[gtp_rows, 8:])
         name[gtp_rows] = "GTP-U"
+    ayiya = udp & ((dport == PORT_AYIYA) | (sport == PORT_AYIYA)) & ((head[:, 10] & 0x0F) == 1)
+    ayiya_next = head[:, 11].astype(np.int64)
+    kind[ayiya] = np.where(ayiya_next[ayiya] == IPPROTO_IPV6, ETHERTYPE_IPV6,
+                           np.where(ayiya_next[ayiya] == IPPROTO_IPIP, ETHERTYPE_IP, _NONE))
+    pos[ayiya] = (at + 16 + (1 << (head[:, 8] >> 4).astype(np.int64))
+                  + (head[:, 9] >> 4).astype(np.int64) * 4)[ayiya]
+    name[ayiya] = "AYIYA"
+    l2tp = udp & ((dport == PORT_L2TP) | (sport == PORT_L2TP))
+    l2tp_rows = np.flatnonzero(l2tp)
+    if len(l2tp_rows):
+        kind[l2tp_rows], pos[l2tp_rows] = _l2tp(buf, at[l2tp_rows] + 8)
+        name[l2tp_rows] = "L2TP"
     gre_udp = udp & (dport == PORT_GRE_UDP)
     gre_rows = np.flatnonzero(gre | gre_udp)
     if len(gre_rows):
@@ -112,6 +132,13 @@ def open_tunnels(buf: U8, ip: IpLayer, end: I64) -> Inner | None:
     ethertype = kind.copy()
     ethertype[ethernet] = be16(gather(buf, pos[ethernet] + 12, 2), 0)
     pos[ethernet] += 14
+    ppp = kind == _PPP
+    if ppp.any():
+        frame = gather(buf, pos[ppp], 4)
+        framed = (frame[:, 0] == 0xFF) & (frame[:, 1] == 0x03)
+        protocol, size = ppp_protocol(np.where(framed[:, None], frame[:, 2:], frame[:, :2]), 0)
+        ethertype[ppp] = ppp_ethertype(protocol)
+        pos[ppp] += np.where(framed, 2, 0) + size
     nibble = (gather(buf, pos, 1)[:, 0] >> 4).astype(np.int64)
     by_nibble = kind == _BY_NIBBLE
     ethertype[by_nibble] = np.where(nibble[by_nibble] == 4, ETHERTYPE_IP,
@@ -168,3 +195,16 @@ def _gre(buf: U8, at: I64) -> tuple[I64, I64, Obj]:
     kind = np.where(np.isin(kind, (ETHERTYPE_TEB, ETHERTYPE_ERSPAN_2, ETHERTYPE_ERSPAN_3)),
                     _ETHERNET, kind)
     return kind.astype(np.int64), pos, name
+
+
+def _l2tp(buf: U8, at: I64) -> tuple[I64, I64]:
+    """L2TPv2 data messages: the PPP frame after the optional length, sequence and offset."""
+    head = gather(buf, at, 16)
+    flags = be16(head, 0)
+    data = ((flags & 0x8000) == 0) & ((flags & 0x000F) == 2)
+    length = (flags & 0x4000) != 0
+    pos = at + 2 + np.where(length, 2, 0) + 4 + np.where((flags & 0x0800) != 0, 4, 0)
+    offset = (flags & 0x0200) != 0
+    if offset.any():
+        pos = pos + np.where(offset, 2 + be16(gather(buf, pos, 2), 0), 0)
+    return np.where(data, _PPP, _NONE).astype(np.int64), pos
