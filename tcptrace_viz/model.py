@@ -46,6 +46,7 @@ PACKET_COLUMNS: Final[dict[str, str]] = {
     "payload": "object",  # printable preview of the first payload bytes (untrusted text)
     "comment": "object",  # pcapng packet comment (untrusted text)
     "reason": "object",  # for an RST the kernel sent: its reason (tcp:tcp_send_reset), else ""
+    "tunnel": "object",  # VLAN ids / tunnel (name, outer addresses) it came through, or ""
 }
 
 STATE_COLUMNS: Final[dict[str, str]] = {

@@ -55,7 +55,7 @@ def test_syn_columns_are_exact():
         "dport": 5555, "flags": "S", "flag_bits": 2, "seq": 1000, "ack": 0, "len": 0,
         "win": 65495, "options": "mss 65495,sackOK,TS val 123 ecr 0,nop,wscale 7",
         "mss": 65495, "wscale": 7, "sack_ok": True, "tsval": 123, "tsecr": 0, "payload": "",
-        "comment": "", "ip_version": 4,
+        "comment": "", "ip_version": 4, "tunnel": "",
     }
 
 

@@ -43,10 +43,10 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     order = time_order(out)
     bits = flag_bits(out)[order]
     seq = out["seq"].to_numpy(dtype=np.int64)[order]
+    src, dst = _scoped_addresses(out)
     conn, c2s = split_connections(
-        out["src"].to_numpy(dtype=object)[order], out["sport"].to_numpy(dtype=np.int64)[order],
-        out["dst"].to_numpy(dtype=object)[order], out["dport"].to_numpy(dtype=np.int64)[order],
-        bits, seq)
+        src[order], out["sport"].to_numpy(dtype=np.int64)[order],
+        dst[order], out["dport"].to_numpy(dtype=np.int64)[order], bits, seq)
     direction = conn * 2 + c2s.astype(np.int64)
     rel_seq, rel_ack = relative_numbers(direction, seq,
                                         out["ack"].to_numpy(dtype=np.int64)[order], bits)
@@ -62,3 +62,40 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
     out["rel_seq"] = restore(rel_seq)
     out["rel_ack"] = restore(rel_ack)
     return out
+
+
+def _scoped_addresses(packets: pd.DataFrame) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Source and destination addresses, prefixed by the segment's VLANs and tunnels where
+    these tell connections apart.
+
+    A 4-tuple seen in one direction on two VLANs (or in two tunnels) is as many connections
+    (each prefixed by its scope); one whose directions each keep to one VLAN (a router
+    between two VLANs) stays one connection.  A tunnel's outer addresses are put in one
+    order, so both directions of a connection share its scope.
+    """
+    src = packets["src"].to_numpy(dtype=object)
+    dst = packets["dst"].to_numpy(dtype=object)
+    if "tunnel" not in packets.columns:
+        return src, dst
+    codes, texts = pd.factorize(packets["tunnel"].fillna("").to_numpy(dtype=object))
+    if len(texts) <= 1:
+        return src, dst
+    scope = np.array([_direction_free(str(text)) for text in texts], dtype=object)[codes]
+    here = src + ":" + packets["sport"].astype(str).to_numpy(dtype=object)
+    there = dst + ":" + packets["dport"].astype(str).to_numpy(dtype=object)
+    one_way = pd.Series(codes).groupby(here + ">" + there).transform("nunique").to_numpy() > 1
+    both_ways = np.where(here < there, here + "|" + there, there + "|" + here)
+    split = pd.Series(one_way).groupby(both_ways).transform("any").to_numpy(dtype=bool)
+    if not split.any():
+        return src, dst
+    prefix = np.where(split, scope, "")
+    return prefix + src, prefix + dst
+
+
+def _direction_free(tunnel: str) -> str:
+    """``"VXLAN b>a"`` and ``"VXLAN a>b"`` alike: each address pair in sorted order."""
+    if not tunnel:
+        return ""
+    words = ["<>".join(sorted(word.split(">", 1))) if ">" in word else word
+             for word in tunnel.split(" ")]
+    return " ".join(words) + "|"

@@ -22,6 +22,7 @@ CONNECTION_COLUMNS: Final[dict[str, str]] = {
     "rst_from": "object", "refused": "bool", "unanswered": "bool", "retransmissions": "int64",
     "zero_window": "int64",
     "summary": "object",
+    "tunnel": "object",  # VLAN ids / tunnel of the connection's first segment ("" for none)
 }
 
 
@@ -106,6 +107,8 @@ def connections(packets: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.
     first_c2s = (first["dir"] != "s2c").to_numpy()
     table["client"] = np.where(first_c2s, here, there).astype(object)
     table["server"] = np.where(first_c2s, there, here).astype(object)
+    table["tunnel"] = (first["tunnel"].fillna("").astype(object) if "tunnel" in first.columns
+                       else "")
 
     facts = close_facts(rows) if facts is None else facts  # a caller's own close_facts(packets)
     table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused",

@@ -13,4 +13,5 @@ DECODED_COLUMNS: Final[dict[str, str]] = {
     "len": "int64", "win": "int64", "options": "object", "mss": "int32", "wscale": "int16",
     "sack_ok": "bool", "tsval": "int64", "tsecr": "int64", "payload": "object",
     "comment": "object", "ip_version": "int8",
+    "tunnel": "object",  # VLAN ids and tunnels the segment came through ("" for none)
 }

@@ -87,7 +87,13 @@ def parse_pcap_header(head: bytes, name: str) -> PcapHeader:
                             f"(byte offset {len(head)} of {PCAP_HEADER_LEN}).")
     little = struct.unpack("<I", head[:4])[0] in (PCAP_MAGIC_US, PCAP_MAGIC_NS)
     order = "<" if little else ">"
-    magic, _major, _minor, _zone, _sigfigs, snaplen, linkfield = struct.unpack(
+    magic, major, minor, _zone, _sigfigs, snaplen, linkfield = struct.unpack(
         order + "IHHiIII", head[:PCAP_HEADER_LEN])
+    if major != 2:  # as libpcap and Wireshark: 1 is archaic, others unknown
+        raise BadInputError(f"{name} is a pcap file of version {major}.{minor}, which "
+                            "tcptrace-viz does not read (only version 2.x exists today).")
+    if linkfield & 0x03FF0000:  # as libpcap and Wireshark: these bits must be zero
+        raise BadInputError(f"{name} has a pcap header whose reserved link-type bits are not "
+                            f"zero (0x{linkfield & 0x03FF0000:08x}): it is damaged.")
     return PcapHeader(little_endian=little, nanoseconds=magic == PCAP_MAGIC_NS,
                       snaplen=snaplen, linktype=linkfield & 0xFFFF)

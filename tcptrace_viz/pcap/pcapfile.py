@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 
-from tcptrace_viz.arrays import U8
+from tcptrace_viz.arrays import I64, U8, Bool, Obj
 from tcptrace_viz.pcap.formats import MAX_CAPLEN, PCAP_RECORD_HEADER_LEN, PcapHeader
 from tcptrace_viz.pcap.frames import ParseStep
 from tcptrace_viz.pcap.gather import gather
@@ -45,13 +45,20 @@ class PcapParser:
             starts, fields = starts[:first_bad], fields[:first_bad]
         count = len(starts)
         scale = 1 if self.header.nanoseconds else 1000
+        fraction = fields[:, 1]
+        out_of_range = fraction * scale >= 1_000_000_000
+        comment = None
+        if out_of_range.any():  # libpcap and Wireshark never carry it into the seconds
+            fraction = np.where(out_of_range, 0, fraction)
+            comment = out_of_range_comments(fields[:, 1], out_of_range,
+                                            self.header.nanoseconds)
         first = self.records + 1
         self.records += count
         step = ParseStep(
             start=starts + PCAP_RECORD_HEADER_LEN, caplen=fields[:, 2], wirelen=fields[:, 3],
             linktype=np.full(count, self.header.linktype, dtype=np.int64),
-            ts_ns=fields[:, 0] * 1_000_000_000 + fields[:, 1] * scale,
-            frame=np.arange(first, first + count, dtype=np.int64), comment=None, stop=stop)
+            ts_ns=fields[:, 0] * 1_000_000_000 + fraction * scale,
+            frame=np.arange(first, first + count, dtype=np.int64), comment=comment, stop=stop)
         record, where = self.records + 1, base + stop
         if bad_caplen >= 0:
             limit = self.header.caplen_limit
@@ -69,3 +76,16 @@ class PcapParser:
                 step.problem = (f"the file ends inside record {record} at byte offset {where} "
                                 f"({have} of its {step.need} bytes are present)")
         return step
+
+
+def out_of_range_comments(fraction: I64, out_of_range: Bool, nanoseconds: bool) -> Obj:
+    """Per-record comments marking sub-second timestamp fields of 1 s or more ("" elsewhere).
+
+    Such a record's time is its seconds field alone.
+    """
+    unit = "ns" if nanoseconds else "µs"
+    comment = np.full(len(fraction), "", dtype=object)
+    rows = np.flatnonzero(out_of_range)
+    comment[rows] = [f"timestamp's sub-second field ({value} {unit}) is out of range: "
+                     "the time shown is its second alone" for value in fraction[rows].tolist()]
+    return comment

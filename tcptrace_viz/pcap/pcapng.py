@@ -99,9 +99,10 @@ class PcapngParser:
         return value
 
     def _section_header(self, body: bytes, where: int) -> str:
-        major = struct.unpack_from("<H" if self.little else ">H", body, 12)[0]
-        if major != 1:
-            return f"the section header at byte offset {where} has unsupported version {major}"
+        major, minor = struct.unpack_from("<HH" if self.little else ">HH", body, 12)
+        if major != 1 or minor not in (0, 2):  # as libpcap and Wireshark: 1.0 and 1.2 only
+            return (f"the section header at byte offset {where} has unsupported version "
+                    f"{major}.{minor}")
         self.comments.extend(value.decode("utf-8", "replace")
                              for code, value in iter_options(body[24:-4], self.little)
                              if code == OPT_COMMENT and value)

@@ -36,7 +36,8 @@ from tcptrace_viz.pcap.pcapfile import PcapParser
 from tcptrace_viz.pcap.pcapng import PcapngParser
 
 CHUNK: Final = 4 << 20  # bytes read per window (more: faster, but more memory)
-_SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP and BSD/OpenBSD loopback")
+_SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP, BSD/OpenBSD loopback, PPP, "
+                          "FDDI, Cisco HDLC, NFLOG, IP over InfiniBand and Linux ARCNET")
 
 
 
