@@ -9,9 +9,9 @@ from tcptrace_viz._version import __version__
 
 TYPE_CHECKING = False  # not typing's: importing typing here would slow every start (see entry.py)
 
-__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "Moment", "Outcome", "Parameter",
-           "ScenarioContext", "SocketEntry", "Trace", "__version__", "fork_child", "join_child",
-           "load_scenario_file", "read_capture", "scenario", "set_loopback_up",
+__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "LossRule", "Moment", "Outcome",
+           "Parameter", "ScenarioContext", "SocketEntry", "Trace", "__version__", "fork_child",
+           "join_child", "load_scenario_file", "read_capture", "scenario", "set_loopback_up",
            "unload_scenario_file"]
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         SERVER_PORT,
         UNUSED_PORT,
         CallOutcome,
+        LossRule,
         Moment,
         Outcome,
         Parameter,
@@ -34,9 +35,9 @@ if TYPE_CHECKING:
     )
     from tcptrace_viz.scenarios.files import load_scenario_file, unload_scenario_file
 
-_SCENARIO_API = frozenset({"CallOutcome", "Moment", "Outcome", "Parameter", "SERVER_PORT",
-                           "ScenarioContext", "SocketEntry", "UNUSED_PORT", "fork_child",
-                           "join_child", "scenario", "set_loopback_up"})
+_SCENARIO_API = frozenset({"CallOutcome", "LossRule", "Moment", "Outcome", "Parameter",
+                           "SERVER_PORT", "ScenarioContext", "SocketEntry", "UNUSED_PORT",
+                           "fork_child", "join_child", "scenario", "set_loopback_up"})
 """The scenario-writing API (:mod:`tcptrace_viz.scenarios.api`), imported on first use."""
 
 

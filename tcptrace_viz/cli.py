@@ -110,10 +110,9 @@ def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
               help="Where reports (txt, html, svg, png) and index.html are written.")
 @report_choices
 def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                    sets: tuple[str, ...], sysctls: tuple[str, ...], jobs: int | None,
-                    file_scenarios: list[str],
-                    out: Path, reports: Path, style: str, proportional: bool,
-                    quiz: bool) -> None:
+                    sets: tuple[str, ...], sysctls: tuple[str, ...], drops: tuple[str, ...],
+                    jobs: int | None, file_scenarios: list[str], out: Path, reports: Path,
+                    style: str, proportional: bool, quiz: bool) -> None:
     """Run scenarios for real, each in its own network namespace, and save what happened.
 
     Name the scenarios with --scenario (repeatable) or run them all with --all. Needs root
@@ -135,13 +134,15 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
       sudo tcptrace-viz capture --file lesson.py      # a scenario file's scenarios
       sudo tcptrace-viz capture -s linger0 --style projector --quiz
       sudo tcptrace-viz capture -s time-wait --sysctl net.ipv4.tcp_fin_timeout=2
+      sudo tcptrace-viz capture -s close-then-write --drop server:F   # a FIN lost once
     """
     from tcptrace_viz.render.options import ReportChoices
 
     with user_errors():
         names = chosen(scenario_names(), scenarios, run_all, "capture", file_scenarios)
         failed = run_chosen(names, ipv6, out, reports, sets, jobs, _echoes(),
-                            choices=ReportChoices(style, proportional, quiz), sysctls=sysctls)
+                            choices=ReportChoices(style, proportional, quiz), sysctls=sysctls,
+                            drops=drops)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 
@@ -150,9 +151,8 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
 @click.option("--verbose", "-v", is_flag=True,
               help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
-                  sets: tuple[str, ...], sysctls: tuple[str, ...], jobs: int | None,
-                  file_scenarios: list[str],
-                  verbose: bool) -> None:
+                  sets: tuple[str, ...], sysctls: tuple[str, ...], drops: tuple[str, ...],
+                  jobs: int | None, file_scenarios: list[str], verbose: bool) -> None:
     """Run scenarios and compare the kernel's behaviour with the expectation; write nothing.
 
     Name the scenarios with --scenario (repeatable) or check them all with --all. Prints one
@@ -170,7 +170,7 @@ def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
     with user_errors():
         names = chosen(scenario_names(), scenarios, run_all, "check", file_scenarios)
         failed = run_chosen(names, ipv6, None, None, sets, jobs, _echoes(), brief=not verbose,
-                            sysctls=sysctls)
+                            sysctls=sysctls, drops=drops)
     sys.exit(int(ExitCode.EXPECTATION_FAILED if failed else ExitCode.OK))
 
 

@@ -96,6 +96,14 @@ def _scenario_options(function: F, on_file: Callable[..., list[str]]) -> F:
                                  "namespace (repeatable), e.g. --sysctl "
                                  "net.ipv4.tcp_fin_timeout=2; the machine's own settings are "
                                  "untouched.")(function)
+    function = click.option("--drop", "drops", multiple=True, metavar="SIDE:FLAGS[#N]",
+                            help="Lose one segment once, in the run's namespace (repeatable): "
+                                 "server:F loses the server's first FIN, client:P#2 the "
+                                 "client's second PSH segment (tcpdump's letters F S R P and "
+                                 "., every one given must be set; . alone: a bare ACK). Its "
+                                 "retransmission is then on the wire; the lost copy is drawn "
+                                 "where it died, with the kernel's drop reason. Needs the nft "
+                                 "tool.")(function)
     function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
                             metavar="N",
                             help="Scenarios captured and drawn at once, each in its own "

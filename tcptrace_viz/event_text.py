@@ -10,7 +10,8 @@ from typing import Any
 
 
 def describe_packet(row: Any) -> str:
-    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``."""
+    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``, then ``LOST (reason)`` for a
+    segment the receiving kernel dropped."""
     parts = [f"[{row.flags}]"]
     if row.len:
         parts.append(f"seq {row.rel_seq}:{row.rel_seq + row.len}")
@@ -20,6 +21,9 @@ def describe_packet(row: Any) -> str:
         parts.append(f"ack {row.rel_ack}")
     parts.append(f"win {row.win}")
     parts.append(f"len {row.len}")
+    drop = getattr(row, "drop", "")
+    if drop:
+        parts.append(f"LOST ({drop})")
     return " ".join(parts)
 
 

@@ -47,6 +47,7 @@ PACKET_COLUMNS: Final[dict[str, str]] = {
     "comment": "object",  # pcapng packet comment (untrusted text)
     "reason": "object",  # for an RST the kernel sent: its reason (tcp:tcp_send_reset), else ""
     "tunnel": "object",  # VLAN ids / tunnel (name, outer addresses) it came through, or ""
+    "drop": "object",  # the receiving kernel dropped it: its reason (skb:kfree_skb), else ""
 }
 
 STATE_COLUMNS: Final[dict[str, str]] = {

@@ -26,6 +26,7 @@ from tcptrace_viz.forked import ForkedCall
 if TYPE_CHECKING:
     from tcptrace_viz.capture.batch import RunResult
     from tcptrace_viz.capture.result import CaptureResult
+    from tcptrace_viz.kernel.segment_loss import LossRule
     from tcptrace_viz.meta import Value
     from tcptrace_viz.render.figure_service import FigureService
     from tcptrace_viz.render.index import IndexRow
@@ -73,14 +74,16 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                   out: Path | None, reports: Path | None, jobs: int,
                   echo: Callable[[str], None], progress: Callable[[str], None],
                   brief: bool = False, choices: ReportChoices | None = None,
-                  sysctls: Mapping[str, str] | None = None) -> list[str]:
+                  sysctls: Mapping[str, str] | None = None,
+                  losses: Sequence[LossRule] = ()) -> list[str]:
     """Capture, judge and report every scenario in ``names``; return those that failed.
 
     ``out``/``reports`` None: ``check`` (nothing is written).  ``echo`` prints a scenario's
     summary (stdout), or with ``brief`` one line (name, verdict, the first thing not as
     expected) and nothing is drawn; ``progress`` prints a progress line (stderr);
     ``choices``: the reports' style, time scale and quiz mode; ``sysctls``: per-namespace
-    settings for every run's namespace.  A
+    settings for every run's namespace; ``losses``: segments every run loses on purpose
+    (``--drop``), after the scenario's own.  A
     scenario whose point is a complete capture (bulk-close) runs first and alone, since a
     busy CPU can make lo's backlog drop segments; the others run ``jobs`` at a time, those
     that send the most first.  Everything is printed and written in the order of ``names``.
@@ -102,7 +105,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     width = max(len(name) for name in names)
     if out is not None:
         remove_partial_folders(out)
-    runs = [(get(name), values[name]) for name in names]
+    runs = [(_with_losses(get(name), losses), values[name]) for name in names]
     total = len(names)
     slots: dict[int, _Pending] = {}  # finished captures by place, until printed
     printed = 0
@@ -185,6 +188,13 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
              "expected"
              + (f"; unexpected: {', '.join(failed)}" if failed else ""))
     return failed
+
+
+def _with_losses(scenario: Scenario, losses: Sequence[LossRule]) -> Scenario:
+    """``scenario`` as this run makes it: ``--drop``'s rules after its own."""
+    if not losses:
+        return scenario
+    return dataclasses.replace(scenario, losses=(*scenario.losses, *losses))
 
 
 def _phases(runs: Sequence[tuple[Scenario, dict[str, Value]]],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tcptrace_viz.errors import BadInputError
 
 if TYPE_CHECKING:
+    from tcptrace_viz.kernel.segment_loss import LossRule
     from tcptrace_viz.render.options import ReportChoices
 
 
@@ -41,11 +42,11 @@ def run_chosen(names: list[str], ipv6: bool, out: Path | None, reports: Path | N
                sets: Sequence[str], jobs: int | None,
                echoes: tuple[Callable[[str], None], Callable[[str], None]], *,
                brief: bool = False, choices: ReportChoices | None = None,
-               sysctls: Sequence[str] = ()) -> list[str]:
+               sysctls: Sequence[str] = (), drops: Sequence[str] = ()) -> list[str]:
     """Capture each scenario (``jobs`` at a time); print its ladder and verdict (``echoes``:
     summaries, progress) in order; return the names that failed (see
-    :func:`tcptrace_viz.runner.run_scenarios`).  Every ``--set`` and ``--sysctl`` is checked
-    before any run."""
+    :func:`tcptrace_viz.runner.run_scenarios`).  Every ``--set``, ``--sysctl`` and ``--drop``
+    is checked before any run."""
     from tcptrace_viz.capture.batch import default_jobs
     from tcptrace_viz.runner import run_scenarios
     from tcptrace_viz.scenarios import get
@@ -57,9 +58,25 @@ def run_chosen(names: list[str], ipv6: bool, out: Path | None, reports: Path | N
     values = resolve_all([get(name) for name in names], sets)  # refused before any run
     settings = parse_settings(sysctls)
     check_settings(settings)
+    losses = loss_rules(drops)
     jobs = min(jobs or default_jobs(), len(names))
     progress(f"[1/1] {names[0]}: capturing..." if len(names) == 1 else
              f"[0/{len(names)}] capturing {len(names)} scenarios, {jobs} at a time...")
     return run_scenarios(names, values, ipv6=ipv6, out=out, reports=reports, jobs=jobs,
                          echo=echo, progress=progress, brief=brief, choices=choices,
-                         sysctls=settings)
+                         sysctls=settings, losses=losses)
+
+
+def loss_rules(drops: Sequence[str]) -> list[LossRule]:
+    """Every ``--drop`` as a rule; one sentence (BadInputError) for one that cannot be one, or
+    when this machine has no ``nft``."""
+    from tcptrace_viz.kernel.segment_loss import LossRuleError, nft_available, parse_rule
+
+    try:
+        rules = [parse_rule(text) for text in drops]
+    except LossRuleError as exc:
+        raise BadInputError(str(exc)) from exc
+    if rules and not nft_available():
+        raise BadInputError("--drop needs the nft tool, which is not installed here "
+                            "(apt-get install nftables)")
+    return rules

@@ -67,6 +67,9 @@ def _json_document(trace: Trace) -> dict[str, Any]:
         "reset_reasons": {str(int(frame)): str(reason) for frame, reason
                           in zip(trace.packets["frame"], trace.packets["reason"], strict=True)
                           if reason},
+        "drop_reasons": {str(int(frame)): str(reason) for frame, reason
+                         in zip(trace.packets["frame"], trace.packets["drop"], strict=True)
+                         if reason},
     }
 
 
@@ -194,11 +197,12 @@ def trace_from_document(document: dict[str, Any], decoded: pd.DataFrame) -> Trac
     from tcptrace_viz.analysis import annotate_packets
 
     packets = annotate_packets(decoded)
-    reasons = document.get("reset_reasons") or {}
-    if isinstance(reasons, dict) and reasons:
-        by_frame = {str(key): str(value) for key, value in reasons.items()}
-        packets["reason"] = pd.Series([by_frame.get(str(int(frame)), "")
-                                       for frame in packets["frame"]], dtype=object)
+    for key, column in (("reset_reasons", "reason"), ("drop_reasons", "drop")):
+        reasons = document.get(key) or {}
+        if isinstance(reasons, dict) and reasons:
+            by_frame = {str(frame): str(value) for frame, value in reasons.items()}
+            packets[column] = pd.Series([by_frame.get(str(int(frame)), "")
+                                         for frame in packets["frame"]], dtype=object)
     try:
         return Trace.build(packets=packets, states=pd.DataFrame(_rows(document.get("states"))),
                            syscalls=pd.DataFrame(_rows(document.get("syscalls"))),

@@ -27,6 +27,7 @@ from tcptrace_viz.capture.kernel_states import (
 )
 from tcptrace_viz.capture.losses import account
 from tcptrace_viz.capture.result import CaptureResult
+from tcptrace_viz.capture.segment_drops import loss_sentences, segment_drops
 from tcptrace_viz.errors import PrivilegeError, ScenarioError
 from tcptrace_viz.kernel.sockettable import family_name
 from tcptrace_viz.kernel.syscalls import SyscallRecord
@@ -116,6 +117,10 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
                              if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
                             sent_resets, raw["server_port"], raw["table_ns"])
     packets["reason"] = pd.Series(packet_reasons(packets, sent_resets), dtype=object)
+    counts = list(raw.get("lost_counts") or [0] * len(scenario.losses))
+    drops = segment_drops(packets, traced.events if traced is not None else None,
+                          scenario.losses, counts, [len(frame) for frame in frames])
+    packets["drop"] = pd.Series(drops.reasons, dtype=object)
     raw_records, sides = raw["records"], scenario.sides
     if refine is not None:
         state_rows, raw_records, sides = refine(packets, state_rows)
@@ -134,6 +139,9 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
         "reader_priority": raw["reader_priority"],
     }
     account(stats, counters)
+    stats["lost_on_purpose"] = drops.rule_lost
+    stats["dropped_on_purpose"] = loss_sentences(scenario.losses, counts, drops)
+    stats["kernel_drops"] = sum(1 for reason in drops.reasons if reason)
     meta = TraceMeta(
         source="capture", scenario=scenario.name, title=scenario.title,
         teaches=scenario.teaches, steps=scenario.steps, sides=sides,

@@ -36,4 +36,7 @@ def packet_comments(trace: Trace) -> list[str]:
     for slot, reason in enumerate(trace.packets["reason"]):
         if reason:
             lines[slot].insert(0, f"kernel reset reason: {reason}")
+    for slot, reason in enumerate(trace.packets["drop"]):
+        if reason:
+            lines[slot].insert(0, f"lost: the receiving kernel dropped it ({reason})")
     return ["\n".join(entries) for entries in lines]

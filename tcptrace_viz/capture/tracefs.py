@@ -2,9 +2,11 @@
 
 The run creates its own tracefs instance (``instances/tcptrace-viz.<pid>.<n>``, ``<pid>`` the
 process that owns the run), so it neither disturbs nor sees another tracer's settings, enables
-``sock:inet_sock_set_state``, ``tcp:tcp_send_reset`` and ``tcp:tcp_receive_reset`` there and
-removes the instance afterwards.  Instances left by a run that died (its pid is gone) are swept
-at the next start.
+``sock:inet_sock_set_state``, ``tcp:tcp_send_reset``, ``tcp:tcp_receive_reset`` and
+``skb:kfree_skb`` (IP packets the kernel dropped, with its reason) with
+``net:netif_receive_skb`` on ``lo`` (which packet each dropped buffer was) there and removes the
+instance afterwards.  Instances left by a run that died (its pid is gone) are swept at the next
+start.
 
 Creating and removing an instance mostly waits for RCU grace periods (setting the trace clock
 resets the buffers, ``rmdir`` unregisters the events): tens of milliseconds of waiting, not of
@@ -30,7 +32,13 @@ import time
 
 TRACEFS_MOUNTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 INSTANCE_PREFIX = "tcptrace-viz."
-EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset")
+EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset",
+          "skb/kfree_skb", "net/netif_receive_skb")
+KFREE_SKB = "events/skb/kfree_skb"
+NOT_WIRE_DROPS = ("NOT_SPECIFIED", "QUEUE_PURGE", "SOCKET_CLOSE")
+"""skb:kfree_skb reasons that are not a segment dropped on its way in: frees without a reason,
+and queued data thrown away when a socket goes (its segments were delivered earlier)."""
+ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
 BUFFER_KB = 4096
 IPPROTO_TCP = 6
 
@@ -119,6 +127,18 @@ def sweep_stale_instances(root: str) -> list[str]:
     return removed
 
 
+def kfree_skb_filter(format_text: str) -> str:
+    """The filter that keeps IP segments the kernel dropped with a reason (see
+    :data:`NOT_WIRE_DROPS`), from the tracepoint's ``format`` file (its numbers vary by
+    kernel); only the protocol test when the kernel names no reasons."""
+    kept = f"(protocol == {ETH_P_IP} || protocol == {ETH_P_IPV6})"
+    if "field:enum skb_drop_reason reason" not in format_text:
+        return kept
+    numbers = [int(number) for number, name in re.findall(r'\{ (\d+), "(\w+)" \}', format_text)
+               if name in NOT_WIRE_DROPS]
+    return " && ".join([kept, *(f"reason != {number}" for number in numbers)])
+
+
 def tai_offset_ns() -> int:
     """CLOCK_TAI minus CLOCK_REALTIME, a whole number of seconds (leap seconds)."""
     difference = time.clock_gettime_ns(time.CLOCK_TAI) - time.time_ns()
@@ -172,6 +192,12 @@ class KernelTracer:
     def _configure(self) -> None:
         """Options and filters, before the events are enabled."""
         self._write("events/sock/inet_sock_set_state/filter", f"protocol == {IPPROTO_TCP}")
+        if "skb/kfree_skb" in self.events and os.path.isdir(os.path.join(self.path, KFREE_SKB)):
+            with open(os.path.join(self.path, KFREE_SKB, "format"), encoding="utf-8") as handle:
+                self._write(f"{KFREE_SKB}/filter", kfree_skb_filter(handle.read()))
+        if "net/netif_receive_skb" in self.events \
+                and os.path.isdir(os.path.join(self.path, "events/net/netif_receive_skb")):
+            self._write("events/net/netif_receive_skb/filter", 'name == "lo"')
 
     def stop(self) -> TracerResult:
         """Stop recording and return every event plus the overrun count."""

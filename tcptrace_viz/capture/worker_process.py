@@ -22,7 +22,7 @@ from tcptrace_viz.capture.losses import drop_counters
 from tcptrace_viz.capture.ring import QUIET_BLOCKS, blocks_for
 from tcptrace_viz.capture.tracefs import KernelTracer
 from tcptrace_viz.errors import ScenarioError, TcptraceVizError
-from tcptrace_viz.kernel import netns
+from tcptrace_viz.kernel import netns, segment_loss
 from tcptrace_viz.kernel.process import die_with_parent
 from tcptrace_viz.kernel.sockettable import read_socket_table
 from tcptrace_viz.kernel.sysctls import apply_settings, read_settings
@@ -101,7 +101,8 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
             own_tracer = mode == "netns"
             netns.setup_loopback()
             netns.keep_ipv6_addresses_on_down()
-            apply_settings(sysctls)  # --sysctl, in this namespace only
+            settings = {**scenario.sysctls, **sysctls}  # --sysctl wins over the scenario's
+            apply_settings(settings)  # in this namespace only
             client_host, server_host = netns.run_addresses(family, os.getpid())
             if family == socket.AF_INET6:
                 netns.add_ipv6_address(server_host)
@@ -116,6 +117,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
                 tracer = KernelTracer(plan.root, instance)
             context = ScenarioContext(scenario.name, family, client_host, server_host,
                                       sample_states=tracer is None, params=params)
+            segment_loss.install(scenario.losses, context.server_port)
             error = ""
             try:
                 scenario.run(context)
@@ -126,6 +128,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
             # The capture and the counters end at the same cut (see LoopbackSniffer.stop).
             sniffed, after = sniffer.stop(_counters)
             end_ns = time.time_ns()
+            lost = segment_loss.lost_counts(scenario.losses)
             context.cleanup()
             traced = tracer.stop() if tracer is not None and own_tracer else None
             result = {
@@ -139,13 +142,16 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
                 "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
                 "counters": {key: after[key] - before.get(key, 0) for key in after},
                 "facts": context.facts, "traced": traced,
-                "sysctls": read_settings(), "sysctls_set": sysctls,
+                "sysctls": read_settings(), "sysctls_set": settings,
+                "losses": [rule.text for rule in scenario.losses], "lost_counts": lost,
                 "parent_stops_tracer": tracer is not None and not own_tracer,
             }
         except KeyboardInterrupt:
             os._exit(130)  # the parent removes the instance
         except TcptraceVizError as exc:
             result = {"ok": False, "error_type": type(exc).__name__, "error": exc.message}
+        except segment_loss.LossRuleError as exc:
+            result = {"ok": False, "error_type": "ScenarioError", "error": str(exc)}
         except BaseException as exc:
             result = {"ok": False, "error_type": "ScenarioError",
                       "error": f"scenario {scenario.name} crashed{_where(exc)}: {exc!r}",

@@ -11,6 +11,8 @@ the built-ins import these very names from here, so a scenario file has every to
   ``ctx.call`` for any other), bounded waits (``ctx.wait_fin``, ``ctx.wait_error``,
   ``ctx.wait_state``, ``ctx.wait_socket_table``), ``ctx.params`` and ``ctx.facts``;
 - :func:`fork_child` / :func:`join_child` run steps in a process of their own;
+- :class:`LossRule` loses chosen segments on purpose (``losses=`` of :func:`scenario`), and
+  ``sysctls=`` sets per-namespace TCP settings for the run;
 - :data:`SERVER_PORT`, :data:`UNUSED_PORT`, :class:`SocketEntry` and :func:`set_loopback_up`
   for the rarer cases (a refused connection, the socket table, holding ``lo`` down).
 """
@@ -18,6 +20,7 @@ the built-ins import these very names from here, so a scenario file has every to
 from __future__ import annotations
 
 from tcptrace_viz.kernel.netns import set_loopback_up
+from tcptrace_viz.kernel.segment_loss import LossRule
 from tcptrace_viz.kernel.sockettable import SocketEntry
 from tcptrace_viz.scenarios.context import (
     SERVER_PORT,
@@ -31,6 +34,7 @@ from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.params import Parameter
 from tcptrace_viz.scenarios.registry import scenario
 
-__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "Moment", "Outcome", "Parameter",
+__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "LossRule", "Moment", "Outcome",
+           "Parameter",
            "ScenarioContext", "SocketEntry", "fork_child", "join_child", "scenario",
            "set_loopback_up"]

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from tcptrace_viz.kernel.segment_loss import LossRule
 from tcptrace_viz.meta import Value
 from tcptrace_viz.scenarios.definition_checks import check_definition
 from tcptrace_viz.scenarios.params import Parameter
@@ -51,6 +52,10 @@ class Scenario:
     """The point of the run is a complete capture: any segment lost or dropped fails it."""
     key_moments: tuple[Moment, ...] = ()
     """The events the lesson turns on, in plain words (numbered on the ladder and reports)."""
+    losses: tuple[LossRule, ...] = ()
+    """Segments the run's namespace loses on purpose (``--drop`` adds to them)."""
+    sysctls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Per-namespace TCP settings the run needs (``--sysctl`` may override them)."""
 
 
 _REGISTRY: dict[str, Scenario] = {}
@@ -66,10 +71,18 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
              sides: tuple[str, str] = ("client", "server"),
              parameters: tuple[Parameter, ...] = (), burst_bytes: BurstFunction | None = None,
              complete: bool = False,
-             key_moments: tuple[Moment, ...] = ()) -> Callable[[RunFunction], RunFunction]:
-    """Register the decorated function as the steps of scenario ``name``."""
+             key_moments: tuple[Moment, ...] = (), losses: tuple[LossRule, ...] = (),
+             sysctls: Mapping[str, str] | None = None,
+             ) -> Callable[[RunFunction], RunFunction]:
+    """Register the decorated function as the steps of scenario ``name``.
+
+    ``losses``: segments to lose on purpose (:class:`LossRule`), so a retransmission or a timer
+    shows; ``sysctls``: per-namespace settings the run needs (``{"net.ipv4.tcp_rfc1337":
+    "1"}``), set in its namespace only.
+    """
 
     check_definition(name, outcomes, key_moments, parameters, sides)  # at the @scenario line
+    _check_needs(name, losses, sysctls or {})
 
     def register(run: RunFunction) -> RunFunction:
         if name in _REGISTRY:
@@ -78,10 +91,21 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
                 f"scenario {name!r} is {'a built-in' if taken else 'registered twice'}; "
                 "choose another name")
         _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides,
-                                   parameters, burst_bytes, complete, key_moments)
+                                   parameters, burst_bytes, complete, key_moments,
+                                   tuple(losses), dict(sysctls or {}))
         return run
 
     return register
+
+
+def _check_needs(name: str, losses: object, sysctls: object) -> None:
+    """``losses`` a tuple of LossRule and ``sysctls`` a mapping of text to text, else TypeError."""
+    if not isinstance(losses, tuple) or not all(isinstance(rule, LossRule) for rule in losses):
+        raise TypeError(f"scenario {name!r}: losses must be a tuple of LossRule")
+    if not isinstance(sysctls, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in sysctls.items()):
+        raise TypeError(f"scenario {name!r}: sysctls must map setting names to text values "
+                        "({'net.ipv4.tcp_rfc1337': '1'})")
 
 
 def unregister(name: str) -> None:
