@@ -1,7 +1,8 @@
 """Developer sessions: ``nox`` runs tests, oldest, browser, lint and typecheck (what CI runs).
 
 The test sessions need root for the capture tests (network namespaces, tracefs) and a few
-system packages (tshark, chromium); when run as root they install what is missing with apt-get.
+system packages (tshark, chromium, nftables); when run as root they install what is missing
+with apt-get.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "oldest", "browser", "lint", "typecheck"]
 
 SYSTEM_PACKAGES = {"tshark": "tshark", "chromium": "chromium", "chromedriver": "chromium-driver",
-                   "cc": "gcc", "tcptrace": "tcptrace"}
+                   "cc": "gcc", "tcptrace": "tcptrace", "nft": "nftables"}
 
 
 def _install_system_packages(session: nox.Session, commands: list[str]) -> None:
@@ -41,7 +42,7 @@ def tests(session: nox.Session) -> None:
     forked worker and the CLI subprocesses ([tool.coverage.run] in pyproject.toml); the table
     is printed at the end.
     """
-    _install_system_packages(session, ["tshark", "cc"])
+    _install_system_packages(session, ["tshark", "cc", "nft"])  # nft: --drop, lost segments
     session.install(".[test]")
     # The data files go to the session's own folder, not the checkout or a test's tmp_path;
     # anyone may write there: some capture tests run the tool as user nobody.
@@ -92,6 +93,7 @@ def typecheck(session: nox.Session) -> None:
 def capture(session: nox.Session) -> None:
     """Run every scenario into captures/ and reports/ (needs root)."""
     session.install(".")
+    _install_system_packages(session, ["nft"])  # the scenarios that lose a segment
     session.run("tcptrace-viz", "capture", "--all", *session.posargs)
 
 

@@ -44,6 +44,8 @@ def console_summary(trace: Trace | Prepared, written: Sequence[Path] = ()) -> st
                                   "was full"] if stats.get("dropped") else [])
     lines += [line for loss in losses
               for line in _item("  lost: ", f"{loss}; the packets shown are incomplete")]
+    lines += [line for text in stats.get("dropped_on_purpose") or []
+              for line in _item("  dropped: ", text)]
     packets, states = prepared.trace.packets, prepared.trace.states
     if not len(packets) and not len(states) and not stats.get("kernel_in_segs"):
         lines += _item("  capture: ", "no TCP segments and no TCP states (this scenario uses "

@@ -189,6 +189,8 @@ def _warnings(meta: TraceMeta, ladder: Ladder, capture: bool) -> list[str]:
             out += [f"Lost: {loss}: the picture may miss events." for loss in losses]
         else:  # a capture made before losses were named
             checks.insert(0, ("dropped", "packets were dropped by the kernel during capture"))
+        out += [f"Lost on purpose: {line}; the dropped copy is drawn with an X where it died."
+                for line in stats.get("dropped_on_purpose") or []]
         for key, what in checks:
             if int(stats.get(key) or 0) > 0:
                 out.append(f"{stats[key]} {what}: the picture may miss events.")

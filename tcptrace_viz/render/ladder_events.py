@@ -137,7 +137,7 @@ class LadderEvents:
         reason = self._reasons.get(idx, "")
         return Raw("packet", int(self.ts_ns[position]), int(self.lane[position]), text, text,
                    f"p{idx}", idx, {"rst": "R" in row.flags, "reason": reason,
-                                    "frame": int(row.frame)})
+                                    "frame": int(row.frame), "lost": str(row.drop or "")})
 
     def _state(self, position: int, row: Any) -> Raw:
         idx = int(self.row[position])

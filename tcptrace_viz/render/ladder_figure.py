@@ -270,11 +270,16 @@ def _packet(ax: Axes, ladder: Ladder, event: Event) -> None:
     rst = kind == "rst"
     style = current()
     heads = 1 + (style.line - 1) / 2  # arrowheads grow half as fast as the lines
-    arrow = FancyArrowPatch(start, end, arrowstyle="-|>",
+    lost = bool(event.lost)  # it reached the receiver's kernel, which dropped it: no head, an X
+    arrow = FancyArrowPatch(start, end, arrowstyle="-" if lost else "-|>",
                             mutation_scale=(14 if rst else 11) * heads, color=colour,
-                            lw=style.lw(2.6 if rst else 1.3), zorder=5, shrinkA=0, shrinkB=0)
+                            lw=style.lw(2.6 if rst else 1.3), zorder=5, shrinkA=0, shrinkB=0,
+                            linestyle="--" if lost else "-")
     arrow.set_gid(f"tv-{event.ref}")
     ax.add_patch(arrow)
+    if lost:
+        ax.plot([end[0]], [end[1]], marker="x", markersize=9 * heads, color=colour,
+                markeredgewidth=style.lw(2.2), zorder=6)
     mid_x = (_lanes()[0] + _lanes()[1]) / 2
     text = event.label if style.packet_window else _WINDOW.sub("", event.label)
     label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, text, fontsize=8.5,

@@ -221,7 +221,7 @@ def _event(raw: Raw, y: float, origin_ns: int) -> Event:
                  reason=str(extra.get("reason", "")), state=str(extra.get("state", "")),
                  observed=bool(extra.get("observed", True)), error=bool(extra.get("error", False)),
                  frame=int(extra.get("frame", 0)), start=bool(extra.get("start", False)),
-                 moment=int(extra.get("moment", 0)))
+                 moment=int(extra.get("moment", 0)), lost=str(extra.get("lost", "")))
 
 
 def _bands(events: Sequence[Event], height: float) -> list[StateBand]:

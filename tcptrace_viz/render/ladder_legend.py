@@ -56,7 +56,7 @@ BADGE_INCHES: Final = 0.26
 MOMENT_COLOUR: Final = "#6a1b9a"
 """The key moments' badges (a colour no arrow or state uses)."""
 
-Handle = Literal["line", "patch", "hatched", "marker", "hollow-marker"]
+Handle = Literal["line", "patch", "hatched", "marker", "hollow-marker", "lost"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +75,9 @@ def legend_groups(ladder: Ladder) -> list[list[Item]]:
     kinds_present = {arrow_kind(e) for e in ladder.of_kind("packet")}
     arrows = [Item("line", ARROW_COLOURS[kind], text, heavy=kind == "rst")
               for kind, text in ARROW_LEGEND if kind in kinds_present]
+    if any(event.lost for event in ladder.of_kind("packet")):
+        arrows.append(Item("lost", TEXT_COLOUR, "lost: the receiver's kernel dropped it "
+                                                "(its reason in the label)"))
     if arrows:
         groups.append(arrows)
     by_colour: dict[str, list[str]] = {}
@@ -236,6 +239,11 @@ def _draw_handle(fig: Figure, item: Item, x0: float, x1: float, y: float) -> Non
     if item.handle == "line":
         fig.add_artist(Line2D([x0, x1], [y, y], color=item.colour,
                               lw=current().lw(2.6 if item.heavy else 1.3), **style))
+    elif item.handle == "lost":
+        fig.add_artist(Line2D([x0, x1], [y, y], color=item.colour, ls="--",
+                              lw=current().lw(1.3), **style))
+        fig.add_artist(Line2D([x1], [y], marker="x", ms=_pt(6), ls="", color=item.colour,
+                              **style))
     elif item.handle in ("marker", "hollow-marker"):
         hollow = item.handle == "hollow-marker"
         fig.add_artist(Line2D([(x0 + x1) / 2], [y], marker="D", ms=_pt(6), ls="",

@@ -66,6 +66,8 @@ class Event:
     """For syscalls: where a call that spans other events began (its result comes later)."""
     moment: int = 0
     """The number of the scenario's key moment this event is (1, 2...), else 0."""
+    lost: str = ""
+    """For packets the receiving kernel dropped: its drop reason (``NETFILTER_DROP``)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,16 +80,17 @@ def _side_text(event: Event) -> str:
     return text
 
 
-def _arrow(label: str, width: int, rightwards: bool, rst: bool) -> str:
-    """``------label----->`` filling ``width`` columns (``<`` and leftwards when not rightwards)."""
+def _arrow(label: str, width: int, rightwards: bool, rst: bool, lost: bool = False) -> str:
+    """``------label----->`` filling ``width`` columns (``<`` and leftwards when not rightwards);
+    a segment the receiver's kernel dropped ends in ``X`` instead of a head."""
     shaft = "=" if rst else "-"
     label = truncate(label, width - 4)
     room = width - 1 - len(label)
     before = room // 2
     after = room - before
     if rightwards:
-        return shaft * before + label + shaft * after + ">"
-    return "<" + shaft * before + label + shaft * after
+        return shaft * before + label + shaft * after + ("X" if lost else ">")
+    return ("X" if lost else "<") + shaft * before + label + shaft * after
 
 
 def _wrapped(text: str, width: int) -> list[str]:
@@ -149,7 +150,8 @@ def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
     for event in events:
         time = ladder.time_label(event)
         if event.kind == "packet":
-            arrow = _arrow(_packet_label(event), cols.arrow, event.lane == 0, event.rst)
+            arrow = _arrow(_packet_label(event), cols.arrow, event.lane == 0, event.rst,
+                               bool(event.lost))
             out += grid.beside(time, arrow, event)
         elif event.kind in ("state", "syscall"):
             out += grid.beside(time, "", event)
@@ -217,6 +219,7 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     stats = meta.stats
     if isinstance(stats, dict):
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]
+        lines += [f"Lost on purpose: {line}." for line in stats.get("dropped_on_purpose") or []]
     wrapped: list[str] = []
     for text in lines:
         wrapped.extend(_wrapped(printable(text), width) or [""])
