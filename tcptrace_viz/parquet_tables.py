@@ -41,6 +41,7 @@ PACKET_COLUMNS: Final[dict[str, str]] = {
     "conn": "connection number (as in the connections table), from 0",
     "dir": "c2s (client to server) or s2c", "rel_seq": "sequence number relative to the ISN",
     "rel_ack": "acknowledgment number relative to the peer's ISN",
+    "tunnel": "VLAN ids / tunnel (name, outer addresses) it came through, or ''",
 }
 
 #: What each column of the ``connections`` table holds (the teardown of each connection).
@@ -58,6 +59,7 @@ CONNECTION_COLUMN_TEXT: Final[dict[str, str]] = {
     "retransmissions": "segments resent with the same sequence number and length",
     "zero_window": "segments advertising a zero window",
     "summary": "one sentence about the connection",
+    "tunnel": "VLAN ids / tunnel (name, outer addresses) of its first segment, or ''",
     **TEARDOWN_COLUMNS,
 }
 

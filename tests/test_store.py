@@ -85,7 +85,8 @@ def test_the_json_names_its_format_and_leaves_t_out(tmp_path: Path) -> None:
     trace, _, _ = captured_trace()
     document = json.loads(capture_json(trace))
     assert document["format"] == FORMAT_TAG
-    assert set(document) == {"format", "meta", "states", "syscalls", "reset_reasons"}
+    assert set(document) == {"format", "meta", "states", "syscalls", "reset_reasons",
+                             "drop_reasons"}
     assert "t" not in document["states"][0] and "ts_ns" in document["states"][0]
     assert document["reset_reasons"] == {"7": "NO_SOCKET"}
 
