@@ -125,7 +125,7 @@ def test_a_lost_fin_is_retransmitted_and_drawn_where_it_died(tmp_path: Path) -> 
 
 @pytest.mark.root
 def test_a_segment_to_a_closed_port_shows_the_kernels_reason() -> None:
-    from tests.capturing import capture
+    from capturing import capture  # here: it imports scapy, which is slow
 
     trace = capture("connect-refused", socket.AF_INET).trace
     syn = trace.packets[trace.packets["flags"] == "S"]
