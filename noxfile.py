@@ -61,8 +61,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def oldest(session: nox.Session) -> None:
-    """The tests that need no root, on the oldest pandas and numpy pyproject.toml accepts."""
-    session.install(".[test]", "pandas==2.1.4", "numpy==1.26.4")
+    """The tests that need no root, on the oldest pandas, numpy and pyarrow pyproject.toml
+    accepts (a newer pyarrow needs numpy 2)."""
+    session.install(".[test]", "pandas==2.1.4", "numpy==1.26.4", "pyarrow==16.1.0")
     session.run("pytest", "-m", "not browser and not root", *session.posargs)
 
 
