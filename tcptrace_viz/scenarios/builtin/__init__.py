@@ -30,5 +30,6 @@ from tcptrace_viz.scenarios.builtin import (  # noqa: F401  (imported to registe
     listener_close_queued,
     rst_before_accept,
     disconnect_unspec,
+    close_syn_sent,
 )
 # isort: on
