@@ -31,5 +31,8 @@ from tcptrace_viz.scenarios.builtin import (  # noqa: F401  (imported to registe
     rst_before_accept,
     disconnect_unspec,
     close_syn_sent,
+    fin_wait2_linger2,
+    keepalive_timeout,
+    accept_overflow_abort,
 )
 # isort: on

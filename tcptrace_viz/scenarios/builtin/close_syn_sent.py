@@ -7,8 +7,6 @@ second later; the client's kernel no longer knows the connection and answers wit
 
 from __future__ import annotations
 
-import errno
-
 import time
 
 from tcptrace_viz.scenarios.api import (
@@ -72,7 +70,7 @@ def _wait_request_gone(ctx: ScenarioContext) -> None:
     deadline = time.monotonic() + ctx.timeout_s
     while _has_request():
         if time.monotonic() > deadline:
-            raise TimeoutError(errno.ETIMEDOUT, "the server's SYN_RECV request never went")
+            raise TimeoutError(f"{ctx.name}: the server's SYN_RECV request never went away")
         time.sleep(0.005)  # polling the kernel's table, bounded by the deadline
 
 
@@ -82,6 +80,3 @@ def _has_request() -> bool:
             if any(line.split()[3] == _SYN_RECV for line in table.read().splitlines()[1:]):
                 return True
     return False
-
-
-
