@@ -13,8 +13,8 @@ from capturing import capture
 
 pytestmark = pytest.mark.root
 
-TIMER_CASES = ("close-syn-sent", "fin-wait2-linger2", "keepalive-timeout",
-               "accept-overflow-abort")
+TIMER_CASES = ("close-syn-sent", "fin-wait2-linger2", "fin-user-timeout",
+               "keepalive-timeout", "accept-overflow-abort")
 
 
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
