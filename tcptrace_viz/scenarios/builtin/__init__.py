@@ -30,5 +30,10 @@ from tcptrace_viz.scenarios.builtin import (  # noqa: F401  (imported to registe
     listener_close_queued,
     rst_before_accept,
     disconnect_unspec,
+    close_syn_sent,
+    fin_wait2_linger2,
+    fin_user_timeout,
+    keepalive_timeout,
+    accept_overflow_abort,
 )
 # isort: on
