@@ -9,9 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 
+NEVER_REACHED_TCP = frozenset({"NETFILTER_DROP", "dropped by the loss rule (no tracer: the "
+                               "kernel's reason not seen)", "IP_INHDR", "IP_CSUM",
+                               "OTHERHOST", "IP_RPFILTER", "IP_NOPROTO", "PKT_TOO_SMALL",
+                               "TCP_CSUM"})
+"""Drop reasons of segments TCP never saw (labelled LOST); any other reason is a segment TCP
+received and discarded (labelled discarded)."""
+
+
 def describe_packet(row: Any) -> str:
-    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``, then ``LOST (reason)`` for a
-    segment the receiving kernel dropped."""
+    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``, then ``LOST (reason)`` or
+    ``discarded (reason)`` for a segment the receiving kernel dropped."""
     parts = [f"[{row.flags}]"]
     if row.len:
         parts.append(f"seq {row.rel_seq}:{row.rel_seq + row.len}")
@@ -22,8 +30,8 @@ def describe_packet(row: Any) -> str:
     parts.append(f"win {row.win}")
     parts.append(f"len {row.len}")
     drop = getattr(row, "drop", "")
-    if drop:
-        parts.append(f"LOST ({drop})")
+    if drop:  # never reached TCP (a loss rule, a full queue), or TCP read it and threw it away
+        parts.append(f"{'LOST' if drop in NEVER_REACHED_TCP else 'discarded'} ({drop})")
     return " ".join(parts)
 
 

@@ -76,8 +76,8 @@ def legend_groups(ladder: Ladder) -> list[list[Item]]:
     arrows = [Item("line", ARROW_COLOURS[kind], text, heavy=kind == "rst")
               for kind, text in ARROW_LEGEND if kind in kinds_present]
     if any(event.lost for event in ladder.of_kind("packet")):
-        arrows.append(Item("lost", TEXT_COLOUR, "lost: the receiver's kernel dropped it "
-                                                "(its reason in the label)"))
+        arrows.append(Item("lost", TEXT_COLOUR, "lost / discarded: the receiver's kernel "
+                                                "dropped it (its reason in the label)"))
     if arrows:
         groups.append(arrows)
     by_colour: dict[str, list[str]] = {}
