@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 NEVER_REACHED_TCP = frozenset({"NETFILTER_DROP", "dropped by the loss rule (no tracer: the "
                                "kernel's reason not seen)", "IP_INHDR", "IP_CSUM",
                                "OTHERHOST", "IP_RPFILTER", "IP_NOPROTO", "PKT_TOO_SMALL",
