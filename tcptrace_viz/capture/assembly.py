@@ -132,8 +132,11 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
         "kernel_out_segs": counters.get("OutSegs", 0),
         "kernel_in_segs": counters.get("InSegs", 0),
         "kernel_retrans_segs": counters.get("RetransSegs", 0),
-        # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum.
-        "kernel_sent_segs": counters.get("OutSegs", 0) + counters.get("RetransSegs", 0),
+        # OutSegs leaves retransmissions out (RFC 1213): everything sent is the sum, except
+        # that a retransmitted SYN-ACK counts in both (tcp_rtx_synack adds RetransSegs, and
+        # tcp_make_synack OutSegs), so those the capture holds are taken off once.
+        "kernel_sent_segs": (counters.get("OutSegs", 0) + counters.get("RetransSegs", 0)
+                             - _resent_synacks(packets)),
         "tracer_overruns": traced.overruns if traced is not None else 0,
         "frames_reordered": backwards, "ring_mib": raw["ring_blocks"],
         "reader_priority": raw["reader_priority"],
@@ -164,6 +167,14 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
     trace.packets["comment"] = pd.Series(packet_comments(trace), dtype=object)
     trace.meta = trace.meta.normalised()
     return CaptureResult(trace, frames, ts_ns)
+
+
+def _resent_synacks(packets: pd.DataFrame) -> int:
+    """How many captured SYN-ACKs repeat an earlier one of their connection (retransmissions)."""
+    if not len(packets):
+        return 0
+    synacks = packets[packets["flags"] == "S."]
+    return int(synacks.duplicated(["conn", "src", "sport", "seq"]).sum())
 
 
 def _endpoints(packets: pd.DataFrame) -> dict[str, str]:
