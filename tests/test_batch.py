@@ -70,7 +70,8 @@ def test_an_error_in_one_run_does_not_stop_the_others(monkeypatch: pytest.Monkey
     assert [done.scenario.name for done in results] == names
     assert results[1].capture is None
     # the crash names the line that raised: here the test's own stand-in for the steps
-    assert results[1].why == (f"scenario poll-fin crashed at {__file__}:62: OSError(99, "
+    line = crashing_listen.__code__.co_firstlineno + 2  # the raise
+    assert results[1].why == (f"scenario poll-fin crashed at {__file__}:{line}: OSError(99, "
                               "'Cannot assign requested address')")
     assert [_judged(done) for done in results if done.index != 1] == ["pass"] * 3
 
