@@ -107,6 +107,7 @@ def _scenario_options(function: F, on_file: Callable[..., list[str]]) -> F:
     function = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
                             metavar="N",
                             help="Scenarios captured and drawn at once, each in its own "
-                                 "namespace (default: the CPU count); the output stays in "
+                                 "namespace (default: the CPU count); runs that wait on a "
+                                 "kernel timer run beside them; the output stays in "
                                  "catalogue order.")(function)
     return function

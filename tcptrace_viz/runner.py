@@ -207,13 +207,15 @@ def _phases(runs: Sequence[tuple[Scenario, dict[str, Value]]],
 
 
 def _longest_first(runs: Sequence[tuple[Scenario, dict[str, Value]]]) -> list[int]:
-    """Start order: the runs that declare the biggest burst first (the longest to capture
-    and to draw), the others in their order."""
-    def burst(index: int) -> int:
+    """Start order: the runs that wait longest for kernel timers first (they sit idle beside
+    the others), then those that declare the biggest burst (the longest to capture and to
+    draw), the others in their order."""
+    def length(index: int) -> tuple[float, int]:
         scenario, params = runs[index]
-        return scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
+        burst = scenario.burst_bytes(params) if scenario.burst_bytes is not None else 0
+        return -scenario.waits_s, -burst
 
-    return sorted(range(len(runs)), key=lambda index: -burst(index))
+    return sorted(range(len(runs)), key=length)
 
 
 def _drawing(slots: dict[int, _Pending]) -> int:
@@ -254,7 +256,10 @@ def _import_renderers(*, matplotlib: bool = True) -> None:
         import tcptrace_viz.outputs
         import tcptrace_viz.render.console
         import tcptrace_viz.render.index
+        from tcptrace_viz.render.templating import environment
 
+        for template in ("report.html.j2", "index.html.j2"):  # compiled once, not per child
+            environment().get_template(template)
         if matplotlib:
             import tcptrace_viz.render.ladder_figure  # noqa: F401
 

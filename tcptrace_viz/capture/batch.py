@@ -52,6 +52,9 @@ from tcptrace_viz.meta import Value
 from tcptrace_viz.scenarios.params import check_values
 from tcptrace_viz.scenarios.registry import Scenario
 
+IDLE_RUNS_MAX = 8
+"""Runs waiting for kernel timers (``Scenario.waits_s``) at once, beside the ``-j`` others."""
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -157,15 +160,15 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
             if beside_first is not None:
                 beside_first()
             while_the_worker_runs(more_workers=bool(waiting))  # scapy for the later workers
-            while len(running) < jobs and waiting:
-                _start(waiting.pop(), family, plan, timeout_s, running, sysctls)
+            _start_more(waiting, running, jobs, lambda run: _start(
+                run, family, plan, timeout_s, running, sysctls))
             if prepare is not None:
                 prepare()
         remaining = list(todo)  # not yet yielded
         while remaining:
             # Keep ``jobs`` workers busy, also while the caller holds a result.
-            while len(running) < jobs and waiting:
-                _start(waiting.pop(), family, plan, timeout_s, running, sysctls)
+            _start_more(waiting, running, jobs, lambda run: _start(
+                run, family, plan, timeout_s, running, sysctls))
             candidates = remaining if not ordered else remaining[:1]
             run = next((run for run in candidates if run.outcome is not None), None)
             if run is None:
@@ -184,6 +187,24 @@ def run_many(runs: Iterable[tuple[Scenario, Mapping[str, Value] | None]],
             if completed and run.worker is not None:
                 run.worker.finish()
             interrupts.release(run.key)
+
+
+def _start_more(waiting: list[_Run], running: list[_Run], jobs: int,
+                start: Callable[[_Run], None]) -> None:
+    """Start the next waiting runs (popped from the end) while fewer than ``jobs`` hold a CPU.
+
+    With ``jobs`` of 2 or more, a run that mostly waits for a kernel timer (its scenario's
+    ``waits_s``) takes no CPU's place: up to :data:`IDLE_RUNS_MAX` of them run beside the
+    others.  ``-j 1`` stays strictly one at a time."""
+    def holds_cpu(run: _Run) -> bool:
+        return jobs == 1 or not run.scenario.waits_s
+
+    while waiting:
+        idle = sum(1 for run in running if not holds_cpu(run))
+        busy = len(running) - idle
+        if not (busy < jobs if holds_cpu(waiting[-1]) else idle < IDLE_RUNS_MAX):
+            return
+        start(waiting.pop())
 
 
 def _start(run: _Run, family: int, plan: TracerPlan, timeout_s: float, running: list[_Run],

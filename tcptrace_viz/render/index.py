@@ -142,9 +142,10 @@ def _closers(trace: Trace) -> str:
     parts = []
     for letter, name in (("F", "FIN"), ("R", "RST")):
         senders: list[str] = []
-        for row in rows_of(trace.packets):
-            if letter not in row.flags:
-                continue
+        packets = trace.packets
+        flagged = packets[packets["flags"].str.contains(letter, regex=False)] if len(
+            packets) else packets
+        for row in rows_of(flagged):
             sender = who_sent(row.dir, sides, row.src, row.sport)
             if sender not in senders:
                 senders.append(str(sender))

@@ -149,16 +149,25 @@ def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
 
 
 def wrap_to(text: str, room: float, size_pt: float) -> list[str]:
-    """``text`` split into lines no wider than ``room`` inches at ``size_pt`` (by words)."""
+    """``text`` split into lines no wider than ``room`` inches at ``size_pt`` (by words).
+
+    Each line holds the most words that fit (at least one), found by bisection: a line's
+    width grows with its words, so a few measurements per line give what measuring every
+    longer prefix would."""
+    words = text.split(" ")
     lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        longer = f"{line} {word}" if line else word
-        if line and text_inches(longer, size_pt) > room:
-            lines.append(line)
-            longer = word
-        line = longer
-    return [*lines, line]
+    start = 0
+    while start < len(words):
+        low, high = start + 1, len(words)  # words[start:low] always goes on the line
+        while low < high:
+            middle = (low + high + 1) // 2
+            if text_inches(" ".join(words[start:middle]), size_pt) > room:
+                high = middle - 1
+            else:
+                low = middle
+        lines.append(" ".join(words[start:low]))
+        start = low + (low < len(words) and not words[low])  # a doubled space: broken there
+    return lines or [""]
 
 
 def note_lines(ladder: Ladder, width_inches: float) -> list[tuple[int, str]]:

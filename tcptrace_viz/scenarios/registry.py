@@ -56,6 +56,10 @@ class Scenario:
     """Segments the run's namespace loses on purpose (``--drop`` adds to them)."""
     sysctls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Per-namespace TCP settings the run needs (``--sysctl`` may override them)."""
+    waits_s: float = 0.0
+    """About how long the run sits idle waiting for a kernel timer (a retransmission timeout,
+    TCP_LINGER2, keepalive): with ``-j`` 2 or more such runs start first and beside the
+    CPU-bound ones instead of holding a CPU's place."""
 
 
 _REGISTRY: dict[str, Scenario] = {}
@@ -72,13 +76,14 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
              parameters: tuple[Parameter, ...] = (), burst_bytes: BurstFunction | None = None,
              complete: bool = False,
              key_moments: tuple[Moment, ...] = (), losses: tuple[LossRule, ...] = (),
-             sysctls: Mapping[str, str] | None = None,
+             sysctls: Mapping[str, str] | None = None, waits_s: float = 0.0,
              ) -> Callable[[RunFunction], RunFunction]:
     """Register the decorated function as the steps of scenario ``name``.
 
     ``losses``: segments to lose on purpose (:class:`LossRule`), so a retransmission or a timer
     shows; ``sysctls``: per-namespace settings the run needs (``{"net.ipv4.tcp_rfc1337":
-    "1"}``), set in its namespace only.
+    "1"}``), set in its namespace only; ``waits_s``: about how many seconds the run waits
+    idle for a kernel timer (it then runs beside the others instead of taking a ``-j`` place).
     """
 
     check_definition(name, outcomes, key_moments, parameters, sides)  # at the @scenario line
@@ -92,7 +97,7 @@ def scenario(*, name: str, title: str, teaches: str, steps: str,
                 "choose another name")
         _REGISTRY[name] = Scenario(name, title, teaches, steps, outcomes, run, wire, sides,
                                    parameters, burst_bytes, complete, key_moments,
-                                   tuple(losses), dict(sysctls or {}))
+                                   tuple(losses), dict(sysctls or {}), max(waits_s, 0.0))
         return run
 
     return register

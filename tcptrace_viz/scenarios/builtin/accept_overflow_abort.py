@@ -55,6 +55,7 @@ from tcptrace_viz.scenarios.api import (
     ),
     losses=(LossRule("client", ".", count=1),),
     sysctls={"net.ipv4.tcp_abort_on_overflow": "1"},
+    waits_s=1.0,
 )
 def accept_overflow_abort(ctx: ScenarioContext) -> None:
     """Fill a backlog-0 queue behind a half-open request, then read on the refused client."""

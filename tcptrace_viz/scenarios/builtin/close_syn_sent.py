@@ -50,6 +50,7 @@ _SYN_RECV = "03"
         Moment("c2s R", "no socket for it any more: the client's kernel answers with an RST"),
     ),
     losses=(LossRule("server", "S"),),
+    waits_s=1.0,
 )
 def close_syn_sent(ctx: ScenarioContext) -> None:
     """Connect without blocking, close in SYN_SENT, wait until the server's request is gone."""

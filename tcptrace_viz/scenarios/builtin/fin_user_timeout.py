@@ -51,6 +51,7 @@ USER_TIMEOUT_MS = 1000
         Moment("c2s R", "the client's socket is gone: its kernel answers with an RST"),
     ),
     losses=(LossRule("client", "F", count=0),),
+    waits_s=USER_TIMEOUT_MS / 1000,
 )
 def fin_user_timeout(ctx: ScenarioContext) -> None:
     """Close with a short user timeout while every FIN is lost, then send from the server."""

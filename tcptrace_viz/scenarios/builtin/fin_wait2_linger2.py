@@ -54,6 +54,7 @@ LINGER2_S = 1
                               "silently"),
         Moment("c2s R", "the client's kernel answers with an RST"),
     ),
+    waits_s=float(LINGER2_S),
 )
 def fin_wait2_linger2(ctx: ScenarioContext) -> None:
     """Close with a short TCP_LINGER2, wait until the FIN_WAIT2 is gone, then send late data."""

@@ -51,6 +51,7 @@ PROBES = 1
         Moment("client recv", "the blocked recv() fails with ETIMEDOUT"),
     ),
     losses=(LossRule("server", ".", count=0),),
+    waits_s=float(IDLE_S + INTERVAL_S * PROBES),
 )
 def keepalive_timeout(ctx: ScenarioContext) -> None:
     """Turn keepalive on with short timers and block in recv() until it gives up."""

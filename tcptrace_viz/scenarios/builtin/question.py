@@ -46,6 +46,7 @@ QUESTION_PAUSE_S = 0.2
         Moment("server write #2",
                "the next write fails with EPIPE: the kernel has seen the RST"),
     ),
+    waits_s=2 * QUESTION_PAUSE_S,
 )
 def question(ctx: ScenarioContext) -> None:
     """Two forked processes, synchronised the way the original was: by pauses."""
