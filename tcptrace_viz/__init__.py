@@ -9,10 +9,11 @@ from tcptrace_viz._version import __version__
 
 TYPE_CHECKING = False  # not typing's: importing typing here would slow every start (see entry.py)
 
-__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "LossRule", "Moment", "Outcome",
-           "Parameter", "ScenarioContext", "SocketEntry", "Trace", "__version__", "fork_child",
-           "join_child", "load_scenario_file", "read_capture", "scenario", "set_loopback_up",
-           "unload_scenario_file"]
+__all__ = ["SERVER_PORT", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN", "UNUSED_PORT",
+           "CallOutcome", "LossRule", "Moment", "Outcome", "Parameter", "RawTcp",
+           "ScenarioContext", "SeenSegment", "SocketEntry", "Trace", "__version__",
+           "fork_child", "join_child", "load_scenario_file", "read_capture", "scenario",
+           "set_loopback_up", "unload_scenario_file"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,13 +21,20 @@ if TYPE_CHECKING:
     from tcptrace_viz.notebook import Trace
     from tcptrace_viz.scenarios.api import (
         SERVER_PORT,
+        TH_ACK,
+        TH_FIN,
+        TH_PSH,
+        TH_RST,
+        TH_SYN,
         UNUSED_PORT,
         CallOutcome,
         LossRule,
         Moment,
         Outcome,
         Parameter,
+        RawTcp,
         ScenarioContext,
+        SeenSegment,
         SocketEntry,
         fork_child,
         join_child,
@@ -36,8 +44,10 @@ if TYPE_CHECKING:
     from tcptrace_viz.scenarios.files import load_scenario_file, unload_scenario_file
 
 _SCENARIO_API = frozenset({"CallOutcome", "LossRule", "Moment", "Outcome", "Parameter",
-                           "SERVER_PORT", "ScenarioContext", "SocketEntry", "UNUSED_PORT",
-                           "fork_child", "join_child", "scenario", "set_loopback_up"})
+                           "RawTcp", "SERVER_PORT", "ScenarioContext", "SeenSegment",
+                           "SocketEntry", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN",
+                           "UNUSED_PORT", "fork_child", "join_child", "scenario",
+                           "set_loopback_up"})
 """The scenario-writing API (:mod:`tcptrace_viz.scenarios.api`), imported on first use."""
 
 

@@ -115,3 +115,38 @@ def test_run_addresses_differ_per_pid() -> None:
     assert run_addresses(socket.AF_INET, 1234) != run_addresses(socket.AF_INET, 1235)
     assert run_addresses(socket.AF_INET, 1234)[0].startswith("127.")
     assert ":" in run_addresses(socket.AF_INET6, 1234)[0]
+
+
+def test_a_time_wait_listed_then_gone_ends_after_the_rst_it_received() -> None:
+    """RFC 1337's assassination: the steps saw TIME_WAIT in the table, an RST reached it, and
+    a later read no longer lists it: CLOSE sorts right after that RST, from the socket table."""
+    rows = [_close_row(100, "FIN_WAIT2")]
+    packets = _packets((50, C, "F."), (90, S, "."), (200, S, "F."), (210, C, "."),
+                       (6000, S, "."), (6010, C, "."), (6020, S, "R"), (7000, S, "."),
+                       (7010, C, "R"))
+    tables = [(300, [SocketEntry(C, S, "TIME_WAIT")]), (6500, [])]
+    follow_timewait_sockets(rows, packets, [], [], 5555, 9000, tables)
+    assert [(r["new"], r["ts_ns"], r["source"]) for r in rows] == [
+        ("FIN_WAIT2", 100, "tracepoint"), ("TIME_WAIT", 201, "socket-table"),
+        ("CLOSE", 6021, "socket-table")]
+    assert "RST it received" in rows[2]["reason"]
+
+
+def test_a_mini_socket_gone_without_a_segment_ends_when_the_table_said_so() -> None:
+    """TCP_LINGER2: the FIN_WAIT2 mini-socket times out; its end is the read that missed it."""
+    rows = [_close_row(100, "FIN_WAIT2")]
+    packets = _packets((50, C, "F."), (90, S, "."))
+    tables = [(150, [SocketEntry(C, S, "FIN_WAIT2")]), (1100, [])]
+    follow_timewait_sockets(rows, packets, [], [], 5555, 9000, tables)
+    assert [(r["new"], r["ts_ns"]) for r in rows] == [("FIN_WAIT2", 100), ("CLOSE", 1100)]
+    assert rows[1]["reason"] == "no longer in the socket table"
+
+
+def test_a_full_socket_listed_before_its_close_is_not_a_mini_socket() -> None:
+    """A read that listed the full socket (before the tracepoint's CLOSE) says nothing about a
+    mini-socket: the CLOSE stands."""
+    rows = [_close_row(100, "FIN_WAIT1")]
+    packets = _packets((50, C, "F."))
+    follow_timewait_sockets(rows, packets, [], [], 5555, 9000,
+                            [(60, [SocketEntry(C, S, "FIN_WAIT1")]), (200, [])])
+    assert [(r["new"], r["ts_ns"]) for r in rows] == [("CLOSE", 100)]

@@ -115,7 +115,8 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
     follow_timewait_sockets(state_rows, packets,
                             [entry for entry in raw["table"]
                              if entry.local.rsplit(":", 1)[0].strip("[]") in hosts],
-                            sent_resets, raw["server_port"], raw["table_ns"])
+                            sent_resets, raw["server_port"], raw["table_ns"],
+                            raw.get("tables") or ())
     packets["reason"] = pd.Series(packet_reasons(packets, sent_resets), dtype=object)
     counts = list(raw.get("lost_counts") or [0] * len(scenario.losses))
     drops = segment_drops(packets, traced.events if traced is not None else None,
@@ -141,6 +142,9 @@ def _assemble(scenario: Scenario, family: int, raw: dict[str, Any], traced: Any,
         "frames_reordered": backwards, "ring_mib": raw["ring_blocks"],
         "reader_priority": raw["reader_priority"],
     }
+    # segments a scenario sent from a raw socket (ctx.inject): captured, never in OutSegs
+    stats["injected"] = sum(1 for record in raw_records
+                            if record.call == "inject" and not record.errno)
     account(stats, counters)
     stats["lost_on_purpose"] = drops.rule_lost
     stats["dropped_on_purpose"] = loss_sentences(scenario.losses, counts, drops)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.capture.tracefs import KernelEvent
-from tcptrace_viz.kernel.sockettable import SocketEntry
+from tcptrace_viz.kernel.sockettable import SocketEntry, TableRead
 from tcptrace_viz.kernel.syscalls import SampledState
 from tcptrace_viz.vocabulary import endpoint, host_of
 
@@ -165,15 +165,25 @@ def _first_fins(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray]
 
 def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
                             table: Iterable[SocketEntry], sent: Iterable[SentReset],
-                            server_port: int, table_ns: int) -> None:
+                            server_port: int, table_ns: int,
+                            tables: Iterable[TableRead] = ()) -> None:
     """Follow each connection the kernel handed to a timewait mini-socket (see module doc).
 
     The full socket's last traced move (FIN_WAIT2, CLOSING or FIN_WAIT1 -> CLOSE) becomes what
     the connection did: ``-> TIME_WAIT`` when the peer's FIN had arrived (or CLOSING's ACK),
     ``-> FIN_WAIT2`` (orphaned) when it had not, followed by ``FIN_WAIT2 -> TIME_WAIT`` when the
     peer's FIN reached the mini-socket.  A mini-socket's RST ends it (``-> CLOSE``).
+
+    ``table`` is the socket table read at ``table_ns`` (the end of the run), ``tables`` the
+    reads the steps made during it: a mini-socket listed after the full socket's CLOSE and
+    missing from a later read ended in between (``-> CLOSE``, after the RST it received there,
+    if one was captured).
     """
+    table = list(table)
     listed = {(entry.local, entry.remote): entry.state for entry in table}
+    reads = sorted([*tables, (table_ns, table)], key=lambda read: read[0])
+    read_states = [(ts, {(entry.local, entry.remote): entry.state for entry in entries})
+                   for ts, entries in reads]
     ends = packet_endpoints(packets)
     fins = _first_fins(packets, ends)
     resets = [reset for reset in sent if reset.state == "TIME_WAIT"]
@@ -188,7 +198,10 @@ def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
         peer_fin = fins.get((remote, local))
         kill = next((reset for reset in resets if (reset.local, reset.remote) == (local, remote)
                      and reset.ts_ns >= int(last["ts_ns"])), None)
-        if listed.get((local, remote)) is None and kill is None:
+        later = [(ts, states.get((local, remote))) for ts, states in read_states
+                 if ts > int(last["ts_ns"])]
+        seen = [ts for ts, state in later if state in ("TIME_WAIT", "FIN_WAIT2")]
+        if not seen and kill is None:
             continue  # gone without a trace of a mini-socket: the tracepoint's CLOSE stands
         side = str(last["side"])
         if last["old"] == "FIN_WAIT2" and (peer_fin is None or peer_fin > int(last["ts_ns"])):
@@ -204,8 +217,29 @@ def follow_timewait_sockets(rows: list[dict[str, Any]], packets: pd.DataFrame,
         if kill is not None:
             rows.append(_row(kill.ts_ns, side, local, remote, state, "CLOSE", "tracepoint",
                              f"RST sent: {kill.reason}; the timewait socket is removed"))
+            continue
+        gone = next((ts for ts, found in later if ts > seen[-1] and found is None), None)
+        if gone is not None:
+            rows.append(_gone_row(packets, ends, seen[-1], gone, side, local, remote, state))
     _add_listed_time_wait(rows, fins, listed, server_port, table_ns)
     rows.sort(key=lambda row: int(row["ts_ns"]))
+
+
+def _gone_row(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray], listed_ns: int,
+              gone_ns: int, side: str, local: str, remote: str, state: str) -> dict[str, Any]:
+    """The end of a mini-socket listed at ``listed_ns`` and missing at ``gone_ns``: right after
+    the first RST it received in between, else at ``gone_ns``."""
+    src, dst = ends
+    ts = packets["ts_ns"].to_numpy(dtype=np.int64)
+    resets: Any = np.flatnonzero(packets["flags"].str.contains("R", regex=False).to_numpy(dtype=bool)
+                            & (src == remote) & (dst == local)
+                            & (ts > listed_ns) & (ts < gone_ns)) if len(packets) else []
+    if len(resets):
+        return _row(int(ts[resets[0]]) + 1, side, local, remote, state, "CLOSE", "socket-table",
+                    "ended by the RST it received: the socket table listed it before that "
+                    "RST and no longer after it")
+    return _row(gone_ns, side, local, remote, state, "CLOSE", "socket-table",
+                "no longer in the socket table")
 
 
 def _add_listed_time_wait(rows: list[dict[str, Any]], fins: dict[tuple[str, str], int],

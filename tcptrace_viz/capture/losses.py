@@ -70,7 +70,8 @@ def account(stats: dict[str, Any], counters: Mapping[str, int]) -> None:
     backlog/device, or by the full packet ring; what no counter explains is named as such.
     Captured but dropped: IP or TCP discarded a segment the capture kept.
     """
-    sent, captured = int(stats["kernel_sent_segs"]), int(stats["tcp_segments"])
+    sent = int(stats["kernel_sent_segs"])
+    captured = int(stats["tcp_segments"]) - int(stats.get("injected") or 0)  # theirs, not TCP's
     ring = int(stats["dropped"])
     output, output_names = _named(counters, OUTPUT_DROPS)
     lo, _ = _named(counters, LO_DROPS)

@@ -138,7 +138,7 @@ def worker_main(scenario: Scenario, family: int, writer: int, go: int, plan: Tra
                 "ts_ns": sniffed.ts_ns, "kernel_packets": sniffed.kernel_packets,
                 "kernel_drops": sniffed.kernel_drops, "ring_blocks": sniffed.ring_blocks,
                 "clock": sniffed.clock, "reader_priority": sniffed.reader_priority,
-                "table": table, "table_ns": table_ns,
+                "table": table, "table_ns": table_ns, "tables": context.tables,
                 "end_ns": end_ns, "records": context.log.records, "samples": context.log.sampled,
                 "counters": {key: after[key] - before.get(key, 0) for key in after},
                 "facts": context.facts, "traced": traced,

@@ -55,17 +55,43 @@ def read_socket_table() -> list[SocketEntry]:
     return entries
 
 
+TableRead = tuple[int, list[SocketEntry]]
+"""One read of the socket table: when (``time.time_ns()``) and every entry it listed."""
+
+
 def wait_for_socket(predicate: Callable[[SocketEntry], bool], what: str,
-                    timeout_s: float) -> SocketEntry:
-    """Poll the socket table until an entry satisfies ``predicate``; ScenarioError on timeout."""
+                    timeout_s: float, seen: list[TableRead] | None = None) -> SocketEntry:
+    """Poll the socket table until an entry satisfies ``predicate``; ScenarioError on timeout.
+
+    ``seen`` gets the read that satisfied it."""
+    ts_ns, table = _poll_table(lambda table: any(predicate(entry) for entry in table),
+                               f"waiting for {what}", timeout_s)
+    if seen is not None:
+        seen.append((ts_ns, table))
+    return next(entry for entry in table if predicate(entry))
+
+
+def wait_for_no_socket(predicate: Callable[[SocketEntry], bool], what: str,
+                       timeout_s: float, seen: list[TableRead] | None = None) -> None:
+    """Poll the socket table until no entry satisfies ``predicate`` (a TIME_WAIT killed, a
+    FIN_WAIT2 ended); ScenarioError on timeout.  ``seen`` gets the read that showed it."""
+    read = _poll_table(lambda table: not any(predicate(entry) for entry in table),
+                       f"waiting for {what} to end", timeout_s)
+    if seen is not None:
+        seen.append(read)
+
+
+def _poll_table(done: Callable[[list[SocketEntry]], bool], waiting_for: str,
+                timeout_s: float) -> TableRead:
     deadline = time.monotonic() + timeout_s
     pause = 0.0002
     while True:
-        for entry in read_socket_table():
-            if predicate(entry):
-                return entry
+        ts_ns = time.time_ns()
+        table = read_socket_table()
+        if done(table):
+            return ts_ns, table
         if time.monotonic() > deadline:
-            raise ScenarioError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise ScenarioError(f"timed out after {timeout_s:.0f} s {waiting_for}")
         time.sleep(pause)  # polling the kernel's table, bounded by the deadline
         pause = min(pause * 2, 0.01)
 

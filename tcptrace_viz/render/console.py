@@ -53,12 +53,15 @@ def console_summary(trace: Trace | Prepared, written: Sequence[Path] = ()) -> st
     else:
         lines += _item("  capture: ", f"{stats.get('tcp_segments', 0)} segments, "
                        f"{stats.get('lost', stats.get('dropped', 0))} lost; the kernel sent "
-                       f"{stats.get('kernel_sent_segs', 0)} and received "
+                       f"{stats.get('kernel_sent_segs', 0)}"
+                       + (f" (and the scenario injected {stats['injected']})"
+                          if stats.get("injected") else "")
+                       + " and received "
                        f"{stats.get('kernel_in_segs', 0)}; states from {meta.state_source}"
                        + (f" ({meta.state_source_note})" if meta.state_source_note else ""))
     if settings_text(meta):
         lines += _item("  settings: ", settings_text(meta) + (
-            " (--sysctl in the run's namespace only)" if meta.sysctls_set else ""))
+            " (in the run's namespace only)" if meta.sysctls_set else ""))
     lines += [line for note in meta.order_notes or []
               for line in _item("  out of causal order, as the kernel timestamped it: ", note)]
     lines += [f"  wrote {path}" for path in written]

@@ -215,7 +215,7 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     lines += [f"{label.capitalize()}: {text}" for label, text in file_comment_items(meta)]
     if settings_text(meta):
         lines.append(f"Settings: {settings_text(meta)}"
-                     + (" (--sysctl in the run's namespace only)." if meta.sysctls_set else "."))
+                     + (" (in the run's namespace only)." if meta.sysctls_set else "."))
     stats = meta.stats
     if isinstance(stats, dict):
         lines += [f"Lost: {loss}." for loss in stats.get("losses") or []]

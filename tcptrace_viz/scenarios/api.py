@@ -14,12 +14,16 @@ the built-ins import these very names from here, so a scenario file has every to
 - :class:`LossRule` loses chosen segments on purpose (``losses=`` of :func:`scenario`), and
   ``sysctls=`` sets per-namespace TCP settings for the run;
 - :data:`SERVER_PORT`, :data:`UNUSED_PORT`, :class:`SocketEntry` and :func:`set_loopback_up`
-  for the rarer cases (a refused connection, the socket table, holding ``lo`` down).
+  for the rarer cases (a refused connection, the socket table, holding ``lo`` down);
+- ``ctx.raw_tcp()`` (a :class:`RawTcp`: every TCP segment received, as :class:`SeenSegment`)
+  and ``ctx.inject`` with the ``TH_*`` flag bits send a segment no socket would (an old
+  duplicate).
 """
 
 from __future__ import annotations
 
 from tcptrace_viz.kernel.netns import set_loopback_up
+from tcptrace_viz.kernel.raw_tcp import RawTcp, SeenSegment
 from tcptrace_viz.kernel.segment_loss import LossRule
 from tcptrace_viz.kernel.sockettable import SocketEntry
 from tcptrace_viz.scenarios.context import (
@@ -33,8 +37,9 @@ from tcptrace_viz.scenarios.expectation import CallOutcome, Outcome
 from tcptrace_viz.scenarios.moments import Moment
 from tcptrace_viz.scenarios.params import Parameter
 from tcptrace_viz.scenarios.registry import scenario
+from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN
 
-__all__ = ["SERVER_PORT", "UNUSED_PORT", "CallOutcome", "LossRule", "Moment", "Outcome",
-           "Parameter",
-           "ScenarioContext", "SocketEntry", "fork_child", "join_child", "scenario",
-           "set_loopback_up"]
+__all__ = ["SERVER_PORT", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN", "UNUSED_PORT",
+           "CallOutcome", "LossRule", "Moment", "Outcome", "Parameter", "RawTcp",
+           "ScenarioContext", "SeenSegment", "SocketEntry", "fork_child", "join_child",
+           "scenario", "set_loopback_up"]

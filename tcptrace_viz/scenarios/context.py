@@ -16,7 +16,14 @@ from typing import Any
 
 from tcptrace_viz.errors import ScenarioError
 from tcptrace_viz.kernel.process import child_exit_status, die_with_parent
-from tcptrace_viz.kernel.sockettable import SocketEntry, wait_for_socket
+from tcptrace_viz.kernel.raw_tcp import RawTcp
+from tcptrace_viz.kernel.sockettable import (
+    SocketEntry,
+    TableRead,
+    read_socket_table,
+    wait_for_no_socket,
+    wait_for_socket,
+)
 from tcptrace_viz.kernel.syscalls import (
     POLLRDHUP,
     SyscallLog,
@@ -24,6 +31,7 @@ from tcptrace_viz.kernel.syscalls import (
     poll_flags_to_str,
     tcp_state_of,
 )
+from tcptrace_viz.tcp import tcp_flags_to_str
 from tcptrace_viz.vocabulary import socket_endpoint
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -50,6 +58,11 @@ class ScenarioContext:
         """What the steps want the report to show (bytes accepted vs delivered, a note...):
         the Trace's ``meta.facts``."""
         self._open: list[socket.socket] = []
+        self._raw: list[RawTcp] = []
+        self.tables: list[TableRead] = []
+        """The socket-table reads the steps waited on, with their time: what the table listed
+        during the run (a TIME_WAIT that an RST then ended) for the states table."""
+        self._affinity: set[int] = set()
 
     # --- sockets -------------------------------------------------------------------------------
     def tcp_socket(self) -> socket.socket:
@@ -187,7 +200,48 @@ class ScenarioContext:
     def wait_socket_table(self, predicate: Callable[[SocketEntry], bool],
                           what: str) -> SocketEntry:
         """Wait until the namespace's socket table has a matching entry (bounded)."""
-        return wait_for_socket(predicate, f"{self.name}: {what}", self.timeout_s)
+        return wait_for_socket(predicate, f"{self.name}: {what}", self.timeout_s, self.tables)
+
+    def wait_socket_gone(self, predicate: Callable[[SocketEntry], bool], what: str) -> None:
+        """Wait until no entry of the socket table matches any more (bounded): a FIN_WAIT2
+        that timed out, a TIME_WAIT that an RST killed."""
+        wait_for_no_socket(predicate, f"{self.name}: {what}", self.timeout_s, self.tables)
+
+    # --- hand-made segments --------------------------------------------------------------------
+    def raw_tcp(self) -> RawTcp:
+        """Raw sockets for this run: ``.seen`` holds every TCP segment the namespace receives
+        from now on (open it before connecting to learn the sequence numbers), and
+        :meth:`inject` sends through it.  Closed at the end of the run.
+
+        The run is pinned to one CPU from here on: the kernel then handles each segment this
+        process sends, and every answer it draws, to the end before the process runs again,
+        so when ``raw.wait_for`` returns an answer, TCP has already acted on it."""
+        raw = RawTcp(self.family)
+        if not self._raw:
+            self._affinity = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {min(self._affinity)})
+        self._raw.append(raw)
+        return raw
+
+    def socket_table(self) -> list[SocketEntry]:
+        """The namespace's socket table now (``/proc/net/tcp`` and ``tcp6``)."""
+        ts_ns = time.time_ns()
+        table = read_socket_table()
+        self.tables.append((ts_ns, table))
+        return table
+
+    def inject(self, side: str, raw: RawTcp, *, sport: int, dport: int, seq: int, ack: int,
+               flags: int, shown_args: str | None = None) -> int | None:
+        """Send one hand-made segment (no options, no payload) as no socket would (an old
+        duplicate): from the server's address when ``sport`` is :attr:`server_port`, from the
+        client's otherwise, to the other one.  Logged as ``inject`` on ``side``'s lane; returns
+        the bytes sent.  The kernel counts it as received, never as sent."""
+        src, dst = ((self.server_host, self.client_host) if sport == self.server_port
+                    else (self.client_host, self.server_host))
+        sent: int | None = self.call(
+            side, "inject", raw.send, src, dst, sport, dport, seq, ack, flags,
+            shown_args=shown_args if shown_args is not None else f"[{tcp_flags_to_str(flags)}]")
+        return sent
 
     # --- end of run ----------------------------------------------------------------------------
     def close_quietly(self, sock: socket.socket) -> None:
@@ -200,6 +254,11 @@ class ScenarioContext:
             if sock.fileno() >= 0:
                 sock.close()
         self._open.clear()
+        for raw in self._raw:
+            raw.close()
+        if self._raw:
+            os.sched_setaffinity(0, self._affinity)
+        self._raw.clear()
 
 
 class ChildProcess:

@@ -23,6 +23,8 @@ from tcptrace_viz.scenarios.builtin import (  # noqa: F401  (imported to registe
     connect_refused,
     simultaneous_close,
     time_wait,
+    time_wait_assassination,
+    time_wait_rfc1337,
     question,
     bulk_close,
     shutdown_read,

@@ -9,7 +9,6 @@ client with no socket for it, which answers with an RST.
 from __future__ import annotations
 
 import socket
-import time
 
 from tcptrace_viz.scenarios.api import (
     CallOutcome,
@@ -61,24 +60,7 @@ def fin_user_timeout(ctx: ScenarioContext) -> None:
              socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS,
              shown_args=f"TCP_USER_TIMEOUT {USER_TIMEOUT_MS}", show=lambda _: "0")
     ctx.close("client", client)
-    _wait_gone(ctx, port)
+    ctx.wait_socket_gone(lambda entry: entry.local.endswith(f":{port}"),
+                         "the client's socket")
     ctx.send("server", server, b"late")
     ctx.wait_error("server", server)
-
-
-def _wait_gone(ctx: ScenarioContext, port: int) -> None:
-    """Until no socket of the client's port is left in the socket table (bounded)."""
-    deadline = time.monotonic() + ctx.timeout_s
-    while _listed(port):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{ctx.name}: the client's socket was never dropped")
-        time.sleep(0.005)  # polling the kernel's table, bounded by the deadline
-
-
-def _listed(port: int) -> bool:
-    wanted = f":{port:04X}"
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path, encoding="ascii") as table:
-            if any(line.split()[1].endswith(wanted) for line in table.read().splitlines()[1:]):
-                return True
-    return False

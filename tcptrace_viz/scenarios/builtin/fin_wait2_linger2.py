@@ -68,27 +68,10 @@ def fin_wait2_linger2(ctx: ScenarioContext) -> None:
     ctx.wait_socket_table(lambda entry: entry.state == "FIN_WAIT2"
                           and entry.local.endswith(f":{port}"), "the client's FIN_WAIT2")
     seen = time.monotonic()
-    _wait_gone(ctx, port)
+    ctx.wait_socket_gone(lambda entry: entry.local.endswith(f":{port}"),
+                         "the client's FIN_WAIT2")
     ctx.facts["note"] = (f"the socket table listed the client's port in FIN_WAIT2 (a timewait "
                          f"mini-socket) after close(), then no more "
                          f"{(time.monotonic() - seen) * 1000:.0f} ms later")
     ctx.send("server", server, b"late")
     ctx.wait_error("server", server)
-
-
-def _wait_gone(ctx: ScenarioContext, port: int) -> None:
-    """Until no socket of the client's port is left in the socket table (bounded)."""
-    deadline = time.monotonic() + ctx.timeout_s
-    while _listed(port):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{ctx.name}: the client's FIN_WAIT2 did not end")
-        time.sleep(0.005)  # polling the kernel's table, bounded by the deadline
-
-
-def _listed(port: int) -> bool:
-    wanted = f":{port:04X}"
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path, encoding="ascii") as table:
-            if any(line.split()[1].endswith(wanted) for line in table.read().splitlines()[1:]):
-                return True
-    return False
