@@ -56,7 +56,7 @@ def test_a_setting_changes_the_runs_namespace_and_only_that(tmp_path: Path) -> N
          "net.ipv4.tcp_timestamps=0"], cwd=tmp_path, capture_output=True, text=True,
         timeout=300, check=False)
     assert done.returncode == 0, done.stderr
-    assert "settings: net.ipv4.tcp_timestamps=0 (--sysctl" in done.stdout
+    assert "settings: net.ipv4.tcp_timestamps=0 (in the run's namespace only)" in done.stdout
     assert read_settings(["net.ipv4.tcp_timestamps"])["net.ipv4.tcp_timestamps"] == host
     from tcptrace_viz.store import read_capture
 
@@ -67,7 +67,7 @@ def test_a_setting_changes_the_runs_namespace_and_only_that(tmp_path: Path) -> N
     syn = trace.packets[trace.packets["flags"] == "S"].iloc[0]
     assert "TS" not in str(syn["options"]) and "MSS" in str(syn["options"]).upper()
     html = (tmp_path / "reports" / "close-then-write.html").read_text()
-    assert "set with --sysctl, in this run&#39;s namespace only" in html
+    assert "set by the scenario or --sysctl, in this run&#39;s namespace only" in html
     index = (tmp_path / "reports" / "index.html").read_text()
     assert "net.ipv4.tcp_timestamps=0" in index
 
@@ -90,6 +90,7 @@ def test_the_settings_line_names_parameters_and_sysctls() -> None:
 
     trace = make_trace(parameters={"bytes": 65536}, sysctls_set={"net.ipv4.tcp_sack": "0"})
     assert settings_text(trace.meta) == "bytes=65536, net.ipv4.tcp_sack=0"
-    assert "Settings: bytes=65536, net.ipv4.tcp_sack=0 (--sysctl" in render(trace, "txt")
+    assert ("Settings: bytes=65536, net.ipv4.tcp_sack=0 (in the run's namespace only)"
+            in render(trace, "txt"))
     assert "parameters (--set)" in render(trace, "html")
     assert settings_text(make_trace().meta) == ""

@@ -231,9 +231,9 @@ def _gone_row(packets: pd.DataFrame, ends: tuple[np.ndarray, np.ndarray], listed
     the first RST it received in between, else at ``gone_ns``."""
     src, dst = ends
     ts = packets["ts_ns"].to_numpy(dtype=np.int64)
-    resets: Any = np.flatnonzero(packets["flags"].str.contains("R", regex=False).to_numpy(dtype=bool)
-                            & (src == remote) & (dst == local)
-                            & (ts > listed_ns) & (ts < gone_ns)) if len(packets) else []
+    is_rst = packets["flags"].str.contains("R", regex=False).to_numpy(dtype=bool)
+    resets: Any = np.flatnonzero(is_rst & (src == remote) & (dst == local) & (ts > listed_ns)
+                                 & (ts < gone_ns)) if len(packets) else []
     if len(resets):
         return _row(int(ts[resets[0]]) + 1, side, local, remote, state, "CLOSE", "socket-table",
                     "ended by the RST it received: the socket table listed it before that "

@@ -38,7 +38,7 @@ def sysctl_items(meta: TraceMeta) -> list[tuple[str, str]]:
     """``meta.sysctls`` as sorted (name, value) pairs, those ``--sysctl`` set marked."""
     values = {str(k): str(v) for k, v in meta.sysctls.items()}
     values.update({str(k): str(v) for k, v in meta.sysctls_set.items() if str(k) not in values})
-    return sorted((name, f"{value} (set with --sysctl, in this run's namespace only)"
+    return sorted((name, f"{value} (set by the scenario or --sysctl, in this run's namespace only)"
                    if name in meta.sysctls_set else value) for name, value in values.items())
 
 

@@ -8,7 +8,7 @@ an RST.
 
 from __future__ import annotations
 
-from tcptrace_viz.scenarios.api import Moment, Outcome, scenario
+from tcptrace_viz.scenarios.api import Moment, Outcome, ScenarioContext, scenario
 from tcptrace_viz.scenarios.builtin.time_wait_assassination import (
     CALLS,
     STEPS,
@@ -16,7 +16,8 @@ from tcptrace_viz.scenarios.builtin.time_wait_assassination import (
     old_duplicate_twice,
 )
 
-scenario(
+
+@scenario(
     name="time-wait-rfc1337",
     title="tcp_rfc1337 = 1: TIME_WAIT ignores the RST and absorbs the old duplicates",
     teaches=(
@@ -48,4 +49,7 @@ scenario(
                            "RST"),
     ),
     sysctls={"net.ipv4.tcp_rfc1337": "1", **SYSCTLS},
-)(old_duplicate_twice)
+)
+def time_wait_rfc1337(ctx: ScenarioContext) -> None:
+    """The steps of time-wait-assassination: only the setting differs."""
+    old_duplicate_twice(ctx)
