@@ -305,7 +305,8 @@ def render_capture(capture: CaptureResult, stem: str, folder: Path | None,
         with contextlib.suppress(TcptraceVizError):
             prepared.use_drawn(*service.receive())
     files = render_report_set(prepared, reports, stem, options)
-    row = index_row(capture.trace, f"{stem}.html", thumbnail_uri(files[reports / f"{stem}.png"]))
+    row = index_row(capture.trace, f"{stem}.html",
+                    thumbnail_uri(files[reports / f"{stem}.png"], pixels=prepared.drawn_pixels()))
     return Drawn(summary, files, pcapng, capture_json(capture.trace), folder, row)
 
 

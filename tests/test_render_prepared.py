@@ -105,3 +105,18 @@ def test_render_options_leave_the_trace_alone() -> None:
     quiet = render(trace, "txt", RenderOptions(verdict=False))
     assert "Verdict:" in render(trace, "txt") and "Verdict:" not in quiet
     assert trace.meta == before
+
+
+def test_the_thumbnail_cut_from_the_drawn_pixels_equals_the_one_decoded_from_the_png() -> None:
+    """The index's thumbnail comes from the canvas the PNG was written from, when there is one:
+    the same image as decoding the PNG, without decoding it."""
+    from tcptrace_viz.render.thumbnail import png_size, thumbnail_png
+
+    prepared = prepare(make_trace())
+    assert prepared.drawn_pixels() is None  # nothing drawn yet
+    png = prepared.png
+    pixels = prepared.drawn_pixels()
+    assert pixels is not None and tuple(pixels.shape[1::-1]) == png_size(png)
+    assert thumbnail_png(png, pixels=pixels) == thumbnail_png(png)
+    assert thumbnail_png(png, pixels=pixels[:10]) == thumbnail_png(png)  # wrong size: decoded
+    assert png_size(b"not a png") is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz.analysis.selection import select, timeline
 from tcptrace_viz.render.ladder_events import LadderEvents
@@ -134,6 +134,18 @@ class Prepared:
         from tcptrace_viz.render.ladder_figure import figure_pdf
 
         return figure_pdf(self.figure)
+
+    def drawn_pixels(self) -> Any:
+        """The RGBA pixels the PNG was written from, when :attr:`png` was drawn here (else
+        ``None``): the index's thumbnail is cut from them instead of decoding the PNG."""
+        if "png" not in self.__dict__ or "figure" not in self.__dict__:
+            return None
+        import numpy as np
+
+        try:
+            return np.asarray(self.figure.canvas.buffer_rgba())  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):
+            return None
 
     def use_drawn(self, svg: str, png: bytes) -> None:
         """Take :attr:`svg` and :attr:`png` as drawn elsewhere from this :meth:`ladder`, e.g.
