@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from tcptrace_viz import interrupts
 from tcptrace_viz.errors import Interrupted, TcptraceVizError
+from tcptrace_viz.kernel.process import fork_sharing_heap
 
 T = TypeVar("T")
 _LENGTH = struct.Struct("=Q")
@@ -34,7 +35,7 @@ class ForkedCall(Generic[T]):
         reader, writer = os.pipe()
         parent = os.getpid()
         with interrupts.deferred():
-            self.pid = os.fork()
+            self.pid = fork_sharing_heap()
             if self.pid == 0:  # pragma: no cover - the child
                 try:
                     interrupts.reset_in_child(signal.default_int_handler)

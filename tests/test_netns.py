@@ -132,3 +132,29 @@ def test_without_user_namespaces_capture_names_the_limit() -> None:
     assert ("cannot create a user and network namespace (No space left on device): "
             "namespaces are limited to 0 here (sysctl user.max_user_namespaces=0)") in run.stderr
     assert "unprivileged_userns_clone" not in run.stderr  # not on this kernel
+
+
+OWN_TABLE = """
+import os
+from tcptrace_viz.kernel import netns
+def read(name):
+    with open("/proc/sys/net/ipv4/" + name) as handle:
+        return handle.read().strip()
+before = [read("tcp_max_tw_buckets"), read("tcp_max_syn_backlog"), read("tcp_child_ehash_entries")]
+outer = os.readlink("/proc/self/ns/net")
+netns.enter_private_netns()
+print(os.readlink("/proc/self/ns/net") != outer)
+print([read("tcp_max_tw_buckets"), read("tcp_max_syn_backlog")] == before[:2])
+print(before[2])
+"""
+
+
+def test_a_runs_namespace_has_its_own_connection_table_and_the_machines_limits() -> None:
+    """Its table is its own (reading the socket table walks only it), the limits the kernel
+    derives from a table's size are the machine's, and the machine's setting is untouched."""
+    done = subprocess.run([sys.executable, "-c", OWN_TABLE], capture_output=True, text=True,
+                          check=True)
+    moved, same_limits, host_setting = done.stdout.split()
+    assert moved == "True" and same_limits == "True"
+    with open("/proc/sys/net/ipv4/tcp_child_ehash_entries") as handle:
+        assert handle.read().strip() == host_setting

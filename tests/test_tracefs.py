@@ -150,3 +150,21 @@ def test_a_full_socket_listed_before_its_close_is_not_a_mini_socket() -> None:
     follow_timewait_sockets(rows, packets, [], [], 5555, 9000,
                             [(60, [SocketEntry(C, S, "FIN_WAIT1")]), (200, [])])
     assert [(r["new"], r["ts_ns"]) for r in rows] == [("CLOSE", 100)]
+
+
+def test_a_reset_sent_for_no_socket_is_no_sockets_close() -> None:
+    """RFC 1337's second copy: the client's kernel resets it for no socket (state UNKNOWN)
+    a millisecond after the client's own CLOSE; that CLOSE did not send it."""
+    tracer = KernelTracer("/nonexistent")
+    lines = [
+        " python3-5622 [001] ..s2. 1795607381.266000: inet_sock_set_state: family=AF_INET "
+        "protocol=IPPROTO_TCP sport=43548 dport=5555 saddr=127.0.0.9 daddr=127.0.0.9 "
+        "saddrv6=::ffff:127.0.0.9 daddrv6=::ffff:127.0.0.9 oldstate=TCP_FIN_WAIT2 "
+        "newstate=TCP_CLOSE",
+        " python3-5622 [001] ..s2. 1795607381.267000: tcp_send_reset: skbaddr=0 skaddr=0 "
+        "src=127.0.0.9:43548 dest=127.0.0.9:5555 state=TCP_UNKNOWN reason=NO_SOCKET",
+    ]
+    events = [event for line in lines if (event := tracer._parse(line))]
+    rows, sent = states_from_events(events, {"127.0.0.9"}, 5555, until_ns=2**62)
+    assert [(row["new"], row["reason"]) for row in rows] == [("CLOSE", "")]
+    assert [(reset.reason, reset.state) for reset in sent] == [("NO_SOCKET", "UNKNOWN")]

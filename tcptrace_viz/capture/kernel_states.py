@@ -34,6 +34,8 @@ RESET_NEAR_NS = 5_000_000
 MINI_SOCKET_NOTE = "orphaned: a timewait mini-socket holds it on in FIN_WAIT2"
 TIME_WAIT_NOTE = "seen in the socket table; entered when the peer's FIN arrived"
 TW_RESET_REASON = "TCP_TIMEWAIT_SOCKET"
+NO_SOCKET_STATES = ("UNKNOWN", "")
+"""``tcp_send_reset``'s state when the kernel resets a segment no socket wanted."""
 WINDOW_KEYS = ("_low_ns", "_high_ns")
 """Private row keys: the microsecond a traced change happened in (see ``causality.settle``)."""
 
@@ -115,7 +117,9 @@ def states_from_events(events: Iterable[KernelEvent], hosts: set[str], server_po
     for ts_ns, local in received:
         _note_on_close(rows, local, ts_ns, "RST received")
     for reset in sent:
-        if reset.state != "TIME_WAIT":  # a mini-socket's reset: follow_timewait_sockets
+        # a mini-socket's reset: follow_timewait_sockets; one sent for no socket at all (a
+        # segment to a closed port) is no socket's move, however close in time to one
+        if reset.state not in ("TIME_WAIT", *NO_SOCKET_STATES):
             _note_on_close(rows, reset.local, reset.ts_ns, f"RST sent: {reset.reason}")
     rows.sort(key=lambda row: int(row["ts_ns"]))
     return rows, sent

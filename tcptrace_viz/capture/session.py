@@ -43,6 +43,7 @@ from tcptrace_viz.capture.worker_process import (
     worker_main,
 )
 from tcptrace_viz.errors import Interrupted, ScenarioError, TcptraceVizError
+from tcptrace_viz.kernel.process import fork_sharing_heap
 from tcptrace_viz.meta import Value
 from tcptrace_viz.scenarios.params import check_values
 from tcptrace_viz.scenarios.registry import Scenario
@@ -83,7 +84,7 @@ class CaptureWorker:
         go_reader, go_writer = os.pipe()
         parent = os.getpid()
         number = next(_instances)
-        self.pid = os.fork()
+        self.pid = fork_sharing_heap()
         if self.pid == 0:  # pragma: no cover - child
             try:  # never return into the parent's code, whatever happens
                 interrupts.reset_in_child(signal.default_int_handler)

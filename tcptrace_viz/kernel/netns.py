@@ -11,6 +11,7 @@ against the kernel's own segment counters.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -58,7 +59,8 @@ def enter_private_netns() -> str:
     """Move the calling process into a new network namespace; return how it was done.
 
     Root gets a plain network namespace.  Other users get a user namespace too, where they are
-    root for this namespace only.  Must be called before the process starts threads.
+    root for this namespace only.  Must be called before the process starts threads.  The
+    namespace has its own small table of connections (see :func:`_own_connection_table`).
     """
     if os.geteuid() == 0:
         try:
@@ -67,6 +69,7 @@ def enter_private_netns() -> str:
             raise PrivilegeError(
                 f"cannot create a network namespace ({exc.strerror}); run as root on a kernel "
                 "with network namespaces, or in a container started with --privileged") from exc
+        _own_connection_table()
         return "netns"
     uid, gid = os.geteuid(), os.getegid()
     try:
@@ -81,7 +84,35 @@ def enter_private_netns() -> str:
         raise PrivilegeError(
             f"cannot map user {uid} into the new user namespace ({exc.strerror}); run as root"
         ) from exc
+    _own_connection_table()
     return "userns+netns"
+
+
+CHILD_EHASH_ENTRIES = 1024
+"""Buckets of the run's own table of connections (a scenario has a handful)."""
+_TABLE_LIMITS = ("net/ipv4/tcp_max_tw_buckets", "net/ipv4/tcp_max_syn_backlog")
+"""Settings the kernel sizes from that table: kept at the machine's values."""
+
+
+def _own_connection_table() -> None:
+    """Move on into a second new namespace that has its own table of established and
+    TIME_WAIT sockets (``net.ipv4.tcp_child_ehash_entries``, Linux 6.1+).
+
+    A namespace shares the machine's table by default (262,144 buckets here), and every read
+    of ``/proc/net/tcp`` walks all of it: 2.4 ms, against 0.06 ms for a table of its own.  The
+    limits the kernel derives from the table's size are set back to the shared table's values,
+    so TCP behaves as before.  Where the setting is missing or refused, the process stays in
+    the first namespace (slower to read, the same behaviour)."""
+    try:
+        limits = {name: _sysctl(name) for name in _TABLE_LIMITS}
+        _write("/proc/sys/net/ipv4/tcp_child_ehash_entries", str(CHILD_EHASH_ENTRIES))
+        _unshare(CLONE_NEWNET)
+    except OSError:
+        return
+    for name, value in limits.items():
+        if value is not None:
+            with contextlib.suppress(OSError):
+                _write(f"/proc/sys/{name}", value)
 
 
 def userns_problem(err: int) -> str:

@@ -1,8 +1,20 @@
-"""Process primitives for forked workers and helpers: dying with the parent, exit statuses."""
+"""Process primitives for forked workers and helpers: forking cheaply, dying with the parent,
+exit statuses."""
 
 from __future__ import annotations
 
+import gc
 import os
+
+
+def fork_sharing_heap() -> int:
+    """``os.fork()``, after moving every object alive now out of the garbage collector's reach
+    (``gc.freeze()``): a child that collects garbage would otherwise walk, and so copy, the
+    whole heap it shares with this process, page by page (a third of a second of system time
+    for a child of a 190 MB parent that runs one full collection; 4 ms frozen).  The parent's
+    frozen objects are never collected; a short-lived command loses nothing by that."""
+    gc.freeze()
+    return os.fork()
 
 
 def die_with_parent(parent: int | None = None) -> None:
