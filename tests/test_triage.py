@@ -14,11 +14,14 @@ from builders import (
     Wire,
     close_then_write,
     connect_refused,
+    ether,
+    ipv4,
     linger0,
     merge,
     normal_close,
     pcap_file,
     retransmission,
+    tcp,
     wire_bytes,
 )
 
@@ -263,3 +266,33 @@ def test_a_long_table_in_text_is_capped_and_says_so(tmp_path: Path, fmt: str) ->
     assert f"{TABLE_ROWS} of {TABLE_ROWS + 5} connections listed" in text
     assert "Drawn: connection 0, because it is the first." in text.replace("\\", "")
     assert "Findings for connection 0" in text
+
+
+def test_a_connection_through_a_vlan_or_tunnel_says_so_in_every_listing(tmp_path: Path) -> None:
+    """The "via" column: in text, Markdown and the HTML table only when a connection came
+    through VLANs or a tunnel; in CSV and JSON always (stable columns for scripts)."""
+    frames, stamps = [], []
+    for number, vlans in enumerate(((), (0x8100,))):  # the same 4-tuple, then on VLAN 100
+        for step, (flags, seq, ack) in enumerate(((0x02, 100, 0), (0x12, 900, 101),
+                                                  (0x10, 101, 901))):
+            ports, src, dst = (((40000, 80), "10.0.0.1", "10.0.0.2") if step != 1
+                               else ((80, 40000), "10.0.0.2", "10.0.0.1"))
+            segment = tcp(*ports, seq, ack, flags)
+            frames.append(ether(ipv4(segment, src, dst), vlans=vlans))
+            stamps.append(1_000_000_000 * (number + 1) + step * 1000)
+    path = tmp_path / "vlan.pcap"
+    path.write_bytes(pcap_file(frames, stamps))
+    text = _cli("connections", path, cwd=tmp_path).stdout
+    header = next(line for line in text.splitlines() if line.startswith("#"))
+    assert header.split()[-1] == "via" and "VLAN 100" in text
+    csv_text = _cli("connections", path, "-f", "csv", cwd=tmp_path).stdout
+    assert csv_text.splitlines()[0].split(",")[-2:] == ["tunnel", "summary"]
+    html = tmp_path / "vlan.html"
+    assert _cli("report", path, "-o", html, cwd=tmp_path).returncode == 0
+    assert '<th scope="col">via</th>' in html.read_text()
+    plain = tmp_path / "plain.pcap"
+    plain.write_bytes(pcap_file(frames[:3], stamps[:3]))
+    header = next(line for line in _cli("connections", plain, cwd=tmp_path).stdout.splitlines()
+                  if line.startswith("#"))
+    assert "via" not in header.split()
+    assert "tunnel" in _cli("connections", plain, "-f", "json", cwd=tmp_path).stdout

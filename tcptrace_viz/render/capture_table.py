@@ -35,6 +35,14 @@ COLUMNS: Final[tuple[tuple[str, str, bool], ...]] = (
 )
 """Columns of ``analysis.connections()`` shown, their headings, and whether they are numbers
 (sorted by value, largest first on the first click)."""
+TUNNEL_COLUMN: Final = ("tunnel", "via", False)
+"""Added when any connection came through VLANs or a tunnel (its outer addresses)."""
+
+
+def shown_columns(table: pd.DataFrame) -> tuple[tuple[str, str, bool], ...]:
+    """:data:`COLUMNS`, and :data:`TUNNEL_COLUMN` when a connection of ``table`` has one."""
+    has_tunnel = "tunnel" in table.columns and bool(table["tunnel"].fillna("").astype(bool).any())
+    return (*COLUMNS, TUNNEL_COLUMN) if has_tunnel else COLUMNS
 FLAGS: Final[tuple[tuple[str, str, Filters], ...]] = (
     ("rst", "reset", Filters(rst=True)), ("refused", "refused", Filters(refused=True)),
     ("incomplete", "never closed", Filters(incomplete=True)),
@@ -76,7 +84,7 @@ def _cell(name: str, value: object) -> Cell:
 def connection_rows(table: pd.DataFrame, drawn: set[int]) -> list[ConnectionRow]:
     """The rows of ``table`` (``analysis.connections()``), those in ``drawn`` marked."""
     masks = [(flag, matching(table, filters).to_numpy()) for flag, _, filters in FLAGS]
-    columns = [name for name, _, _ in COLUMNS]
+    columns = [name for name, _, _ in shown_columns(table)]
     values = {name: table[name].tolist() for name in columns}
     rows = []
     for index, conn in enumerate(values["conn"]):
@@ -112,7 +120,8 @@ def capture_analysis(trace: Trace, selection: Selection, drawn: tuple[int, ...] 
     rows = connection_rows(table, marked)
     buttons = [(flag, words, sum(1 for row in rows if flag in row.flags.split()))
                for flag, words, _ in FLAGS]
-    return {"columns": [(title, number) for _, title, number in COLUMNS], "rows": rows,
+    return {"columns": [(title, number) for _, title, number in shown_columns(table)],
+            "rows": rows,
             "buttons": buttons, "findings": found, "shown": shown,
             "why": why or selection.why, "summary": summary_line(table),
             "above": len(rows) <= ABOVE_THE_LADDER, "file": str(trace.meta.file or "FILE")}
