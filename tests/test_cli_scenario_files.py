@@ -93,3 +93,41 @@ def test_report_pdf_and_projector_from_a_pcap(tmp_path: Path) -> None:
     assert (tmp_path / "out.pdf").read_bytes().startswith(b"%PDF-")
     bad = _cli("report", pcap, "--style", "huge", cwd=tmp_path)
     assert bad.returncode == 2
+
+
+BLIND_RST = '''\
+from tcptrace_viz import (TH_ACK, TH_RST, CallOutcome, Outcome, ScenarioContext, scenario)
+
+
+@scenario(
+    name="blind-rst",
+    title="an RST with the right sequence number, sent by a third party, ends the connection",
+    teaches="TCP accepts an RST whose seq is exactly rcv_nxt: whoever can guess it can reset.",
+    steps="C connect; X sends RST to the client with seq = server's next; C recv()",
+    outcomes=(Outcome("Linux", wire=("s2c R",),
+                      calls=(CallOutcome("client", "recv", 1, errno="ECONNRESET"),)),),
+)
+def blind_rst(ctx: ScenarioContext) -> None:
+    raw = ctx.raw_tcp()
+    client, server = ctx.connected_pair()
+    port = client.getsockname()[1]
+    synack = next(s for s in raw.read() if s.sport == ctx.server_port and s.dport == port)
+    ctx.inject("server", raw, sport=ctx.server_port, dport=port, seq=synack.seq + 1, ack=0,
+               flags=TH_RST)
+    ctx.wait_error("client", client)
+    ctx.recv("client", client)
+'''
+
+
+@pytest.mark.root
+def test_a_file_sends_a_hand_made_segment_with_the_raw_api(tmp_path: Path) -> None:
+    """A third party's RST with the right sequence number, written from the README's API
+    table only: the client is reset, the injected segment is counted as such, and no other
+    segment is given a drop that was not its own (the SYN's buffer is reused later)."""
+    path = tmp_path / "rst_inject.py"
+    path.write_text(BLIND_RST)
+    done = _cli("capture", "--file", path, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the scenario injected 1" in done.stdout
+    assert "discarded" not in done.stdout and "LOST" not in done.stdout
+    assert "inject() = 40" in done.stdout

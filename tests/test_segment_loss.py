@@ -83,6 +83,18 @@ def test_a_drop_is_the_segment_whose_buffer_was_freed_not_the_latest_one() -> No
     assert drops.reasons == ["NO_SOCKET", ""] and drops.unmatched == 0
 
 
+def test_a_reused_buffer_drop_belongs_to_its_last_delivery_captured_or_not() -> None:
+    """Buffers are reused: the SYN's buffer carries, after the capture's cut, a FIN to a closed
+    socket that is then dropped; that drop is the uncaptured FIN's, not the SYN's."""
+    packets = _packets([(1_000, "c2s", "S"), (2_000, "s2c", "S.")])
+    events = [_event(1_100, "netif_receive_skb", skbaddr="aa", len="60"),
+              _event(2_100, "netif_receive_skb", skbaddr="bb", len="60"),
+              _event(9_000, "netif_receive_skb", skbaddr="aa", len="52"),
+              _event(9_100, "kfree_skb", skbaddr="aa", reason="NO_SOCKET")]
+    drops = segment_drops(packets, events, [], [], [74, 74])
+    assert drops.reasons == ["", ""] and drops.unmatched == 0
+
+
 def test_rule_losses_follow_the_rules_count_and_counter() -> None:
     packets = _packets([(1, "c2s", "S"), (2, "s2c", "S."), (3, "c2s", "F."), (9, "c2s", "F.")])
     rule = LossRule("client", "F")

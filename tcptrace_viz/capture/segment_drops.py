@@ -67,7 +67,9 @@ def _drop_events(events: Iterable[KernelEvent]) -> list[tuple[int, str, str]]:
 
 def _deliveries(events: Iterable[KernelEvent], packets: pd.DataFrame,
                 ip_lengths: Sequence[int]) -> list[tuple[int, str, int]]:
-    """(time, buffer, packet position) of each delivery on lo matched to a captured segment."""
+    """(time, buffer, packet position) of each delivery on lo, the position -1 for one that is
+    no captured segment (after the capture's cut, or another namespace's): buffers are
+    reused, so a drop belongs to the last delivery of its buffer before it, captured or not."""
     received = sorted((event.ts_ns, event.fields.get("skbaddr", ""),
                        int(event.fields.get("len", "-1") or -1))
                       for event in events if event.event == "netif_receive_skb")
@@ -75,14 +77,16 @@ def _deliveries(events: Iterable[KernelEvent], packets: pd.DataFrame,
     waiting = [int(position) for position in np.argsort(ts, kind="stable")]
     found = []
     for when, buffer, length in received:
+        matched = -1
         for index, position in enumerate(waiting):
             if int(ts[position]) > when + EARLY_NS:
                 break
             if when - int(ts[position]) <= MATCH_WINDOW_NS \
                     and ip_lengths[position] == length:
-                found.append((when, buffer, position))
+                matched = position
                 del waiting[index]
                 break
+        found.append((when, buffer, matched))
     return found
 
 
@@ -128,8 +132,8 @@ def segment_drops(packets: pd.DataFrame, events: Sequence[KernelEvent] | None,
         freed = [position for delivered, address, position in deliveries
                  if address == buffer and delivered <= when]
         if buffer and freed:
-            used[index] = True
-            if not reasons[freed[-1]] or reasons[freed[-1]] == RULE_REASON:
+            used[index] = True  # the buffer's last delivery: a captured segment, or none
+            if freed[-1] >= 0 and (not reasons[freed[-1]] or reasons[freed[-1]] == RULE_REASON):
                 reasons[freed[-1]] = why
     order = np.argsort(ts, kind="stable")
     sorted_ts = ts[order]
