@@ -91,13 +91,18 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
     an unwritable file or Ctrl-C stop all.  Each scenario written rewrites the index, which
     lists every report in ``reports`` (this run's crashes in place of older reports).
     """
-    from tcptrace_viz.capture.batch import run_many
-    from tcptrace_viz.index_state import error_row
-    from tcptrace_viz.render.options import ReportChoices
-    from tcptrace_viz.render.wording import verdict_line
-    from tcptrace_viz.scenarios import get
-    from tcptrace_viz.scenarios.verdict import judge_run
-    from tcptrace_viz.store import remove_partial_folders
+    from tcptrace_viz import interrupts
+
+    # held: an interrupt inside an extension module's initialisation (pandas, here) would turn
+    # into an ImportError and a traceback instead of exit 130
+    with interrupts.deferred():
+        from tcptrace_viz.capture.batch import run_many
+        from tcptrace_viz.index_state import error_row
+        from tcptrace_viz.render.options import ReportChoices
+        from tcptrace_viz.render.wording import verdict_line
+        from tcptrace_viz.scenarios import get
+        from tcptrace_viz.scenarios.verdict import judge_run
+        from tcptrace_viz.store import remove_partial_folders
 
     save = out is not None and reports is not None
     family = socket.AF_INET6 if ipv6 else socket.AF_INET

@@ -190,7 +190,15 @@ def test_ctrl_c_ends_a_program_that_never_exits_and_keeps_the_trace(tmp_path: Pa
     assert "SIGINT" in document["programs"][0]
     assert own_leftovers(process.pid, str(tmp_path)) == []
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit()
-                and "never_exits" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+                and "never_exits" in _cmdline(pid)]
+
+
+def _cmdline(pid: str) -> str:
+    """A process's command line, ``""`` when it has exited since /proc was listed."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 @pytest.mark.parametrize("args, says", [
