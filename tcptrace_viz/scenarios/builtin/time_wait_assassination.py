@@ -32,6 +32,13 @@ SYSCTLS = {"net.ipv4.tcp_invalid_ratelimit": "0"}
 """TIME_WAIT's answers to out-of-window segments are rate-limited (500 ms by default): off, so
 the second copy is answered too."""
 CALLS = (CallOutcome("server", "inject", 1, ret=None), CallOutcome("server", "inject", 2))
+STATES = ("client TIME_WAIT", "server LAST_ACK")
+FIRST_MOMENTS = (
+    Moment("client TIME_WAIT", "the client closed first: it holds TIME_WAIT"),
+    Moment("server inject", "an old duplicate of the server's ACK from before the FINs arrives "
+                            "(sent by hand from a raw socket)"),
+)
+"""What both TIME_WAIT scenarios show first; then each its own."""
 
 
 @scenario(
@@ -51,14 +58,12 @@ CALLS = (CallOutcome("server", "inject", 1, ret=None), CallOutcome("server", "in
         Outcome(
             "Linux",
             wire=("c2s F.", "s2c F.", "c2s .", "s2c .", "c2s .", "s2c R", "s2c .", "c2s R"),
-            states=("client TIME_WAIT", "server LAST_ACK"),
+            states=STATES,
             calls=CALLS,
         ),
     ),
     key_moments=(
-        Moment("client TIME_WAIT", "the client closed first: it holds TIME_WAIT"),
-        Moment("server inject", "an old duplicate of the server's ACK from before the FINs "
-                                "arrives (sent by hand from a raw socket)"),
+        *FIRST_MOMENTS,
         Moment("c2s . #3", "TIME_WAIT answers the out-of-window segment with an ACK"),
         Moment("s2c R", "the server has no socket: its kernel resets, with the sequence "
                         "number TIME_WAIT expects; tcp_rfc1337 = 0 lets it kill TIME_WAIT"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from tcptrace_viz.scenarios.api import Moment, Outcome, ScenarioContext, scenario
 from tcptrace_viz.scenarios.builtin.time_wait_assassination import (
     CALLS,
+    FIRST_MOMENTS,
+    STATES,
     STEPS,
     SYSCTLS,
     old_duplicate_twice,
@@ -34,14 +36,12 @@ from tcptrace_viz.scenarios.builtin.time_wait_assassination import (
             wire=("c2s F.", "s2c F.", "c2s .", "s2c .", "c2s .", "s2c R", "s2c .", "c2s .",
                   "s2c R"),
             forbidden=("c2s R*",),
-            states=("client TIME_WAIT", "server LAST_ACK"),
+            states=STATES,
             calls=CALLS,
         ),
     ),
     key_moments=(
-        Moment("client TIME_WAIT", "the client closed first: it holds TIME_WAIT"),
-        Moment("server inject", "an old duplicate of the server's ACK from before the FINs "
-                                "arrives (sent by hand from a raw socket)"),
+        *FIRST_MOMENTS,
         Moment("s2c R", "the server's kernel resets, but tcp_rfc1337 = 1: TIME_WAIT ignores "
                         "the RST"),
         Moment("server inject #2", "the second copy arrives"),
