@@ -16,9 +16,10 @@ NEVER_REACHED_TCP = frozenset({"NETFILTER_DROP", "dropped by the loss rule (no t
 received and discarded (labelled discarded)."""
 
 
-def describe_packet(row: Any) -> str:
-    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``, then ``LOST (reason)`` or
-    ``discarded (reason)`` for a segment the receiving kernel dropped."""
+def describe_packet(row: Any, injected: bool = False) -> str:
+    """tcpdump-style label: ``[P.] seq 1:4 ack 1 win 512 len 3``, then ``injected`` for a
+    segment a scenario sent by hand (``ctx.inject``: no kernel sent it), and ``LOST (reason)``
+    or ``discarded (reason)`` for a segment the receiving kernel dropped."""
     parts = [f"[{row.flags}]"]
     if row.len:
         parts.append(f"seq {row.rel_seq}:{row.rel_seq + row.len}")
@@ -28,6 +29,8 @@ def describe_packet(row: Any) -> str:
         parts.append(f"ack {row.rel_ack}")
     parts.append(f"win {row.win}")
     parts.append(f"len {row.len}")
+    if injected:
+        parts.append("injected")
     drop = getattr(row, "drop", "")
     if drop:  # never reached TCP (a loss rule, a full queue), or TCP read it and threw it away
         parts.append(f"{'LOST' if drop in NEVER_REACHED_TCP else 'discarded'} ({drop})")

@@ -170,6 +170,31 @@ class Trace:
         """The two lifelines, left to right (``meta.sides``: client and server by default)."""
         return list(self.meta.sides)
 
+    def injected_packets(self) -> set[int]:
+        """Rows of :attr:`packets` a scenario sent by hand (``ctx.inject``): for each
+        successful ``inject`` call (its args begin with the segment's flags, ``[.]``), the
+        first segment with those flags captured while the call ran, from its side."""
+        calls = self.syscalls
+        if not len(calls) or not len(self.packets) or not (calls["call"] == "inject").any():
+            return set()
+        ts = self.packets["ts_ns"].to_numpy()
+        flags = self.packets["flags"].astype(str).to_numpy()
+        direction = self.packets["dir"].astype(str).to_numpy()
+        lanes = dict(zip(self.sides, ("c2s", "s2c"), strict=False))
+        found: set[int] = set()
+        chosen = calls[(calls["call"] == "inject") & (calls["errno"] == "")]
+        for start, took, side, args in zip(chosen["ts_ns"].to_numpy(dtype=np.int64),
+                                           chosen["duration_ns"].to_numpy(dtype=np.int64),
+                                           chosen["side"].astype(str), chosen["args"].astype(str),
+                                           strict=True):
+            wanted = args.split("]", 1)[0].lstrip("[")
+            within = (ts >= start) & (ts <= start + max(int(took), 0)) & (flags == wanted)
+            for row in np.flatnonzero(within):
+                if int(row) not in found and direction[row] in (lanes.get(side), ""):
+                    found.add(int(row))
+                    break
+        return found
+
     def sides_without_socket(self) -> set[str]:
         """Sides that had no socket: none of their states was traced, and the kernel answered
         for them with an RST of reason ``NO_SOCKET`` (a SYN to a port nobody listens on)."""
@@ -241,6 +266,7 @@ class Trace:
             describe_syscall,
         )
 
+        injected = self.injected_packets()
         sides = [""] * len(kinds)
         texts = [""] * len(kinds)
         for kind, frame, describe in (("packet", self.packets, describe_packet),
@@ -254,7 +280,9 @@ class Trace:
             for place, row in zip(where, picked, strict=True):
                 sides[place] = (_packet_sender(row, self.sides) if kind == "packet"
                                 else str(row.side))
-                texts[place] = describe(row)
+                texts[place] = (describe_packet(row, int(rows[place]) in injected)
+                                if kind == "packet" else describe(row))
+
         return sides, texts
 
     def equals(self, other: Trace) -> bool:

@@ -241,3 +241,18 @@ def test_a_limited_timeline_is_the_head_of_the_whole_one(limit: int) -> None:
         assert trace.timeline_length() == len(whole)
         head = trace.timeline(limit)
         pd.testing.assert_frame_equal(head, whole.head(limit), check_index_type=False)
+
+
+def test_an_injected_segment_is_the_one_its_inject_call_sent() -> None:
+    """The first segment with the call's flags, from its side, captured while it ran; the
+    kernel's answer inside the same call (another flag) and a later copy are not."""
+    packets = [pkt(0, "server", ".", 1, 1), pkt(100, "server", ".", 1, 1),
+               pkt(110, "client", ".", 2, 2), pkt(120, "server", "R", 2, 0),
+               pkt(300, "server", ".", 1, 1)]
+    syscalls = [call(90, "server", "inject", "[.] an old duplicate", "40", duration_us=50),
+                call(200, "server", "inject", "[R]", "", errno="EPERM", duration_us=200)]
+    trace = make_trace(packets, [], syscalls)
+    assert trace.injected_packets() == {1}
+    assert make_trace(packets, [], []).injected_packets() == set()
+    texts = trace.timeline()["text"].tolist()
+    assert sum("injected" in text for text in texts) == 1

@@ -98,6 +98,7 @@ class LadderEvents:
         self.frames: np.ndarray = packets["frame"].to_numpy(dtype=np.int64)
         """Frame numbers of the selection's packets, by packet row."""
         self._reasons = reset_reasons(trace)
+        self._injected = trace.injected_packets()
         self._raws: dict[int, Raw] = {}
         self.moments: tuple[str, ...] = tuple(m.says for m in trace.meta.key_moments)
         """The key moments' plain words, numbered from 1 in this order."""
@@ -133,7 +134,7 @@ class LadderEvents:
 
     def _packet(self, position: int, row: Any) -> Raw:
         idx = int(self.row[position])
-        text = describe_packet(row)
+        text = describe_packet(row, idx in self._injected)
         reason = self._reasons.get(idx, "")
         return Raw("packet", int(self.ts_ns[position]), int(self.lane[position]), text, text,
                    f"p{idx}", idx, {"rst": "R" in row.flags, "reason": reason,

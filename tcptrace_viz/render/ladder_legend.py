@@ -31,6 +31,7 @@ from tcptrace_viz.render.ladder_colours import (
     arrow_kind,
 )
 from tcptrace_viz.render.safe_text import printable
+from tcptrace_viz.render.wording import INJECTED_LEGEND
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -145,7 +146,10 @@ def reading_lines(ladder: Ladder, width_inches: float) -> list[str]:
     """The how-to-read-a-label note (ladders with packets), split to fit the width."""
     if not ladder.has_wire:
         return []
-    return wrap_to(READING_TEXT, width_inches - 2 * MARGIN_INCHES, _pt(READING_FONT_PT))
+    text = READING_TEXT
+    if ladder.has_injected:
+        text += " " + INJECTED_LEGEND
+    return wrap_to(text, width_inches - 2 * MARGIN_INCHES, _pt(READING_FONT_PT))
 
 
 def wrap_to(text: str, room: float, size_pt: float) -> list[str]:

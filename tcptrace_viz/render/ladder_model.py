@@ -121,6 +121,12 @@ class Ladder:
         unit, factor = self.time_unit
         return f"{event.t * factor:.3f}" if unit == "ms" else f"{event.t:.6f}"
 
+    @property
+    def has_injected(self) -> bool:
+        """A segment a scenario sent by hand is drawn (its label says ``injected``)."""
+        return any(event.kind == "packet" and " injected" in event.label
+                   for event in self.events)
+
     def glossed_resets(self) -> list[tuple[str, str]]:
         """Each reset reason on the drawn RSTs, once, with its plain words (those that have
         some; see :mod:`tcptrace_viz.reason_words`)."""

@@ -26,7 +26,13 @@ from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.ladder_model import Event, Ladder
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
-from tcptrace_viz.render.wording import FLAG_LEGEND, STATE_LEGEND, settings_text, verdict_word
+from tcptrace_viz.render.wording import (
+    FLAG_LEGEND,
+    INJECTED_LEGEND,
+    STATE_LEGEND,
+    settings_text,
+    verdict_word,
+)
 
 if TYPE_CHECKING:
     from tcptrace_viz.meta import TraceMeta
@@ -197,7 +203,8 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     if notes:
         notes.append("")
     if ladder.has_wire:
-        lines.append(FLAG_LEGEND + " === marks a reset.")
+        lines.append(FLAG_LEGEND + " === marks a reset."
+                     + (" " + INJECTED_LEGEND if ladder.has_injected else ""))
     if any(e.kind == "state" for e in ladder.events):
         lines.append(STATE_LEGEND)
     if ladder.packets_drawn < ladder.packets_total:

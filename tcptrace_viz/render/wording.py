@@ -13,6 +13,9 @@ FLAG_LEGEND: Final = ("Flags: S = SYN (open), F = FIN (I am done sending), R = R
                       "for each side.")
 """One sentence for a reader who has never seen tcpdump output."""
 
+INJECTED_LEGEND: Final = ("injected = sent by the scenario from a raw socket (ctx.inject), not "
+                          "by either kernel.")
+
 STATE_LEGEND: Final = ("[STATE] = the kernel's TCP state for that socket, as traced; [STATE?] = "
                        "guessed (sampled, or inferred from the packets).")
 

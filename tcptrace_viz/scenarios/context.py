@@ -234,13 +234,15 @@ class ScenarioContext:
                flags: int, shown_args: str | None = None) -> int | None:
         """Send one hand-made segment (no options, no payload) as no socket would (an old
         duplicate): from the server's address when ``sport`` is :attr:`server_port`, from the
-        client's otherwise, to the other one.  Logged as ``inject`` on ``side``'s lane; returns
-        the bytes sent.  The kernel counts it as received, never as sent."""
+        client's otherwise, to the other one.  Logged as ``inject`` on ``side``'s lane (its
+        args: the flags, then ``shown_args``); returns the bytes sent.  The ladder labels the
+        segment ``injected``; the kernel counts it as received, never as sent."""
         src, dst = ((self.server_host, self.client_host) if sport == self.server_port
                     else (self.client_host, self.server_host))
         sent: int | None = self.call(
             side, "inject", raw.send, src, dst, sport, dport, seq, ack, flags,
-            shown_args=shown_args if shown_args is not None else f"[{tcp_flags_to_str(flags)}]")
+            # the flags first: the report tells the injected segment by them
+            shown_args=f"[{tcp_flags_to_str(flags)}]" + (f" {shown_args}" if shown_args else ""))
         return sent
 
     # --- end of run ----------------------------------------------------------------------------

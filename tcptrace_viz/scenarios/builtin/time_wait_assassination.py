@@ -100,7 +100,7 @@ def old_duplicate_twice(ctx: ScenarioContext) -> None:
         mark = raw.mark()
         ctx.inject("server", raw, sport=ctx.server_port, dport=port, seq=fin.seq,
                    ack=fin.ack - 1, flags=TH_ACK,
-                   shown_args=f"[.] old duplicate #{copy}: the ACK from before the FINs")
+                   shown_args=f"old duplicate #{copy}: the ACK from before the FINs")
         answer = raw.wait_for(mark, ctx.timeout_s, "answer from the client's port", sport=port)
         if not answer.flags & TH_RST:  # TIME_WAIT's ACK: the server's kernel resets it
             raw.wait_for(mark, ctx.timeout_s, "RST from the server's port",
