@@ -18,6 +18,8 @@ import struct
 import time
 from typing import Final
 
+from tcptrace_viz.errors import ScenarioError
+
 _TCP_HEADER: Final = struct.Struct("!HHIIBBHHH")
 _IPV4_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
 _IPV6_HEADER: Final = struct.Struct("!IHBB16s16s")
@@ -127,7 +129,7 @@ class RawTcp:
         ``timeout_s`` (on the socket, by ``select``).
 
         Raises:
-            TimeoutError: none came in time, naming ``what``.
+            ScenarioError: none came in time, naming ``what``.
         """
         deadline = time.monotonic() + timeout_s
         while True:
@@ -137,7 +139,7 @@ class RawTcp:
             since = len(self.seen)
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {what} within {timeout_s:g} s")
+                raise ScenarioError(f"no {what} within {timeout_s:g} s")
             select.select([self._listening], [], [], left)
 
     def send(self, src: str, dst: str, sport: int, dport: int, seq: int, ack: int,
