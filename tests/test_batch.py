@@ -17,6 +17,9 @@ from tcptrace_viz.scenarios.verdict import judge_run
 
 pytestmark = pytest.mark.root
 
+ORDERLY = ("shutdown", "poll-fin", "time-wait", "simultaneous-close")
+"""Orderly closes: the kernel drops none of their segments, whatever runs beside them."""
+
 
 def _judged(done: RunResult) -> str:
     assert done.capture is not None, done.why
@@ -44,6 +47,8 @@ def test_results_come_in_order_each_as_when_run_alone() -> None:
             assert not trace.packets.duplicated(["dir", "seq", "ack", "flags", "len",
                                                  "ts_ns"]).any()
             assert len(set(trace.packets["src"]) | set(trace.packets["dst"])) == 1
+            if done.scenario.name in ORDERLY:  # another namespace's drops are not this run's
+                assert (trace.packets["drop"] == "").all(), trace.packets["drop"].tolist()
         else:
             assert len(trace.packets) == 0
     assert seen == names

@@ -95,6 +95,16 @@ def test_a_reused_buffer_drop_belongs_to_its_last_delivery_captured_or_not() -> 
     assert drops.reasons == ["", ""] and drops.unmatched == 0
 
 
+def test_a_drop_on_the_sending_side_is_no_captured_segments() -> None:
+    """lo down: a FIN dies in the qdisc, never captured, in a buffer the SYN had used."""
+    packets = _packets([(1_000, "c2s", "S"), (2_000, "s2c", "S.")])
+    events = [_event(1_100, "netif_receive_skb", skbaddr="aa", len="60"),
+              _event(2_100, "netif_receive_skb", skbaddr="bb", len="60"),
+              _event(2_200, "kfree_skb", skbaddr="aa", reason="QDISC_DROP")]
+    drops = segment_drops(packets, events, [], [], [74, 74])
+    assert drops.reasons == ["", ""] and drops.unmatched == 0  # lo's tx_dropped says it
+
+
 def test_rule_losses_follow_the_rules_count_and_counter() -> None:
     packets = _packets([(1, "c2s", "S"), (2, "s2c", "S."), (3, "c2s", "F."), (9, "c2s", "F.")])
     rule = LossRule("client", "F")

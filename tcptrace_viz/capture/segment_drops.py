@@ -12,8 +12,9 @@ still drop it.  Two sources say which segments died:
   each packet is delivered, with its length.  Deliveries are matched to captured segments in
   order (lo's backlog is first in, first out), by IP length, at most
   :data:`MATCH_WINDOW_NS` after the capture saw them leave; a drop is then the segment whose
-  buffer it freed.  Without a delivery event, a drop goes to the latest segment before it
-  that has no reason yet.
+  buffer it freed (the buffer's last delivery before the drop: buffers are reused).  Without
+  a delivery event, a drop goes to the latest segment before it that has no reason yet.  A
+  drop on the sending side (``QDISC_DROP`` while lo is down) is no captured segment's.
 
 The kernel answers before it frees (a segment to a closed port: the RST leaves, then the
 segment is freed), which is why the buffer, not the time, says which segment died.
@@ -37,6 +38,11 @@ RULE_REASON = "NETFILTER_DROP"
 UNTRACED_RULE = "dropped by the loss rule (no tracer: the kernel's reason not seen)"
 _REASON = re.compile(r"reason: (\w+)")
 ETHERNET_HEADER = 14
+SENDING_SIDE_REASONS = ("QDISC_", "TC_EGRESS", "DEV_READY", "NEIGH_", "IP_OUTNOROUTES",
+                        "BPF_CGROUP_EGRESS", "IPV6DISABLED")
+"""Drop reasons (prefixes) of the sending half of the stack: such a segment died before lo
+delivered it, so it is none of the captured ones (its buffer may still be one a captured
+segment had used: buffers are reused); lo's counters account for it (``tx_dropped``)."""
 EARLY_NS = 100_000
 """How much earlier than its capture timestamp a delivery may be stamped (the packet socket
 stamps its copy when it gets it, which on another CPU can be after the delivery)."""
@@ -129,6 +135,9 @@ def segment_drops(packets: pd.DataFrame, events: Sequence[KernelEvent] | None,
     for position in _rule_losses(packets, rules, counts):
         reasons[position] = UNTRACED_RULE if events is None else RULE_REASON
     for index, (when, why, buffer) in enumerate(drops):
+        if why.startswith(SENDING_SIDE_REASONS):
+            used[index] = True  # never captured: the device's counters say so (lo down...)
+            continue
         freed = [position for delivered, address, position in deliveries
                  if address == buffer and delivered <= when]
         if buffer and freed:
