@@ -102,8 +102,10 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
         if dtype == "object":  # (a Series of explicit dtype: pandas 3 would infer "str")
             data[name] = pd.Series(_as_text(values), index=index, dtype=object)
         else:
-            data[name] = pd.Series(values, index=index).astype(dtype)  # type: ignore[call-overload]
-    return pd.DataFrame(data, index=index, columns=list(columns))
+            data[name] = pd.Series(values, index=index, copy=False).astype(dtype)  # type: ignore[call-overload]
+    # copy=False: the columns are neither copied nor stacked into blocks (a million rows of
+    # packets would otherwise be held twice while the frame is built).
+    return pd.DataFrame(data, index=index, columns=list(columns), copy=False)
 
 
 def _as_text(values: np.ndarray) -> np.ndarray:

@@ -242,7 +242,7 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
         return embedded
     tell(f"finding the connections of {len(result.packets):,} TCP segments")
     packets = annotate_packets(result.packets)
-    connections = sorted(set(packets["conn"].tolist())) if len(packets) else []
+    connections = np.unique(packets["conn"].to_numpy()).tolist() if len(packets) else []
     inferred = connections[:MAX_INFERRED_CONNECTIONS]
     tell(f"inferring the TCP states of {len(inferred):,} connections"
          + (f" (the first {len(inferred):,} of {len(connections):,})"

@@ -7,6 +7,7 @@ ladder, the tables, the socket table, the syscall log and the Trace's metadata a
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any, Final
 
@@ -18,16 +19,22 @@ FLAG_NAMES: Final = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", ".": "ACK"}
 
 def endpoint(address: object, port: object) -> str:
     """``127.0.0.1:5555``, ``[fd00::1]:5555``; IPv4-mapped IPv6 written as IPv4."""
-    text = str(address).strip("[]")
+    return f"{_host_text(str(address))}:{port}"
+
+
+@functools.lru_cache(maxsize=65536)  # a capture's addresses repeat: parse each once
+def _host_text(address: str) -> str:
+    """The address part of an endpoint: IPv6 in brackets, IPv4-mapped IPv6 as IPv4."""
+    text = address.strip("[]")
     try:
         parsed = ipaddress.ip_address(text)
     except ValueError:
-        return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+        return f"[{text}]" if ":" in text else text
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:
-            return f"{parsed.ipv4_mapped}:{port}"
-        return f"[{parsed}]:{port}"
-    return f"{parsed}:{port}"
+            return str(parsed.ipv4_mapped)
+        return f"[{parsed}]"
+    return str(parsed)
 
 
 def socket_endpoint(address: Any) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.connection_arrays import ensure_annotated
-from tcptrace_viz.analysis.fields import flag_bits, time_order
+from tcptrace_viz.analysis.fields import flag_bits, in_time_order
+from tcptrace_viz.analysis.frame_memo import last_frame_memo
 from tcptrace_viz.arrays import Bool
 from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
@@ -30,6 +31,13 @@ def _first(rows: pd.DataFrame, mask: Bool, conns: pd.Index, prefix: str) -> pd.D
 
 
 def close_facts(packets: pd.DataFrame) -> pd.DataFrame:
+    """One row per connection (indexed by ``conn``) describing how it ended (see
+    :func:`_close_facts`); computed once per frame (:mod:`frame_memo`)."""
+    return _close_facts(packets).copy()
+
+
+@last_frame_memo
+def _close_facts(packets: pd.DataFrame) -> pd.DataFrame:
     """One row per connection (indexed by ``conn``) describing how it ended.
 
     Columns: ``{fin,rst,synack}_{client,server}_{ts,frame}`` (ts is int64 max when absent),
@@ -39,7 +47,7 @@ def close_facts(packets: pd.DataFrame) -> pd.DataFrame:
     nothing back in the capture).
     """
     packets = ensure_annotated(packets)
-    rows = packets.iloc[time_order(packets)]
+    rows = in_time_order(packets)
     bits = flag_bits(rows)
     frame = (rows["frame"].to_numpy(dtype=np.int64) if "frame" in rows.columns
              else np.zeros(len(rows), dtype=np.int64))

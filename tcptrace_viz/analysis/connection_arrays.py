@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.annotate import ANNOTATION_COLUMNS, annotate_packets
-from tcptrace_viz.analysis.fields import flag_bits, time_order
+from tcptrace_viz.analysis.fields import flag_bits, in_time_order
 from tcptrace_viz.arrays import I64, Bool, Obj
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
@@ -117,7 +117,7 @@ class Columns:
     @classmethod
     def of(cls, packets: pd.DataFrame) -> Columns:
         """Extract from annotated ``packets``, sorted by time."""
-        rows = packets.iloc[time_order(packets)]
+        rows = in_time_order(packets)
         frame = (rows["frame"].to_numpy(dtype=np.int64) if "frame" in rows.columns
                  else np.arange(1, len(rows) + 1, dtype=np.int64))
         return cls(

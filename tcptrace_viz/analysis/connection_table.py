@@ -11,7 +11,8 @@ import pandas as pd
 from tcptrace_viz.analysis.closing import close_facts
 from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
-from tcptrace_viz.analysis.fields import time_order
+from tcptrace_viz.analysis.fields import in_time_order
+from tcptrace_viz.analysis.frame_memo import last_frame_memo
 from tcptrace_viz.vocabulary import duration_text, endpoint
 
 #: Columns of ``connections()``, with their dtypes.
@@ -71,20 +72,27 @@ def summarise(row: Mapping[Hashable, Any]) -> str:
     return text + "."
 
 
-def connections(packets: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.DataFrame:
+def connections(packets: pd.DataFrame) -> pd.DataFrame:
     """One row per connection, ordered by ``conn``; columns as in ``CONNECTION_COLUMNS``.
+
+    The table of the frame last asked about is kept (:mod:`frame_memo`), so asking again
+    about the same frame costs nothing.
 
     ``closed_by`` names who closed first (``both`` when the FINs crossed, ``""`` when nobody
     did); ``close_kind`` is ``FIN``, ``RST``, ``simultaneous`` or ``open``; ``rst_from`` names
     who sent any RST; ``retransmissions`` counts segments resent with the same sequence number
-    and length; ``bytes_*`` add up payload on the wire, retransmissions included.  ``facts``:
-    ``close_facts(packets)``, when the caller has computed it already.
+    and length; ``bytes_*`` add up payload on the wire, retransmissions included.
     """
+    return _table(packets).copy()
+
+
+@last_frame_memo
+def _table(packets: pd.DataFrame) -> pd.DataFrame:
     packets = ensure_annotated(packets)
     if not len(packets):
         return pd.DataFrame({name: pd.Series(dtype=dtype)
                              for name, dtype in CONNECTION_COLUMNS.items()})
-    rows = packets.iloc[time_order(packets)].reset_index(drop=True)
+    rows = in_time_order(packets)
     c2s = rows["dir"].to_numpy(dtype=object) != "s2c"
     length = rows["len"].to_numpy(dtype=np.int64)
     work = pd.DataFrame({
@@ -110,7 +118,7 @@ def connections(packets: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.
     table["tunnel"] = (first["tunnel"].fillna("").astype(object) if "tunnel" in first.columns
                        else "")
 
-    facts = close_facts(rows) if facts is None else facts  # a caller's own close_facts(packets)
+    facts = close_facts(rows)
     table = table.join(facts[["handshake", "closed_by", "close_kind", "rst_from", "refused",
                               "unanswered"]])
     table["summary"] = [summarise(row) for row in table.to_dict("records")]  # not iterrows:

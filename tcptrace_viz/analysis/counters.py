@@ -6,11 +6,18 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.fields import flag_bits
+from tcptrace_viz.analysis.frame_memo import last_frame_memo
 from tcptrace_viz.arrays import Bool
 from tcptrace_viz.tcp import TH_FIN, TH_RST, TH_SYN
 
 
 def retransmitted(packets: pd.DataFrame) -> Bool:
+    """See :func:`_retransmitted`; computed once per frame (:mod:`frame_memo`)."""
+    return _retransmitted(packets).copy()
+
+
+@last_frame_memo
+def _retransmitted(packets: pd.DataFrame) -> Bool:
     """True for a segment that repeats an earlier one: same connection, direction, relative
     sequence number, length and SYN/FIN flags, carrying data or SYN/FIN.
 

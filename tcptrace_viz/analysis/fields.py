@@ -48,6 +48,18 @@ def time_order(packets: pd.DataFrame) -> I64:
     return order.astype(np.int64)
 
 
+def in_time_order(packets: pd.DataFrame) -> pd.DataFrame:
+    """``packets`` sorted as :func:`time_order` says, with a fresh 0-based index; ``packets``
+    itself (no copy of a million rows) when it is in that order already, as a Trace's are."""
+    order = time_order(packets)
+    if len(order) and not (order[1:] > order[:-1]).all():
+        return packets.iloc[order].reset_index(drop=True)
+    if isinstance(packets.index, pd.RangeIndex) and packets.index.start == 0 \
+            and packets.index.step == 1:
+        return packets
+    return packets.reset_index(drop=True)
+
+
 def first_in_group(groups: I64, n_groups: int) -> I64:
     """Index of each group's first row (rows already in time order); -1 for empty groups."""
     first = np.full(n_groups, -1, dtype=np.int64)

@@ -11,7 +11,7 @@ import pandas as pd
 from tcptrace_viz.analysis.closing import close_facts
 from tcptrace_viz.analysis.connection_arrays import Conversation, conversation, ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
-from tcptrace_viz.analysis.fields import time_order
+from tcptrace_viz.analysis.fields import in_time_order
 from tcptrace_viz.analysis.states import infer_states
 
 
@@ -201,7 +201,7 @@ def findings(packets: pd.DataFrame, conn: int) -> list[Finding]:
     packets = ensure_annotated(packets)
     conv = conversation(packets, conn)
     rows = packets[packets["conn"].to_numpy() == conn]
-    rows = rows.iloc[time_order(rows)].reset_index(drop=True)
+    rows = in_time_order(rows)
     facts = close_facts(rows).iloc[0]
     found: list[Finding] = []
     if not conv.has_handshake:

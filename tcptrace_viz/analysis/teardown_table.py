@@ -69,7 +69,7 @@ def teardown_table(packets: pd.DataFrame) -> pd.DataFrame:
     """
     packets = ensure_annotated(packets)
     all_facts = close_facts(packets) if len(packets) else None
-    table = connections(packets, facts=all_facts)
+    table = connections(packets)
     if all_facts is None or not len(table):
         empty = {name: pd.Series(dtype="Int64" if name.endswith("_ns") else
                                  "int64" if name.endswith("_bytes") else

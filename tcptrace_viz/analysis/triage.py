@@ -16,6 +16,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from tcptrace_viz.analysis.frame_memo import last_frame_memo
+
 
 @dataclasses.dataclass(frozen=True)
 class Filters:
@@ -113,16 +115,21 @@ _REASONS: Final = (
 
 def fin_resent(packets: pd.DataFrame) -> set[int]:
     """The connections of ``packets`` (annotated, in time order) whose FIN was sent again."""
+    return set(_fin_resent(packets))
+
+
+@last_frame_memo
+def _fin_resent(packets: pd.DataFrame) -> frozenset[int]:
     from tcptrace_viz.analysis.connection_arrays import ensure_annotated
     from tcptrace_viz.analysis.counters import retransmitted
     from tcptrace_viz.analysis.fields import flag_bits
     from tcptrace_viz.tcp import TH_FIN
 
     if not len(packets):
-        return set()
+        return frozenset()
     packets = ensure_annotated(packets)
     again = retransmitted(packets) & ((flag_bits(packets) & TH_FIN) != 0)
-    return {int(c) for c in pd.unique(packets["conn"].to_numpy()[again])}
+    return frozenset(int(c) for c in pd.unique(packets["conn"].to_numpy()[again]))
 
 
 def ranks(table: pd.DataFrame, fins_resent: set[int] | None = None) -> np.ndarray:
