@@ -100,7 +100,7 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
         else:
             values = np.zeros(len(frame), dtype=dtype)
         if dtype == "object":  # (a Series of explicit dtype: pandas 3 would infer "str")
-            data[name] = pd.Series(_as_text(values), index=index, dtype=object)
+            data[name] = pd.Series(_as_text(values), index=index, dtype=object, copy=False)
         else:
             data[name] = pd.Series(values, index=index, copy=False).astype(dtype)  # type: ignore[call-overload]
     # copy=False: the columns are neither copied nor stacked into blocks (a million rows of

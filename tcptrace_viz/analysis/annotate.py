@@ -14,6 +14,8 @@ from tcptrace_viz.analysis.relative import relative_numbers
 
 #: Columns ``annotate_packets`` adds (replacing any already present).
 ANNOTATION_COLUMNS: Final = ("conn", "dir", "rel_seq", "rel_ack")
+_DIRECTIONS: Final = np.array(["s2c", "c2s"], dtype=object)
+"""``dir`` by the client-to-server flag (False, True)."""
 
 
 def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
@@ -41,24 +43,33 @@ def annotate_packets(decoded: pd.DataFrame) -> pd.DataFrame:
         return out
 
     order = time_order(out)
-    bits = flag_bits(out)[order]
-    seq = out["seq"].to_numpy(dtype=np.int64)[order]
+    in_order = bool((order == np.arange(n)).all())  # nearly always: no million-row copies
+
+    def sort(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if in_order else values[order]
+
+    def restore(values: npt.NDArray[Any]) -> pd.Series:
+        if not in_order:
+            unsorted = np.empty_like(values)
+            unsorted[order] = values
+            values = unsorted
+        return pd.Series(values, index=out.index, dtype=values.dtype, copy=False)
+
+    bits = sort(flag_bits(out))
+    seq = sort(out["seq"].to_numpy(dtype=np.int64))
     src, dst = _scoped_addresses(out)
     conn, c2s = split_connections(
-        src[order], out["sport"].to_numpy(dtype=np.int64)[order],
-        dst[order], out["dport"].to_numpy(dtype=np.int64)[order], bits, seq)
+        sort(src), sort(out["sport"].to_numpy(dtype=np.int64)),
+        sort(dst), sort(out["dport"].to_numpy(dtype=np.int64)), bits, seq)
+    del src, dst
     direction = conn * 2 + c2s.astype(np.int64)
     rel_seq, rel_ack = relative_numbers(direction, seq,
-                                        out["ack"].to_numpy(dtype=np.int64)[order], bits)
-
-    def restore(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        unsorted = np.empty_like(values)
-        unsorted[order] = values
-        return unsorted
-
+                                        sort(out["ack"].to_numpy(dtype=np.int64)), bits)
+    del direction, bits, seq
     out["conn"] = restore(conn)
-    out["dir"] = pd.Series(np.where(restore(c2s), "c2s", "s2c").astype(object), index=out.index,
-                           dtype=object)
+    # Two shared str objects, not a new one per row (np.where(...).astype(object) would make a
+    # million of them: 50 MB).
+    out["dir"] = restore(_DIRECTIONS[c2s.astype(np.intp)])
     out["rel_seq"] = restore(rel_seq)
     out["rel_ack"] = restore(rel_ack)
     return out

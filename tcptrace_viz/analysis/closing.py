@@ -59,7 +59,7 @@ def _close_facts(packets: pd.DataFrame) -> pd.DataFrame:
         "end": rows["rel_seq"].to_numpy(dtype=np.int64) + length
         + ((bits & TH_SYN) != 0) + ((bits & TH_FIN) != 0),
         "acks": np.where((bits & TH_ACK) != 0, rows["rel_ack"].to_numpy(dtype=np.int64), -1),
-    })
+    }, copy=False)  # columns as they are: no stacked copy
     conns = pd.Index(np.unique(work["conn"].to_numpy()), name="conn")
     c2s = rows["dir"].to_numpy(dtype=object) != "s2c"
     fin, rst = (bits & TH_FIN) != 0, (bits & TH_RST) != 0

@@ -5,7 +5,10 @@ Works on arrays already in time order (see ``fields.time_order``), entirely vect
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tcptrace_viz.analysis.fields import first_in_group
@@ -15,13 +18,23 @@ from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_RST, TH_SYN
 
 def _endpoint_codes(src: Obj, sport: I64, dst: Obj, dport: I64) -> tuple[I64, I64]:
     """Small integer ids for the ``(addr, port)`` endpoints of each row's source and destination."""
-    n = len(src)
-    addr_codes, _ = pd.factorize(np.concatenate([src, dst]))
-    ports = np.concatenate([sport, dport])
-    port_span = int(ports.max()) + 1 if n else 1
-    codes, _ = pd.factorize(addr_codes.astype(np.int64) * port_span + ports)
-    codes = codes.astype(np.int64)
-    return codes[:n], codes[n:]
+    addr_src, addr_dst = _shared_codes(src, dst)
+    port_span = int(max(sport.max(), dport.max())) + 1 if len(src) else 1
+    return _shared_codes(addr_src * port_span + sport, addr_dst * port_span + dport)
+
+
+def _shared_codes(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> tuple[I64, I64]:
+    """Codes for the values of ``a`` and of ``b`` in one numbering (equal values, equal codes).
+
+    Each array is factorized on its own and only their distinct values together: hashing
+    both at once would build one table the size of both (tens of MB at a million rows).
+    """
+    codes_a, uniques_a = pd.factorize(a, use_na_sentinel=False)
+    codes_b, uniques_b = pd.factorize(b, use_na_sentinel=False)
+    merged, _ = pd.factorize(np.concatenate([np.asarray(uniques_a), np.asarray(uniques_b)]),
+                             use_na_sentinel=False)
+    merged = merged.astype(np.int64, copy=False)
+    return merged[codes_a], merged[len(uniques_a) + codes_b]
 
 
 def _shift_in_group(values: Bool, groups: I64) -> Bool:
@@ -58,9 +71,10 @@ def split_connections(src: Obj, sport: I64,
     ep_src, ep_dst = _endpoint_codes(src, sport, dst, dport)
     n_endpoints = int(max(ep_src.max(), ep_dst.max())) + 1
     lo, hi = np.minimum(ep_src, ep_dst), np.maximum(ep_src, ep_dst)
-    tuple_codes, _ = pd.factorize(lo * n_endpoints + hi)
-    tuple_id = tuple_codes.astype(np.int64)
     from_lo = ep_src == lo
+    tuple_codes, _ = pd.factorize(lo * n_endpoints + hi)
+    del lo, hi  # a million rows: every array let go early lowers the peak
+    tuple_id = tuple_codes.astype(np.int64, copy=False)
 
     syn = (bits & TH_SYN) != 0
     ack = (bits & TH_ACK) != 0
@@ -73,7 +87,7 @@ def split_connections(src: Obj, sport: I64,
     # peer's half of a simultaneous open.
     segment = pd.Series(opening.astype(np.int64)).groupby(tuple_id).cumsum().to_numpy()
     seg_codes, _ = pd.factorize(tuple_id * (n + 1) + segment)
-    seg_id = seg_codes.astype(np.int64)
+    seg_id = seg_codes.astype(np.int64, copy=False)
     n_seg = int(seg_id.max()) + 1
 
     def seg_any(mask: Bool) -> Bool:
@@ -86,7 +100,7 @@ def split_connections(src: Obj, sport: I64,
                                                                from_lo)))
     local = pd.Series(starts.astype(np.int64)).groupby(tuple_id).cumsum().to_numpy()
     conn_codes, _ = pd.factorize(tuple_id * (n + 1) + local)
-    conn = conn_codes.astype(np.int64)
+    conn = conn_codes.astype(np.int64, copy=False)
 
     client = _client_endpoints(conn, ep_src=ep_src, ep_dst=ep_dst, sport=sport, dport=dport,
                                syn=syn, ack=ack)

@@ -101,7 +101,7 @@ def _table(packets: pd.DataFrame) -> pd.DataFrame:
         "bytes_c2s": np.where(c2s, length, 0), "bytes_s2c": np.where(c2s, 0, length),
         "retransmissions": retransmitted(rows).astype(np.int64),
         "zero_window": zero_window(rows).astype(np.int64),
-    })
+    }, copy=False)  # columns as they are: no stacked copy
     grouped = work.groupby("conn", sort=True)
     table = grouped[["bytes_c2s", "bytes_s2c", "retransmissions", "zero_window"]].sum()
     table["first_ts_ns"] = grouped["ts"].min()

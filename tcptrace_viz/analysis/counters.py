@@ -27,9 +27,11 @@ def _retransmitted(packets: pd.DataFrame) -> Bool:
     bits = flag_bits(packets)
     length = packets["len"].to_numpy(dtype=np.int64)
     carries = (length > 0) | ((bits & (TH_SYN | TH_FIN)) != 0)
-    key = pd.DataFrame({"conn": packets["conn"].to_numpy(), "dir": packets["dir"].to_numpy(),
+    direction = packets["dir"].to_numpy(dtype=object)
+    key = pd.DataFrame({"conn": packets["conn"].to_numpy(),  # dir as 0 (""), 1 c2s, 2 s2c:
+                        "dir": (direction == "c2s") + 2 * (direction == "s2c"),  # no strings
                         "seq": packets["rel_seq"].to_numpy(), "len": length,
-                        "sf": bits & (TH_SYN | TH_FIN)})
+                        "sf": bits & (TH_SYN | TH_FIN)}, copy=False)
     repeated = key.duplicated().to_numpy(dtype=bool)
     return np.asarray(repeated & carries, dtype=bool)
 

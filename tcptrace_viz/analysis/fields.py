@@ -11,6 +11,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from tcptrace_viz.analysis.frame_memo import last_frame_memo
 from tcptrace_viz.arrays import I64
 from tcptrace_viz.tcp import TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG
 
@@ -32,6 +33,11 @@ def flag_bits(packets: pd.DataFrame) -> I64:
     """The TCP flag bits of every row, from ``flag_bits`` when present, else from ``flags``."""
     if "flag_bits" in packets.columns:
         return packets["flag_bits"].to_numpy(dtype=np.int64)
+    return _bits_of_letters(packets).copy()
+
+
+@last_frame_memo
+def _bits_of_letters(packets: pd.DataFrame) -> I64:
     # A capture has a handful of distinct flag strings: parse each once, not once per row.
     codes, uniques = pd.factorize(packets["flags"].to_numpy(dtype=object))
     table = np.array([letters_to_bits(str(letters)) for letters in uniques] + [0], dtype=np.int64)
@@ -44,7 +50,11 @@ def time_order(packets: pd.DataFrame) -> I64:
     position = np.arange(n, dtype=np.int64)
     frame = (packets["frame"].to_numpy(dtype=np.int64) if "frame" in packets.columns
              else position)
-    order = np.lexsort((position, frame, packets["ts_ns"].to_numpy(dtype=np.int64)))
+    ts = packets["ts_ns"].to_numpy(dtype=np.int64)
+    step_ts, step_frame = np.diff(ts), np.diff(frame)
+    if ((step_ts > 0) | ((step_ts == 0) & (step_frame >= 0))).all():
+        return position  # already in order, as a Trace's packets are: no sort of a million rows
+    order = np.lexsort((position, frame, ts))
     return order.astype(np.int64)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
+import pandas as pd
 
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 
@@ -24,6 +25,7 @@ class ColumnSink:
     def __init__(self, capacity: int = 0) -> None:
         self.size = 0
         """Rows written so far."""
+        self._payloads = TextPool()
         self._arrays: dict[str, np.ndarray] = {}
         self._allocate(max(capacity, 0))
 
@@ -53,7 +55,8 @@ class ColumnSink:
             self._allocate(max(self.size + count, expected_total,
                                int(self.capacity * _GROWTH)))
         for name, values in columns.items():
-            self._arrays[name][self.size:self.size + count] = values
+            self._arrays[name][self.size:self.size + count] = (
+                self._payloads.shared(values) if name == "payload" else values)
         self.size += count
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -65,3 +68,31 @@ class ColumnSink:
             out[name] = array[:self.size] if exact else array[:self.size].copy()
             del array
         return out
+
+
+class TextPool:
+    """One shared ``str`` object for each distinct text seen, batch after batch.
+
+    Payload previews repeat (protocol headers, the same request again): a million-packet
+    capture had 440,000 preview objects for 88,000 distinct texts, 25 MB of copies.  Sharing
+    them as each batch arrives lets the copies' memory be reused by the next batch.
+    """
+
+    def __init__(self, limit: int = 1 << 18) -> None:
+        self._texts: dict[object, object] = {}
+        self._limit = limit  # distinct texts kept (a capture of all-different ones stops here)
+
+    def shared(self, texts: np.ndarray) -> np.ndarray:
+        """``texts`` (an object array of str) with each text the pool's object for it."""
+        if not len(texts):
+            return texts
+        codes, uniques = pd.factorize(texts, use_na_sentinel=False)
+        pool = self._texts
+        if len(pool) < self._limit:
+            objects = [pool.setdefault(text, text) for text in uniques.tolist()]
+        else:
+            objects = [pool.get(text, text) for text in uniques.tolist()]
+        table = np.empty(len(objects), dtype=object)
+        table[:] = objects
+        shared: np.ndarray = table[codes]
+        return shared
