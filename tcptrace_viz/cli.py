@@ -25,7 +25,7 @@ from tcptrace_viz.command_options import (
     scenario_names,
     scenario_options,
 )
-from tcptrace_viz.connection_triage import drawing_options, load_capture
+from tcptrace_viz.connection_triage import drawing_options, load_capture, reading_note
 from tcptrace_viz.errors import ExitCode
 from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
@@ -264,13 +264,12 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
                                  (style, proportional, absolute_time))
         if output is not None and str(output) == "-":
             _echo_content(content)
+            reading_note(trace)
             return
         target = output or default_report(path, fmt)
         write_report(target, content, make_folder=output is None)
-        if trace.meta.partial:
-            click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
+        reading_note(trace)
         click.echo(f"wrote {target}")
-
 
 
 @main.command("diff")
@@ -319,8 +318,7 @@ def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> Non
         progress.phase("listing connections")
         output = connections_output(trace, Filters(**filters), fmt, limit)
     click.echo(output, nl=False)
-    if trace.meta.partial:
-        click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
+    reading_note(trace)
 
 
 def _echo_content(content: str | bytes) -> None:

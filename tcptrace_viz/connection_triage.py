@@ -197,6 +197,14 @@ def render_drawing(trace: Trace, drawing: Drawing, fmt: str, options: RenderOpti
     return render(prepared(drawing.first), fmt, options)
 
 
+def reading_note(trace: Trace) -> None:
+    """On stderr: the file was damaged (partial), or read whole with frames left unused."""
+    if trace.meta.partial:
+        click.echo(f"tcptrace-viz: partial: {trace.meta.problem}", err=True)
+    elif trace.meta.problem:
+        click.echo(f"tcptrace-viz: note: {trace.meta.problem}", err=True)
+
+
 def load_capture(path: Path, progress: Progress) -> Trace:
     """Read a capture folder or file, showing how far it has got on ``progress``."""
     from tcptrace_viz.store import read_capture

@@ -88,10 +88,9 @@ class TextPool:
             return texts
         codes, uniques = pd.factorize(texts, use_na_sentinel=False)
         pool = self._texts
-        if len(pool) < self._limit:
-            objects = [pool.setdefault(text, text) for text in uniques.tolist()]
-        else:
-            objects = [pool.get(text, text) for text in uniques.tolist()]
+        texts_here = uniques.tolist()
+        lookup = pool.setdefault if len(pool) < self._limit else pool.get
+        objects = list(map(lookup, texts_here, texts_here))
         table = np.empty(len(objects), dtype=object)
         table[:] = objects
         shared: np.ndarray = table[codes]

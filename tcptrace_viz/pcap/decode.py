@@ -30,9 +30,11 @@ from tcptrace_viz.pcap.options import (
     timestamp_texts,
 )
 from tcptrace_viz.pcap.texts import payload_texts
-from tcptrace_viz.pcap.tunnels import open_tunnels
+from tcptrace_viz.pcap.tunnels import IPPROTO_GRE, open_tunnels
 from tcptrace_viz.tcp import tcp_flags_to_str
 
+OPTIONS_CUT: Final = "[options cut by the capture]"
+"""Ends the options text of a segment whose header the capture cut short (snaplen)."""
 TCP_GATHER: Final = 32  # fixed TCP header + room for nop,nop,TS (within the buffer's padding)
 PAYLOAD_PREVIEW: Final = 32  # bytes of payload shown in the ``payload`` column
 BATCH: Final = 32768  # frames decoded at once: bounds the gather matrices' memory
@@ -52,6 +54,10 @@ class Decoded:
     """Frame number of the first such frame (0 when none)."""
     unsupported: int = 0
     """Frames skipped because their link type is not supported."""
+    opaque_gre: int = 0
+    """Frames left as GRE whose payload is not decoded (802.11 in Aruba GRE, WCCP...)."""
+    first_opaque_gre: int = 0
+    """Frame number of the first such frame (0 when none)."""
 
 
 def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -76,6 +82,9 @@ def decode(buf: U8, frames: Frames, sink: ColumnSink, expected_rows: int = 0) ->
             result.first_malformed = part.first_malformed
         result.malformed += part.malformed
         result.unsupported += part.unsupported
+        if part.opaque_gre and not result.opaque_gre:
+            result.first_opaque_gre = part.first_opaque_gre
+        result.opaque_gre += part.opaque_gre
     return result
 
 
@@ -122,7 +131,9 @@ def _decode_batch(buf: U8, frames: Frames, part: slice) -> tuple[dict[str, np.nd
     l4, ip_payload = ip.l4[tcp_rows], ip.payload_len[tcp_rows]
     tcp = gather(buf, l4, TCP_GATHER)
     thl = (tcp[:, 12] >> 4).astype(np.int64) * 4
-    bad_tcp = (thl < 20) | (l4 + thl > end[tcp_rows]) | (ip_payload < thl)
+    # A header the capture cut short (a small snaplen) is still a segment, as for tshark: the
+    # fixed 20 bytes are read and the options as far as they were captured.
+    bad_tcp = (thl < 20) | (l4 + 20 > end[tcp_rows]) | (ip_payload < thl)
     if bad_tcp.any():
         malformed[tcp_rows[bad_tcp]] = True
         good = ~bad_tcp
@@ -141,7 +152,9 @@ def _decode_batch(buf: U8, frames: Frames, part: slice) -> tuple[dict[str, np.nd
         columns["comment"] = np.full(len(tcp_rows), "", dtype=object)
     else:
         columns["comment"] = frames.comment[part][tcp_rows]
-    return columns, Decoded(int(malformed.sum()), first_bad, unsupported)
+    opaque = np.flatnonzero(ip.proto == IPPROTO_GRE)  # GRE no tunnel opener understood
+    return columns, Decoded(int(malformed.sum()), first_bad, unsupported, len(opaque),
+                            int(frame_numbers[opaque[0]]) if len(opaque) else 0)
 
 
 def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
@@ -158,23 +171,28 @@ def _tcp_columns(buf: U8, tcp: U8, l4: I64, thl: I64, *, length: I64,
         "ack": np.where(flag_bits & 0x10, ack, 0), "flags": _FLAG_TEXT[flag_bits],
         "flag_bits": flag_bits, "len": length, "win": be16(tcp, 14),
     }
+    captured = np.minimum(thl, end - l4)  # header bytes the frame holds (less when cut)
     # The commonest options, nop,nop,TS, sit in the 12 bytes gathered after the fixed header.
-    ts_only = is_nop_nop_timestamp(thl - 20, be32(tcp, 20))
+    ts_only = is_nop_nop_timestamp(thl - 20, be32(tcp, 20)) & (captured == thl)
     tsval, tsecr = np.where(ts_only, be32(tcp, 24), -1), np.where(ts_only, be32(tcp, 28), -1)
     text = np.full(m, "", dtype=object)
     ts_rows = np.flatnonzero(ts_only)
     text[ts_rows] = timestamp_texts(tsval[ts_rows], tsecr[ts_rows])
     columns.update(options=text, tsval=tsval, tsecr=tsecr, mss=np.full(m, -1, dtype=np.int64),
                    wscale=np.full(m, -1, dtype=np.int64), sack_ok=np.zeros(m, dtype=np.bool_))
-    others = np.flatnonzero((thl > 20) & ~ts_only)
+    others = np.flatnonzero((captured > 20) & ~ts_only)
     if len(others):
-        optlen = thl[others] - 20
+        optlen = captured[others] - 20
         # Only as wide as the longest options (bytes past a packet's own are never read).
         width = max(int(optlen.max()), OPTIONS_MIN_WIDTH)
         decoded = decode_options(gather(buf, l4[others] + 20, width), optlen)
         for name in ("tsval", "tsecr", "mss", "wscale", "sack_ok"):
             columns[name][others] = getattr(decoded, name)
         text[others] = decoded.text
+    cut = np.flatnonzero(captured < thl)
+    if len(cut):
+        text[cut] = [f"{words},{OPTIONS_CUT}" if words else OPTIONS_CUT
+                     for words in text[cut].tolist()]
     columns["payload"] = _payload_preview(buf, l4 + thl, np.minimum(length, end - l4 - thl))
     return columns
 

@@ -76,6 +76,8 @@ class _Totals:
     malformed: int = 0
     first_malformed: int = 0
     unsupported: int = 0
+    opaque_gre: int = 0
+    first_opaque_gre: int = 0
     oversized: int = 0
     first_oversized: tuple[int, int, int] = (0, 0, 0)  # frame, captured length, original length
     sink: ColumnSink = dataclasses.field(default_factory=ColumnSink)
@@ -98,6 +100,9 @@ class _Totals:
             self.first_malformed = decoded.first_malformed
         self.malformed += decoded.malformed
         self.unsupported += decoded.unsupported
+        if decoded.opaque_gre and not self.opaque_gre:
+            self.first_opaque_gre = decoded.first_opaque_gre
+        self.opaque_gre += decoded.opaque_gre
 
 
 def read_pcap(path: str | os.PathLike[str],
@@ -219,6 +224,11 @@ def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
         sentence = (f"{name}: {totals.unsupported} of {totals.frames} frames were skipped "
                     f"because their interface's link type is not supported (it reads "
                     f"{_SUPPORTED_TEXT}).")
+    if totals.opaque_gre:
+        opaque = (f"{totals.opaque_gre} of {totals.frames} frames are GRE carrying something "
+                  "tcptrace-viz does not decode (such as 802.11 in Aruba GRE or WCCP), so any "
+                  f"TCP inside them is not shown (the first is frame {totals.first_opaque_gre}).")
+        sentence = f"{sentence} {opaque}" if sentence else f"{name}: {opaque}"
     if totals.oversized:
         frame, caplen, wirelen = totals.first_oversized
         damaged = (f"{totals.oversized} of {totals.frames} records are damaged: they claim "

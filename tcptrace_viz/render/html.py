@@ -181,6 +181,8 @@ def _warnings(meta: TraceMeta, ladder: Ladder, capture: bool) -> list[str]:
     if meta.partial:
         problem = str(meta.problem or "the reading stopped early").rstrip(".")
         out.append(f"This trace is incomplete: {problem}.")
+    elif meta.problem:  # read to the end, but some frames could not be used
+        out.append(f"Not everything in the file is shown: {str(meta.problem).rstrip('.')}.")
     stats = meta.stats
     if isinstance(stats, dict):
         losses = stats.get("losses")

@@ -100,6 +100,9 @@ def markdown_report(prepared: Prepared, options: RenderOptions | None = None) ->
         problem = str(meta.problem or "reading stopped early").rstrip(".")
         out += [f"**Partial trace:** {md_text(problem)}.",
                 ""]
+    elif meta.problem:  # read to the end, but some frames could not be used
+        out += [f"**Not everything in the file is shown:** "
+                f"{md_text(str(meta.problem).rstrip('.'))}.", ""]
 
     out += ["## What happened", "", *_diagram(prepared)]
 

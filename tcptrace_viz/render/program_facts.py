@@ -65,10 +65,21 @@ def call_findings(trace: Trace) -> list[str]:
                         f"{NOTABLE_ERRNOS[errno]}.")
         if signal and signal not in seen:
             seen.add(signal)
-            said.append(f"The {row.side}'s {row.call}() raised {signal}"
-                        + (": the default action kills the process." if signal == "SIGPIPE"
-                           else "."))
+            said.append(_signal_finding(str(row.side), str(row.call), signal, errno, str(row.ret)))
     return said
+
+
+def _signal_finding(side: str, call: str, signal: str, errno: str, ret: str) -> str:
+    """What a signal raised by a call did: the call never returned (the process was killed),
+    or it returned all the same (the program ignores or handles the signal)."""
+    if not errno and not ret:
+        return (f"The {side}'s {call}() raised {signal}, which killed the process before "
+                "the call returned.")
+    if signal == "SIGPIPE":
+        return (f"The {side}'s {call}() raised SIGPIPE and the process lived on (it ignores "
+                f"or handles SIGPIPE, as Python does): the call returned {errno or ret} "
+                "instead of the default action, killing the process.")
+    return f"The {side}'s {call}() raised {signal} and returned {errno or ret}."
 
 
 def run_lines(prepared: Prepared) -> list[tuple[str, str]]:

@@ -219,6 +219,8 @@ def _footer(ladder: Ladder, meta: TraceMeta, width: int, with_verdict: bool
     if meta.partial:
         problem = str(meta.problem or "the reading stopped early").rstrip(".")
         lines.append(f"Partial trace: {problem}.")
+    elif meta.problem:  # read to the end, but some frames could not be used
+        lines.append(f"Not everything in the file is shown: {str(meta.problem).rstrip('.')}.")
     lines += [f"{label.capitalize()}: {text}" for label, text in file_comment_items(meta)]
     if settings_text(meta):
         lines.append(f"Settings: {settings_text(meta)}"
