@@ -164,7 +164,10 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
             prepare = None
             for done in finished:
                 number += 1
-                if brief and done.capture is not None:  # nothing to draw
+                if done.capture is None:  # it failed: its error is printed in its turn
+                    progress(f"[{number}/{total}] {done.scenario.name}: no capture")
+                    slots[phase[done.index]] = _Pending(done, None)
+                elif brief:  # nothing to draw
                     progress(f"[{number}/{total}] {done.scenario.name}: captured")
                     judge_run(done.capture.trace, done.scenario, done.params)
                     slots[phase[done.index]] = _Pending(done, None, Drawn("", {}))
@@ -172,7 +175,7 @@ def run_scenarios(names: Sequence[str], values: dict[str, dict[str, Value]], *, 
                     progress(f"[{number}/{total}] {done.scenario.name}: captured, drawing...")
                     slots[phase[done.index]] = _Pending(
                         done, _draw(done, out, reports, ipv6, service[0] if service else None,
-                                    choices or ReportChoices()) if done.capture else None)
+                                    choices or ReportChoices()))
                 _collect(slots, block=_drawing(slots) > jobs)
                 print_ready()
         while slots:

@@ -29,6 +29,11 @@ def test_a_rule_is_side_flags_and_which_one() -> None:
                        ("server:F#", "SIDE:FLAGS")):
         with pytest.raises(LossRuleError, match=words):
             parse_rule(bad)
+    for bad, part in (("client:Z", "'Z' is not a flag letter"),
+                      ("clientF", "it must start with a side and a colon"),
+                      ("server:", "the flags are missing"), ("server:F#x", "#x is not a count")):
+        with pytest.raises(LossRuleError, match=part):  # the sentence names the wrong part
+            parse_rule(bad)
 
 
 def test_flags_given_must_all_be_set_and_a_dot_alone_is_a_bare_ack() -> None:

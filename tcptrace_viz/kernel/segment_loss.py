@@ -87,9 +87,23 @@ def parse_rule(text: str) -> LossRule:
     """``SIDE:FLAGS[#N]`` (``server:F``, ``client:P#2``) as a rule that loses one segment."""
     match = _SPEC.match(text.strip())
     if match is None:
-        raise LossRuleError(f"--drop {text!r} is not SIDE:FLAGS[#N] (e.g. server:F to lose the "
-                            "server's first FIN, client:P#2 the client's second PSH segment)")
+        raise LossRuleError(f"--drop {text!r} is not SIDE:FLAGS[#N]{_what_is_wrong(text)} (e.g. "
+                            "server:F to lose the server's first FIN, client:P#2 the client's "
+                            "second PSH segment)")
     return LossRule(match["side"], match["flags"], int(match["nth"] or 1))
+
+
+def _what_is_wrong(text: str) -> str:
+    """Which part of a ``--drop`` rule is wrong, as a clause (``""`` when not plain)."""
+    side, colon, rest = text.strip().partition(":")
+    flags, _, nth = rest.partition("#")
+    if not colon or not re.fullmatch(r"[a-z]+", side):
+        return ": it must start with a side and a colon (client: or server:)"
+    bad = sorted(set(flags) - set("FSRPUEW."))
+    if not flags or bad:
+        return (f": {''.join(bad)!r} is not a flag letter (F S R P U E W, or . for a bare ACK)"
+                if bad else ": the flags are missing after the colon")
+    return f": #{nth} is not a count (#1, #2...)" if "#" in rest else ""
 
 
 def nft_available() -> bool:
