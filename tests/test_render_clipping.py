@@ -271,3 +271,25 @@ def test_columns_share_the_room_and_prefer_whole_headers() -> None:
     squeezed = columns_for(89, arrow_need=40, left_need=60, right_need=60)
     assert squeezed.left + squeezed.arrow + squeezed.right == 89
     assert min(squeezed.left, squeezed.right) >= 14
+
+
+def test_a_long_segment_label_shrinks_then_wraps_to_stay_between_the_lifelines() -> None:
+    """time-wait-assassination's "... injected discarded (NO_SOCKET)" crossed both lifelines."""
+    from tcptrace_viz.render.figure_style import current
+    from tcptrace_viz.render.figure_text import MONO_ADVANCE, SMALLEST_LABEL_PT, label_between
+
+    room = 4.0  # inches between the arrow's ends
+
+    def inches(line: str, size: float) -> float:
+        return len(line) * current().pt(size) * MONO_ADVANCE / 72
+
+    short = "[.] seq 1 ack 1 win 63 len 0"
+    assert label_between(short, room, 8.5) == ([short], 8.5)
+    long = "[.] seq 1 ack 1 win 65535 len 0 injected discarded (NO_SOCKET)"
+    lines, size = label_between(long, room, 8.5)
+    assert lines == [long] and SMALLEST_LABEL_PT <= size < 8.5 and inches(long, size) <= room
+    longest = long + " and a comment that goes on and on"
+    lines, size = label_between(longest, room, 8.5)
+    assert size == SMALLEST_LABEL_PT and len(lines) == 2
+    assert all(inches(line, size) <= room for line in lines)
+    assert "".join(lines).replace(" ", "") == longest.replace(" ", "")  # nothing cut

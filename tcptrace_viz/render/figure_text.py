@@ -39,3 +39,23 @@ def lines_beside(text: str, lane: int, x: float, size_pt: float,
     room = (x - TIME_COLUMN) if lane == 0 else (0.99 - x)
     chars = int(room * width_inches * 72 / (MONO_ADVANCE * current().pt(size_pt)))
     return wrap_text(printable(text), max(chars, 12), indent="  ", max_lines=3)
+
+
+SMALLEST_LABEL_PT: Final = 6.5
+"""A segment's label shrinks to fit between the lifelines down to this size, then wraps."""
+
+
+def label_between(text: str, room_inches: float, size_pt: float) -> tuple[list[str], float]:
+    """A segment's label (monospace) fitted between the lifelines, ``room_inches`` apart: its
+    lines and font size (``size_pt``, smaller for a long label, then two lines)."""
+    text = printable(text)
+
+    def fits(size: float) -> int:
+        return int(room_inches * 72 / (MONO_ADVANCE * current().pt(size)))
+
+    if len(text) <= fits(size_pt):
+        return [text], size_pt
+    size = max(SMALLEST_LABEL_PT, size_pt * fits(size_pt) / len(text))
+    if len(text) <= fits(size):
+        return [text], size
+    return wrap_text(text, max(fits(size), 12), indent="  ", max_lines=2), size

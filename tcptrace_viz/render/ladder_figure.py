@@ -29,7 +29,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from tcptrace_viz.render.figure_style import STYLES, FigureStyle, current, drawing_in
 from tcptrace_viz.render.figure_text import draw_text as _text
-from tcptrace_viz.render.figure_text import lines_beside
+from tcptrace_viz.render.figure_text import label_between, lines_beside
 from tcptrace_viz.render.ladder_colours import (
     ARROW_COLOURS,
     ERROR_COLOUR,
@@ -284,8 +284,10 @@ def _packet(ax: Axes, ladder: Ladder, event: Event) -> None:
         ax.plot([end[0]], [end[1]], marker="x", markersize=9 * heads, color=colour,
                 markeredgewidth=style.lw(2.2), zorder=6)
     mid_x = (_lanes()[0] + _lanes()[1]) / 2
-    text = event.label if style.packet_window else _WINDOW.sub("", event.label)
-    label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, text, fontsize=8.5,
+    text, size = label_between(event.label if style.packet_window
+                               else _WINDOW.sub("", event.label),
+                               (end[0] - start[0]) * sign * FIG_WIDTH, 8.5)
+    label = _text(ax, mid_x, event.y + SLANT / 2 - 0.16, text, fontsize=size,
                   ha="center", va="bottom", family="DejaVu Sans Mono", color=colour,
                   fontweight="bold" if rst else "normal", zorder=6,
                   bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
