@@ -245,8 +245,9 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
       tcptrace-viz report trace.pcapng --rst --all-connections -o resets.html
       tcptrace-viz report captures/linger0/20261125T120000Z -f pdf --style projector
     """
+    from tcptrace_viz.analysis.frame_memo import remembering  # the report's answers, once
     progress = Progress.on_stderr()
-    with user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress), remembering():
         fmt = report_format(fmt, output)
         trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
@@ -309,8 +310,9 @@ def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> Non
       tcptrace-viz connections trace.pcapng --rst --port 443
       tcptrace-viz connections trace.pcapng --format csv > connections.csv
     """
+    from tcptrace_viz.analysis.frame_memo import remembering  # the report's answers, once
     progress = Progress.on_stderr()
-    with user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress), remembering():
         trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
         from tcptrace_viz.connection_triage import connections_output

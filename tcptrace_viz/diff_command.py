@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tcptrace_viz.analysis.frame_memo import remembering
 from tcptrace_viz.command_errors import user_errors
 from tcptrace_viz.connection_triage import load_capture
 from tcptrace_viz.errors import BadInputError, ExitCode
@@ -18,7 +19,7 @@ def run_diff(first: Path, second: Path, fmt: str | None, output: Path | None) ->
     """Compare ``first`` and ``second`` as ``tcptrace-viz diff`` does; the exit code (1 when
     they differ)."""
     progress = Progress.on_stderr()
-    with user_errors(), contextlib.closing(progress):
+    with user_errors(), contextlib.closing(progress), remembering():
         chosen = fmt or (report_format(None, output) if output else "txt")
         if chosen not in ("txt", "md", "html"):
             raise BadInputError(f"diff writes txt, md or html, not {chosen}")

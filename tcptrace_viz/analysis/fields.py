@@ -51,8 +51,8 @@ def time_order(packets: pd.DataFrame) -> I64:
     frame = (packets["frame"].to_numpy(dtype=np.int64) if "frame" in packets.columns
              else position)
     ts = packets["ts_ns"].to_numpy(dtype=np.int64)
-    step_ts, step_frame = np.diff(ts), np.diff(frame)
-    if ((step_ts > 0) | ((step_ts == 0) & (step_frame >= 0))).all():
+    later, same = ts[1:] > ts[:-1], ts[1:] == ts[:-1]  # compared, not subtracted: no overflow
+    if (later | (same & (frame[1:] >= frame[:-1]))).all():
         return position  # already in order, as a Trace's packets are: no sort of a million rows
     order = np.lexsort((position, frame, ts))
     return order.astype(np.int64)
