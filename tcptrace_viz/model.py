@@ -94,18 +94,35 @@ def conform(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     index = pd.RangeIndex(len(frame))
     for name, dtype in columns.items():
         if name in frame.columns:
-            values = frame[name].to_numpy()
-        elif dtype == "object":
-            values = np.full(len(frame), _TEXT_DEFAULT, dtype=object)
-        else:
-            values = np.zeros(len(frame), dtype=dtype)
-        if dtype == "object":  # (a Series of explicit dtype: pandas 3 would infer "str")
-            data[name] = pd.Series(_as_text(values), index=index, dtype=object, copy=False)
-        else:
-            data[name] = pd.Series(values, index=index, copy=False).astype(dtype)  # type: ignore[call-overload]
-    # copy=False: the columns are neither copied nor stacked into blocks (a million rows of
-    # packets would otherwise be held twice while the frame is built).
+            data[name] = _taken(frame[name], dtype, index)
+            continue
+        values = (np.full(len(frame), _TEXT_DEFAULT, dtype=object) if dtype == "object"
+                  else np.zeros(len(frame), dtype=dtype))
+        data[name] = pd.Series(values, index=index, dtype=dtype, copy=False)
+    # copy=False: the columns are not stacked into blocks (a million rows of packets would
+    # otherwise be held twice while the frame is built).
     return pd.DataFrame(data, index=index, columns=list(columns), copy=False)
+
+
+_LAZY_COPIES: Final = int(pd.__version__.split(".", 1)[0]) >= 3
+"""pandas 3 copies on write: a column taken from the caller's frame is copied only when the
+caller or the Trace writes to it.  Older pandas shares the array, so it is copied at once."""
+
+
+def _taken(column: pd.Series[Any], dtype: str, index: pd.RangeIndex) -> pd.Series[Any]:
+    """A column of the caller's frame in the schema's dtype, never sharing writes with it."""
+    if dtype == "object":  # (a Series of explicit dtype: pandas 3 would infer "str")
+        values = column.to_numpy()
+        text = _as_text(values)
+        if text is not values:  # converted: a new array already
+            return pd.Series(text, index=index, dtype=object, copy=False)
+        if _LAZY_COPIES and column.dtype == object:
+            return column.set_axis(index)
+        return pd.Series(values, index=index, dtype=object, copy=True)
+    if _LAZY_COPIES:
+        return column.set_axis(index).astype(dtype)  # type: ignore[call-overload,no-any-return]
+    return pd.Series(column.to_numpy(), index=index,  # type: ignore[call-overload,no-any-return]
+                     copy=True).astype(dtype)
 
 
 def _as_text(values: np.ndarray) -> np.ndarray:

@@ -256,3 +256,18 @@ def test_an_injected_segment_is_the_one_its_inject_call_sent() -> None:
     assert make_trace(packets, [], []).injected_packets() == set()
     texts = trace.timeline()["text"].tolist()
     assert sum("injected" in text for text in texts) == 1
+
+
+def test_a_built_trace_shares_no_writes_with_the_frames_it_was_built_from() -> None:
+    """Columns are taken without copying (pandas 3 copies on write), yet each side may edit."""
+    source = pd.DataFrame({"ts_ns": [1, 2], "win": [7, 8], "src": ["a", "b"],
+                           "flags": ["S", "."]})
+    trace = Trace.build(packets=source)
+    trace.packets.loc[0, "win"] = 1
+    trace.packets.loc[0, "src"] = "edited"
+    assert source["win"].tolist() == [7, 8] and source["src"].tolist() == ["a", "b"]
+    source.loc[1, "win"] = 999
+    source.loc[1, "flags"] = "R"
+    assert trace.packets["win"].tolist() == [1, 8]
+    assert trace.packets["flags"].tolist() == ["S", "."]
+    assert trace.packets["src"].dtype == object
