@@ -244,13 +244,10 @@ def return_big_blocks_when_freed(threshold: int = 1 << 20) -> None:
     peak).  Elsewhere than glibc this does nothing.
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
-        if mallopt is not None:
-            mallopt(_M_MMAP_THRESHOLD, threshold)
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the process's own C library
     except OSError:
-        pass
+        return
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, threshold)

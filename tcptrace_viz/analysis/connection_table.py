@@ -75,8 +75,9 @@ def summarise(row: Mapping[Hashable, Any]) -> str:
 def connections(packets: pd.DataFrame) -> pd.DataFrame:
     """One row per connection, ordered by ``conn``; columns as in ``CONNECTION_COLUMNS``.
 
-    The table of the frame last asked about is kept (:mod:`frame_memo`), so asking again
-    about the same frame costs nothing.
+    Inside :func:`~tcptrace_viz.analysis.frame_memo.remembering` (the ``report``,
+    ``connections`` and ``diff`` commands) the table of the frame last asked about is kept,
+    so asking again about the same frame costs nothing.
 
     ``closed_by`` names who closed first (``both`` when the FINs crossed, ``""`` when nobody
     did); ``close_kind`` is ``FIN``, ``RST``, ``simultaneous`` or ``open``; ``rst_from`` names
