@@ -103,7 +103,8 @@ def packets(count: int, seed: int = 1) -> tuple[list[bytes], list[int]]:
                                  data))
                 options = _ts(ts_c(), ts_s())
                 if rng.random() < 0.05:
-                    options += b"\x01\x01\x05\x0a" + struct.pack("!II", sseq + 1, sseq + size)
+                    options += b"\x01\x01\x05\x0a" + struct.pack("!II", (sseq + 1) & 0xFFFFFFFF,
+                                                                  (sseq + size) & 0xFFFFFFFF)
                 send(True, _tcp(sport, dport, cseq, sseq + size, 0x10, options, b""))
                 sseq += size
         if rng.random() < 0.8:

@@ -25,7 +25,7 @@ from tcptrace_viz.command_options import (
     scenario_names,
     scenario_options,
 )
-from tcptrace_viz.connection_triage import drawing_options, load_capture, reading_note
+from tcptrace_viz.connection_triage import drawing_options, open_for_report, reading_note
 from tcptrace_viz.errors import ExitCode
 from tcptrace_viz.outputs import report_format
 from tcptrace_viz.progress import Progress
@@ -249,11 +249,12 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
     progress = Progress.on_stderr()
     with user_errors(), contextlib.closing(progress), remembering():
         fmt = report_format(fmt, output)
-        trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
-        from tcptrace_viz.connection_triage import pick_connections, render_drawing
+        from tcptrace_viz.connection_triage import drawing_and_trace, render_drawing
 
-        drawing = pick_connections(trace, connection, all_connections, Filters(**filters))
+        with open_for_report(path, progress) as capture:
+            drawing, trace = drawing_and_trace(capture, connection, all_connections,
+                                               Filters(**filters), progress.phase)
         for line in drawing.lines():
             click.echo(f"tcptrace-viz: {line}", err=True)
         from tcptrace_viz.outputs import attached_capture, default_report, write_report
@@ -313,14 +314,14 @@ def connections_command(path: Path, fmt: str, limit: int, **filters: Any) -> Non
     from tcptrace_viz.analysis.frame_memo import remembering  # the report's answers, once
     progress = Progress.on_stderr()
     with user_errors(), contextlib.closing(progress), remembering():
-        trace = load_capture(path, progress)
         from tcptrace_viz.analysis.triage import Filters
         from tcptrace_viz.connection_triage import connections_output
 
-        progress.phase("listing connections")
-        output = connections_output(trace, Filters(**filters), fmt, limit)
+        with open_for_report(path, progress) as capture:
+            progress.phase("listing connections")
+            output = connections_output(capture.trace, Filters(**filters), fmt, limit)
     click.echo(output, nl=False)
-    reading_note(trace)
+    reading_note(capture.trace)
 
 
 def _echo_content(content: str | bytes) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tcptrace_viz.analysis.triage import Filters
+    from tcptrace_viz.big_capture import OpenCapture
     from tcptrace_viz.model import Trace
     from tcptrace_viz.progress import Progress
     from tcptrace_viz.render.options import RenderOptions
@@ -87,12 +88,12 @@ def check_host(host: str | None) -> None:
 
 def connections_output(trace: Trace, filters: Filters, fmt: str, limit: int) -> str:
     """The ``connections`` command's output for ``trace``."""
-    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.connection_table import capture_connections
     from tcptrace_viz.analysis.triage import matching, summary_line
     from tcptrace_viz.render.connection_list import connection_list
 
     check_host(filters.host)
-    table = connections(trace.packets)
+    table = capture_connections(trace)
     summary = summary_line(table)
     kept = table[matching(table, filters)] if filters.active else table
     heading = (f"{len(kept):,} of them {filters.describe()}" if filters.active else "")
@@ -107,12 +108,11 @@ def pick_connection(trace: Trace, connection: int | None,
     Raises:
         BadInputError: no such connection, or the filters keep none.
     """
-    import numpy as np
+    from tcptrace_viz.analysis.connection_table import capture_connections
+    from tcptrace_viz.analysis.triage import capture_fin_resent, choose
 
-    from tcptrace_viz.analysis.connection_table import connections
-    from tcptrace_viz.analysis.triage import choose
-
-    numbers = set(np.unique(trace.packets["conn"].to_numpy()).tolist())
+    table = capture_connections(trace)
+    numbers = set(table["conn"].tolist())
     if connection is not None:
         if connection not in numbers:
             raise BadInputError(f"there is no connection {connection} (connections: "
@@ -121,7 +121,7 @@ def pick_connection(trace: Trace, connection: int | None,
     check_host(filters.host)
     if not filters.active:
         return None, ""
-    picked = choose(connections(trace.packets), filters, trace.packets)
+    picked = choose(table, filters, resent=capture_fin_resent(trace))
     if picked is None:
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")
@@ -138,8 +138,13 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
     Raises:
         BadInputError: no such connection, or the filters keep none.
     """
-    from tcptrace_viz.analysis.connection_table import connections
-    from tcptrace_viz.analysis.triage import matching, most_telling, telling_first
+    from tcptrace_viz.analysis.connection_table import capture_connections
+    from tcptrace_viz.analysis.triage import (
+        capture_fin_resent,
+        matching,
+        most_telling,
+        telling_first,
+    )
 
     named = tuple(dict.fromkeys(named))  # once each, in the order given
     if named and all_connections:
@@ -149,15 +154,16 @@ def pick_connections(trace: Trace, named: tuple[int, ...], all_connections: bool
         for conn in named[1:]:
             pick_connection(trace, conn, filters)
         default = None
-        if first is None and trace.packets["conn"].nunique() > 1:
-            default = most_telling(connections(trace.packets), trace.packets)  # as select()
+        table = capture_connections(trace)
+        if first is None and len(table) > 1:
+            default = most_telling(table, resent=capture_fin_resent(trace))  # as select()
             if default is not None and default[1] == "it is the first":
                 default = None  # nothing telling to say: the report says it is the first
         return Drawing(first, why, tuple((conn, "") for conn in named[1:]), default=default)
     check_host(filters.host)
-    table = connections(trace.packets)
+    table = capture_connections(trace)
     kept = table[matching(table, filters)] if filters.active else table
-    picked = most_telling(kept, trace.packets)
+    picked = most_telling(kept, resent=capture_fin_resent(trace))
     if picked is None:
         raise BadInputError(f"no connection matches the filters ({filters.describe()}); "
                             "`tcptrace-viz connections FILE` lists them")
@@ -215,6 +221,39 @@ def load_capture(path: Path, progress: Progress) -> Trace:
         progress.reading(f"reading {path.name}", done, total)
 
     return read_capture(path, progress=reading, status=progress.phase)
+
+
+def open_for_report(path: Path, progress: Progress) -> OpenCapture:
+    """Open a capture folder or file for ``report`` or ``connections`` (close it after): a file
+    too big to hold is read shard by shard (``big_capture``)."""
+    from tcptrace_viz.big_capture import open_capture
+
+    return_big_blocks_when_freed()
+
+    def reading(done: int, total: int) -> None:
+        progress.reading(f"reading {path.name}", done, total)
+
+    return open_capture(path, reading, progress.phase)
+
+
+def drawing_and_trace(capture: OpenCapture, named: tuple[int, ...], all_connections: bool,
+                      filters: Filters, status: Callable[[str], None]) -> tuple[Drawing, Trace]:
+    """What ``report`` draws of ``capture`` (:func:`pick_connections`) and the Trace holding
+    the packets it needs (only the drawn connections' of a capture read shard by shard)."""
+    drawing = pick_connections(capture.trace, named, all_connections, filters)
+    return drawing, capture.with_packets_of(drawn_connections(capture.trace, drawing), status)
+
+
+def drawn_connections(trace: Trace, drawing: Drawing) -> list[int]:
+    """The connections ``drawing`` draws, the one the report will choose included."""
+    from tcptrace_viz.analysis.connection_table import capture_connections
+    from tcptrace_viz.analysis.triage import capture_fin_resent, most_telling
+
+    first = drawing.first
+    if first is None:
+        picked = most_telling(capture_connections(trace), resent=capture_fin_resent(trace))
+        first = picked[0] if picked is not None else None
+    return [conn for conn in (first, *(conn for conn, _ in drawing.more)) if conn is not None]
 
 
 def diff_output(a: Trace, b: Trace, names: tuple[str, str], fmt: str,

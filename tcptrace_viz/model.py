@@ -23,6 +23,7 @@ import pandas as pd
 
 from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.vocabulary import sender
+from tcptrace_viz.whole_capture import WholeCapture
 
 # --- Column schemas -------------------------------------------------------------------------------
 PACKET_COLUMNS: Final[dict[str, str]] = {
@@ -155,6 +156,8 @@ class Trace:
     """System call results (see ``SYSCALL_COLUMNS``)."""
     meta: TraceMeta = dataclasses.field(default_factory=TraceMeta)
     """Scenario or file, how it was seen (kernel, sysctls, clocks, counters), the verdict."""
+    whole: WholeCapture | None = None
+    """Set when ``packets`` holds only some connections of a capture: what it knows of all."""
 
     @classmethod
     def build(cls, packets: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
@@ -181,8 +184,9 @@ class Trace:
 
     @property
     def origin_ns(self) -> int:
-        """The time of the first event, which ``t`` counts from."""
-        return _time_origin(self.packets, self.states, self.syscalls)
+        """The time of the first event, which ``t`` counts from (of the whole capture)."""
+        return self.whole.origin_ns if self.whole is not None else _time_origin(
+            self.packets, self.states, self.syscalls)
 
     @property
     def sides(self) -> list[str]:

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from tcptrace_viz._version import __version__
 from tcptrace_viz.errors import BadInputError
 from tcptrace_viz.meta import TraceMeta
 from tcptrace_viz.model import Trace
+
+if TYPE_CHECKING:
+    from tcptrace_viz.pcap.reader import PcapReadResult
 
 PCAPNG_NAME = "trace.pcapng"
 JSON_NAME = "trace.json"
@@ -229,11 +232,18 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
     ``progress(bytes_done, bytes_total)`` follows the reading; ``status(text)`` names each
     later step (finding connections, inferring states).
     """
-    from tcptrace_viz.analysis import annotate_packets, infer_all_states
     from tcptrace_viz.pcap import read_pcap
 
+    return trace_of_file(path, read_pcap(path, progress=progress), status)
+
+
+def trace_of_file(path: Path, result: PcapReadResult,
+                  status: Callable[[str], None] | None = None) -> Trace:
+    """The Trace of a file ``read_pcap`` read into memory (``result.packets``): this project's
+    own pcapng gives back its whole Trace, any other file its packets and inferred states."""
+    from tcptrace_viz.analysis import annotate_packets, infer_all_states
+
     tell = status or (lambda _text: None)
-    result = read_pcap(path, progress=progress)
     embedded, block_problem = _embedded_trace(path, result.packets) \
         if result.file_format.startswith("pcapng") else (None, "")
     if embedded is not None:
@@ -248,15 +258,20 @@ def read_pcap_file(path: Path, progress: Callable[[int, int], None] | None = Non
          + (f" (the first {len(inferred):,} of {len(connections):,})"
             if len(inferred) < len(connections) else ""))
     states = infer_all_states(packets, inferred)
-    meta = TraceMeta(
+    return Trace.build(packets=packets, states=states,
+                       meta=file_meta(path, result, block_problem))
+
+
+def file_meta(path: Path, result: PcapReadResult, block_problem: str = "") -> TraceMeta:
+    """The metadata of a user's capture file (states inferred), as ``read_pcap`` found it."""
+    return TraceMeta(
         source="file", scenario=path.name, title=f"capture file {path.name}", file=str(path),
         file_format=result.file_format, partial=result.partial or bool(block_problem),
         problem=_joined(result.problem, f"{path}: {block_problem}." if block_problem else ""),
         comments=list(result.comments), interfaces=list(result.interfaces),
         tool_version=__version__, state_source="inferred",
         frames_total=result.frames_total,
-        stats={"frames": result.frames_total, "tcp_segments": len(packets)})
-    return Trace.build(packets=packets, states=states, meta=meta)
+        stats={"frames": result.frames_total, "tcp_segments": result.rows})
 
 
 MAX_INFERRED_CONNECTIONS = 2000

@@ -185,3 +185,25 @@ def test_simultaneous_open_both_through_syn_recv() -> None:
     for side in ("client", "server"):
         mine = states[states["side"] == side]
         assert list(mine["new"]) == ["SYN_SENT", "SYN_RECV", "ESTABLISHED"]
+
+
+def test_a_reused_4_tuples_later_connection_lends_no_states_to_the_first() -> None:
+    """Inferred states are matched to the drawn connection by its addresses and its span: the
+    refused SYN that reuses the 4-tuple later keeps its SYN_SENT and CLOSE to itself."""
+    from builders import Wire, connect_refused, merge, normal_close
+
+    from tcptrace_viz.analysis import annotate_packets, infer_all_states
+    from tcptrace_viz.analysis.selection import select
+    from tcptrace_viz.model import Trace
+
+    later = connect_refused()
+    later.rows = [{**row, "ts_ns": row["ts_ns"] + 1_000_000} for row in later.rows]
+    packets = annotate_packets(merge(normal_close(Wire()), later))
+    assert packets["conn"].nunique() == 2
+    trace = Trace.build(packets=packets, states=infer_all_states(packets),
+                        meta={"source": "file"})
+    for conn in (0, 1):
+        shown = select(trace, conn).trace
+        span = shown.packets["ts_ns"]
+        assert shown.states["ts_ns"].between(span.min() - 2, span.max() + 1).all()
+        assert len(shown.states) == len(infer_all_states(packets, [conn]))

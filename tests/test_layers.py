@@ -20,11 +20,12 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tcptrace_viz"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "arrays", "tcp", "reason_words"),
     ("errors", "interrupts"),
-    ("event_text", "meta", "vocabulary"),
+    ("event_text", "meta", "vocabulary", "whole_capture"),
     ("model",),  # the Trace
     ("kernel", "pcap", "analysis"),  # what the kernel offers; reading captures; analysing Traces
     ("forked",),  # a function run in a forked child
     ("scenarios", "store"),  # the close scenarios; capture folders
+    ("big_capture",),  # a capture too big to hold, read shard by shard
     ("capture",),  # a scenario run into a Trace
     ("render",),  # a Trace into pictures and reports
     # report sets on disk; progress lines; the index; errors as one sentence and an exit code

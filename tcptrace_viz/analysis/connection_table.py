@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from tcptrace_viz.analysis.counters import retransmitted, zero_window
 from tcptrace_viz.analysis.fields import in_time_order
 from tcptrace_viz.analysis.frame_memo import last_frame_memo
 from tcptrace_viz.vocabulary import duration_text, endpoint
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
 
 #: Columns of ``connections()``, with their dtypes.
 CONNECTION_COLUMNS: Final[dict[str, str]] = {
@@ -85,6 +88,13 @@ def connections(packets: pd.DataFrame) -> pd.DataFrame:
     and length; ``bytes_*`` add up payload on the wire, retransmissions included.
     """
     return _table(packets).copy()
+
+
+def capture_connections(trace: Trace) -> pd.DataFrame:
+    """Every connection of the capture ``trace`` was read from: :func:`connections` of its
+    packets, or the whole capture's table when the trace holds only some (``trace.whole``)."""
+    whole = trace.whole
+    return whole.connections.copy() if whole is not None else connections(trace.packets)
 
 
 @last_frame_memo

@@ -84,7 +84,10 @@ def select(trace: Trace, connection: int | None = None, *,
         BadInputError: ``connection`` is not one of the trace's connections.
     """
     packets = trace.packets
-    conns = tuple(sorted(int(c) for c in pd.unique(packets["conn"]))) if len(packets) else ()
+    if trace.whole is not None:  # some connections of a big capture: the table names them all
+        conns = tuple(int(c) for c in trace.whole.connections["conn"])
+    else:
+        conns = tuple(sorted(int(c) for c in pd.unique(packets["conn"]))) if len(packets) else ()
     if connection is not None and connection not in conns:
         available = ", ".join(str(c) for c in conns) or "none"
         raise BadInputError(f"connection {connection} is not in this trace "
@@ -94,10 +97,10 @@ def select(trace: Trace, connection: int | None = None, *,
                          capture_origin_ns=trace.origin_ns)
     why = ""
     if connection is None:
-        from tcptrace_viz.analysis.connection_table import connections
-        from tcptrace_viz.analysis.triage import most_telling
+        from tcptrace_viz.analysis.connection_table import capture_connections
+        from tcptrace_viz.analysis.triage import capture_fin_resent, most_telling
 
-        picked = most_telling(connections(packets), packets)
+        picked = most_telling(capture_connections(trace), resent=capture_fin_resent(trace))
         chosen, why = picked if picked is not None else (conns[0], "")
     else:
         chosen = connection
@@ -107,9 +110,12 @@ def select(trace: Trace, connection: int | None = None, *,
               for r in rows_of(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
     states = trace.states
     if len(states):
-        keep = [(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
-                for loc, rem in zip(states["local"], states["remote"], strict=True)]
-        states = states[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+        keep = np.asarray([(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
+                           for loc, rem in zip(states["local"], states["remote"], strict=True)],
+                          dtype=bool)
+        if len(pkts):  # a 4-tuple used again later: the other connection's inferred states
+            keep &= ~_inferred_outside(states, pkts)
+        states = states[keep].reset_index(drop=True)
     syscalls = trace.syscalls
     if len(syscalls) and len(pkts):
         lo = int(pkts["ts_ns"].min()) - SPAN_MARGIN_NS
@@ -120,6 +126,18 @@ def select(trace: Trace, connection: int | None = None, *,
     origin = trace.origin_ns
     return Selection(sub, origin if absolute_time else sub.origin_ns, conns, chosen, why,
                      capture_origin_ns=origin)
+
+
+def _inferred_outside(states: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
+    """States inferred from the packets (not traced) that lie outside the span of
+    ``packets``, one connection's: they were inferred for another connection."""
+    from tcptrace_viz.analysis.states import INFERRED_LEAD_NS
+
+    ts = states["ts_ns"].to_numpy(dtype=np.int64)
+    outside = ((ts < int(packets["ts_ns"].min()) - INFERRED_LEAD_NS)
+               | (ts > int(packets["ts_ns"].max()) + 1))
+    inferred: np.ndarray = outside & (states["source"].to_numpy(dtype=object) == "inferred")
+    return inferred
 
 
 def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:

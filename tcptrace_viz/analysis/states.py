@@ -25,6 +25,11 @@ from tcptrace_viz.analysis.connection_arrays import (
 )
 from tcptrace_viz.model import STATE_COLUMNS, conform, empty_frame
 
+INFERRED_LEAD_NS: Final = 2
+"""An inferred state comes at most this long before its connection's first packet (a side
+already ESTABLISHED when the capture starts mid-connection), and at most 1 ns after its
+last (the receiver's change as it takes the segment in)."""
+
 MID_CONNECTION: Final = "capture starts mid-connection"
 _GONE: Final = ("", "CLOSE")  # no socket, or not yet known to exist
 
@@ -207,7 +212,7 @@ def _infer(conv: Conversation) -> list[dict[str, object]]:
     machine = _Machine(conv)
     mid = not conv.has_handshake
     if mid:
-        start = int(conv.ts[0]) - 2
+        start = int(conv.ts[0]) - INFERRED_LEAD_NS
         for end in machine.sides.values():
             machine.move(start, end, "ESTABLISHED", MID_CONNECTION)
     rows = _relevant_rows(conv)

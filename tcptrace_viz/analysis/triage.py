@@ -11,12 +11,15 @@ refused connection, then one never closed, else the first.
 from __future__ import annotations
 
 import dataclasses
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.frame_memo import last_frame_memo
+
+if TYPE_CHECKING:
+    from tcptrace_viz.model import Trace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,13 +150,22 @@ def ranks(table: pd.DataFrame, fins_resent: set[int] | None = None) -> np.ndarra
         list(range(len(_REASONS))), len(_REASONS))
 
 
-def most_telling(table: pd.DataFrame,
-                 packets: pd.DataFrame | None = None) -> tuple[int, str] | None:
+def capture_fin_resent(trace: Trace) -> set[int]:
+    """:func:`fin_resent` of the whole capture ``trace`` was read from."""
+    whole = trace.whole
+    return set(whole.fin_resent) if whole is not None else fin_resent(trace.packets)
+
+
+def most_telling(table: pd.DataFrame, packets: pd.DataFrame | None = None, *,
+                 resent: set[int] | None = None) -> tuple[int, str] | None:
     """The connection a ladder should show when none is named, and why (None: no rows);
-    ``packets`` (the trace's, annotated) let a retransmitted FIN count."""
+    ``packets`` (the trace's, annotated), or ``resent`` (:func:`capture_fin_resent`), let a
+    retransmitted FIN count."""
     if not len(table):
         return None
-    ranked = ranks(table, fin_resent(packets) if packets is not None else None)
+    if resent is None and packets is not None:
+        resent = fin_resent(packets)
+    ranked = ranks(table, resent)
     best = int(np.argmin(ranked))  # the first of the best rank
     rank = int(ranked[best])
     why = _REASONS[rank] if rank < len(_REASONS) else "it is the first"
@@ -173,12 +185,12 @@ def telling_first(table: pd.DataFrame, limit: int, keep: set[int]) -> pd.DataFra
     return table.iloc[np.sort(order[:limit])]
 
 
-def choose(table: pd.DataFrame, filters: Filters,
-           packets: pd.DataFrame | None = None) -> tuple[int, str] | None:
+def choose(table: pd.DataFrame, filters: Filters, packets: pd.DataFrame | None = None, *,
+           resent: set[int] | None = None) -> tuple[int, str] | None:
     """The most telling connection among those ``filters`` keep, and why (None: none kept);
-    ``packets`` as for :func:`most_telling`."""
+    ``packets`` and ``resent`` as for :func:`most_telling`."""
     kept = table[matching(table, filters)] if filters.active else table
-    picked = most_telling(kept, packets)
+    picked = most_telling(kept, packets, resent=resent)
     if picked is None or not filters.active:
         return picked
     conn, why = picked

@@ -7,7 +7,7 @@ batch straight into one large array per column avoids both the holes and the cop
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,14 @@ from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 _GROWTH: Final = 1.25  # when the caller's estimate falls short
 _SLACK: Final = 2  # final arrays are copied to their exact size when over 1/2 too long
 # (below that a view is kept: untouched int pages cost nothing, object slack 8 bytes a row)
+
+
+class RowSink(Protocol):
+    """Where the decoder puts each batch of rows (a ``ColumnSink``, or ``shards.ShardSink``)."""
+
+    size: int
+
+    def append(self, columns: dict[str, np.ndarray], expected_total: int = 0) -> None: ...
 
 
 class ColumnSink:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.arrays import I64, U8, Obj
-from tcptrace_viz.pcap.column_arrays import ColumnSink
+from tcptrace_viz.pcap.column_arrays import RowSink
 from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
 from tcptrace_viz.pcap.frames import Frames
 from tcptrace_viz.pcap.gather import be16, be32, gather
@@ -46,7 +46,7 @@ _FLAG_TEXT: Final = np.array([tcp_flags_to_str(bits) for bits in range(256)], dt
 
 @dataclasses.dataclass
 class Decoded:
-    """Counts from decoding frames (the rows themselves go to a ``ColumnSink``)."""
+    """Counts from decoding frames (the rows themselves go to a ``RowSink``)."""
 
     malformed: int = 0
     """Frames skipped because a header length points outside the frame (or a runt)."""
@@ -67,7 +67,7 @@ def to_dataframe(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-def decode(buf: U8, frames: Frames, sink: ColumnSink, expected_rows: int = 0) -> Decoded:
+def decode(buf: U8, frames: Frames, sink: RowSink, expected_rows: int = 0) -> Decoded:
     """Decode every TCP segment of ``frames`` (in batches of ``BATCH``) into ``sink``.
 
     ``buf`` holds the frames followed by ``gather.PAD`` zero bytes.

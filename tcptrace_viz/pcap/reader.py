@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final, Protocol
 
 import numpy as np
@@ -34,6 +35,7 @@ from tcptrace_viz.pcap.gather import PAD
 from tcptrace_viz.pcap.linktypes import SUPPORTED_LINKTYPES, linktype_name
 from tcptrace_viz.pcap.pcapfile import PcapParser
 from tcptrace_viz.pcap.pcapng import PcapngParser
+from tcptrace_viz.pcap.shards import ShardSink, Spread
 
 CHUNK: Final = 4 << 20  # bytes read per window (more: faster, but more memory)
 _SUPPORTED_TEXT: Final = ("Ethernet, Linux cooked v1/v2, raw IP, BSD/OpenBSD loopback, PPP, "
@@ -64,6 +66,11 @@ class PcapReadResult:
     skipped: int = 0
     """Frames skipped as malformed (runts, header lengths outside the frame) or of an
     unsupported link type; ``problem`` says which when there was no damage."""
+    shards: list[Path] = dataclasses.field(default_factory=list)
+    """With ``spread``: the shard files holding every row (``packets`` is then empty), or none
+    when the rows fitted in memory (all in ``packets``)."""
+    rows: int = 0
+    """TCP segments read (``len(packets)`` unless spread over ``shards``)."""
 
 
 class _Parser(Protocol):
@@ -80,7 +87,7 @@ class _Totals:
     first_opaque_gre: int = 0
     oversized: int = 0
     first_oversized: tuple[int, int, int] = (0, 0, 0)  # frame, captured length, original length
-    sink: ColumnSink = dataclasses.field(default_factory=ColumnSink)
+    sink: ColumnSink | ShardSink = dataclasses.field(default_factory=ColumnSink)
 
     def add(self, buf: U8, step: ParseStep, expected_rows: int) -> None:
         self.frames += len(step.frame)
@@ -106,10 +113,13 @@ class _Totals:
 
 
 def read_pcap(path: str | os.PathLike[str],
-              progress: Callable[[int, int], None] | None = None) -> PcapReadResult:
+              progress: Callable[[int, int], None] | None = None,
+              spread: Spread | None = None) -> PcapReadResult:
     """Read every TCP segment of a pcap or pcapng file.
 
-    ``progress(bytes_done, bytes_total)`` is called after each window of the file.  Raises
+    ``progress(bytes_done, bytes_total)`` is called after each window of the file.  With
+    ``spread``, a capture of more than ``spread.hold`` segments is written to shard files
+    (``result.shards``) instead of held in ``result.packets``.  Raises
     ``BadInputError`` (one sentence) when nothing usable can be read; damage after a good start
     gives ``partial=True`` with the packets before it.
     """
@@ -137,16 +147,21 @@ def read_pcap(path: str | os.PathLike[str],
                     f"tcptrace-viz cannot decode (it reads {_SUPPORTED_TEXT}).")
             parser = PcapParser(header)
             totals, problem = _stream(stream, parser, head, pos=PCAP_HEADER_LEN,
-                                     progress=progress)
+                                     progress=progress, sink=_sink(spread))
             linktypes, comments = [header.linktype], []
         else:
             parser = PcapngParser()
-            totals, problem = _stream(stream, parser, head, pos=0, progress=progress)
+            totals, problem = _stream(stream, parser, head, pos=0, progress=progress,
+                                     sink=_sink(spread))
             linktypes, comments = parser.linktypes(), parser.comments
     result = _result(name, file_format, totals, problem, linktypes=linktypes, comments=comments)
     if isinstance(parser, PcapngParser):
         result.interfaces = parser.interface_texts()
     return result
+
+
+def _sink(spread: Spread | None) -> ColumnSink | ShardSink:
+    return ColumnSink() if spread is None else ShardSink(spread)
 
 
 def _reason(error: BaseException) -> str:
@@ -156,13 +171,14 @@ def _reason(error: BaseException) -> str:
 
 
 def _stream(stream: CaptureStream, parser: _Parser, head: bytes, *, pos: int,
-            progress: Callable[[int, int], None] | None) -> tuple[_Totals, str]:
+            progress: Callable[[int, int], None] | None,
+            sink: ColumnSink | ShardSink) -> tuple[_Totals, str]:
     """Feed the file window by window to ``parser``; return the totals and any damage."""
     size = stream.size
     buf = np.empty(CHUNK + PAD, dtype=np.uint8)
     buf[:len(head)] = np.frombuffer(head, dtype=np.uint8)
     filled, base, need, eof = len(head), 0, 0, False
-    totals, failure = _Totals(), ""
+    totals, failure = _Totals(sink=sink), ""
     while True:
         target = pos + max(CHUNK, need)
         if target + PAD > len(buf):
@@ -235,8 +251,10 @@ def _result(name: str, file_format: str, totals: _Totals, problem: str, *,
                    "more captured bytes than the packet had (the first is frame "
                    f"{frame}: captured length {caplen}, original length {wirelen}).")
         sentence = f"{sentence} {damaged}" if sentence else f"{name}: {damaged}"
+    rows = totals.sink.size
+    shards = totals.sink.files if isinstance(totals.sink, ShardSink) else []
     return PcapReadResult(
         packets=to_dataframe(totals.sink.finish()), partial=bool(problem or totals.oversized),
         problem=sentence, frames_total=totals.frames, linktypes=linktypes,
         file_format=file_format, comments=list(comments),
-        skipped=totals.malformed + totals.unsupported)
+        skipped=totals.malformed + totals.unsupported, shards=shards, rows=rows)

@@ -101,10 +101,11 @@ def capture_analysis(trace: Trace, selection: Selection, drawn: tuple[int, ...] 
                      why: str = "") -> dict[str, Any]:
     """What the report says about a user's capture: the summary, why this connection is drawn,
     the table's rows and filter buttons, and the drawn connection's findings."""
-    from tcptrace_viz.analysis import connections, findings
+    from tcptrace_viz.analysis import findings
+    from tcptrace_viz.analysis.connection_table import capture_connections
     from tcptrace_viz.render.program_facts import call_findings, is_program
 
-    table = connections(trace.packets)
+    table = capture_connections(trace)
     conn_ids = [int(c) for c in table["conn"]]
     shown = selection.connection if selection.connection is not None else (
         conn_ids[0] if conn_ids else None)

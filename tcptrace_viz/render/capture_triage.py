@@ -30,10 +30,10 @@ def triage_lines(prepared: Prepared, fmt: str, options: RenderOptions | None = N
     trace = prepared.trace
     if trace.meta.source != "file" or not len(trace.packets):
         return []
-    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.connection_table import capture_connections
     from tcptrace_viz.analysis.triage import summary_line, telling_first
 
-    table = connections(trace.packets)
+    table = capture_connections(trace)
     shown = prepared.selection.connection
     conn = shown if shown is not None else int(table["conn"].iloc[0])
     more = [int(extra.selection.connection or 0) for extra, _ in options.more] if options \

@@ -1,0 +1,221 @@
+"""A capture too big to hold: its connections found shard by shard, the drawn ones loaded alone.
+
+``report`` and ``connections`` open a user's capture with :func:`open_capture`.  A file of up to
+:data:`HOLD_ROWS` TCP segments is read into one Trace, as ``read_capture`` reads it.  A bigger
+one is spread by 4-tuple over shard files in a private temporary folder while it is read
+(``pcap.shards``); each shard is then annotated and tabled on its own, which gives the very
+connections the whole file would (a connection never spans two shards), renumbered in the
+order of their first packet across all shards.  What the command holds is the connection
+table; the packets of the connections it draws are loaded from their shards afterwards
+(:meth:`OpenCapture.with_packets_of`).  Memory grows with the shard size and the number of
+connections, not with the file.  The folder is removed when the capture is closed, Ctrl-C
+included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pandas as pd
+
+from tcptrace_viz.errors import BadInputError, TcptraceVizError
+from tcptrace_viz.model import Trace
+from tcptrace_viz.whole_capture import WholeCapture
+
+if TYPE_CHECKING:
+    from tcptrace_viz.pcap.reader import PcapReadResult
+
+HOLD_ROWS: Final = 1_500_000
+"""TCP segments held in memory before a capture is spread over shards (about 450 MB)."""
+ROWS_PER_SHARD: Final = 500_000
+"""About how many segments each shard gets."""
+
+_Status = Callable[[str], None]
+
+
+class OpenCapture:
+    """A capture opened for ``report`` or ``connections`` (a context manager: close it)."""
+
+    def __init__(self, trace: Trace, shards: list[Path] | None = None,
+                 places: pd.DataFrame | None = None, folder: Path | None = None) -> None:
+        self.trace = trace
+        """The whole Trace, or for a spread capture one holding no packets, only
+        ``trace.whole`` (every connection)."""
+        self._shards = shards or []
+        self._places = places  # by global connection: its shard and its number there
+        self._folder = folder
+
+    def __enter__(self) -> OpenCapture:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the shard files."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    @property
+    def spread(self) -> bool:
+        """True when the capture was too big to hold and was read shard by shard."""
+        return self._places is not None
+
+    def with_packets_of(self, connections: Iterable[int],
+                        status: _Status | None = None) -> Trace:
+        """The Trace with the packets (and inferred states) of ``connections``: the whole
+        Trace when it was held whole, else these connections' rows loaded from their shards."""
+        if self._places is None:
+            return self.trace
+        from tcptrace_viz.analysis import infer_all_states
+
+        wanted = sorted({int(conn) for conn in connections} & set(self._places.index))
+        (status or _quiet)(f"loading the packets of {len(wanted):,} connection"
+                           + ("s" if len(wanted) != 1 else ""))
+        places = self._places.loc[wanted]
+        parts = []
+        for shard, rows in places.groupby("shard", sort=True):
+            packets = _annotated_shard(self._shards[int(str(shard))])
+            global_of = pd.Series(rows.index.to_numpy(), index=rows["local"].to_numpy())
+            kept = packets[packets["conn"].isin(global_of.index)].copy()
+            kept["conn"] = global_of.loc[kept["conn"].to_numpy()].to_numpy()
+            parts.append(kept)
+        packets = (pd.concat(parts, ignore_index=True) if parts
+                   else _annotated_shard(None))
+        order = np.lexsort((packets["frame"].to_numpy(), packets["ts_ns"].to_numpy()))
+        packets = packets.iloc[order].reset_index(drop=True)
+        trace = Trace.build(packets=packets, states=infer_all_states(packets, wanted),
+                            meta=self.trace.meta)
+        trace.whole = self.trace.whole
+        for frame in (trace.packets, trace.states, trace.syscalls):
+            frame["t"] = (frame["ts_ns"] - trace.origin_ns).astype("float64") / 1e9
+        return trace
+
+
+def _quiet(_text: str) -> None:
+    return None
+
+
+def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
+                 status: _Status | None = None, *, hold: int | None = None,
+                 rows_per_shard: int | None = None) -> OpenCapture:
+    """Open a capture folder or a capture file; a file of more than ``hold`` TCP segments
+    (default :data:`HOLD_ROWS`) is read shard by shard (``rows_per_shard`` each, default
+    :data:`ROWS_PER_SHARD`).  ``reading(bytes_done, bytes_total)`` and
+    ``status(text)`` report on the work as ``store.read_capture``'s do.
+
+    Raises:
+        BadInputError: the path does not exist or holds nothing usable.
+        TcptraceVizError: the shards cannot be written (no room in the temporary folder).
+    """
+    from tcptrace_viz.pcap.reader import read_pcap
+    from tcptrace_viz.pcap.shards import Spread
+    from tcptrace_viz.store import capture_folder_of, read_capture, trace_of_file
+
+    if not path.exists():
+        raise BadInputError(f"{path} does not exist")
+    if capture_folder_of(path) is not None:
+        return OpenCapture(read_capture(path))
+    folder = _private_folder()
+    try:
+        result = read_pcap(path, reading, Spread(folder, hold or HOLD_ROWS,
+                                                 rows_per_shard or ROWS_PER_SHARD))
+        if not result.shards:
+            shutil.rmtree(folder, ignore_errors=True)
+            return OpenCapture(trace_of_file(path, result, status))
+        table, places = _connections_by_shard(result, status or _quiet)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    capture = OpenCapture(_table_only_trace(path, result, table, places), result.shards,
+                          places, folder)
+    _start_with_the_states(capture)
+    return capture
+
+
+def _start_with_the_states(capture: OpenCapture) -> None:
+    """Count time from the first event, as a Trace held whole does: a connection's inferred
+    states begin up to 2 ns before its first packet, so those of the connections starting that
+    close to the capture's first packet (and among those whose states are inferred) may come
+    first."""
+    from tcptrace_viz.store import MAX_INFERRED_CONNECTIONS
+
+    whole = capture.trace.whole
+    assert whole is not None
+    table = whole.connections
+    early = table["conn"][(table["first_ts_ns"] <= whole.origin_ns + 2)
+                          & (table["conn"] < MAX_INFERRED_CONNECTIONS)]
+    states = capture.with_packets_of(early.tolist()).states
+    if len(states):
+        origin = min(whole.origin_ns, int(states["ts_ns"].min()))
+        capture.trace.whole = dataclasses.replace(whole, origin_ns=origin)
+
+
+def _private_folder() -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix="tcptrace-viz-shards-"))
+    except OSError as error:
+        raise TcptraceVizError(f"no temporary folder can be made for a big capture's shards: "
+                               f"{error.strerror or error} (set TMPDIR to a writable folder)"
+                               ) from None
+
+
+def _annotated_shard(path: Path | None) -> pd.DataFrame:
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.pcap.decode import to_dataframe
+    from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
+    from tcptrace_viz.pcap.shards import read_shard
+
+    columns = (read_shard(path) if path is not None else
+               {name: np.empty(0, dtype=dtype) for name, dtype in DECODED_COLUMNS.items()})
+    return annotate_packets(to_dataframe(columns))
+
+
+def _connections_by_shard(result: PcapReadResult,
+                          status: _Status) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The connection table over all shards, numbered in the order of each connection's first
+    packet (time, then frame), with a row per connection saying where its packets are."""
+    from tcptrace_viz.analysis.connection_table import connections
+    from tcptrace_viz.analysis.fields import in_time_order
+    from tcptrace_viz.analysis.triage import fin_resent
+
+    tables = []
+    for shard, path in enumerate(result.shards):
+        status(f"finding the connections of {result.rows:,} TCP segments: shard {shard + 1} "
+               f"of {len(result.shards)}")
+        packets = _annotated_shard(path)
+        if not len(packets):
+            continue
+        table = connections(packets)
+        firsts = in_time_order(packets).groupby("conn", sort=True)["frame"].first()
+        table["first_frame"] = firsts.loc[table["conn"]].to_numpy()
+        table["resent"] = table["conn"].isin(fin_resent(packets))
+        table["shard"], table["local"] = shard, table["conn"]
+        tables.append(table)
+        del packets
+    merged = pd.concat(tables, ignore_index=True)
+    order = np.lexsort((merged["first_frame"].to_numpy(), merged["first_ts_ns"].to_numpy()))
+    merged = merged.iloc[order].reset_index(drop=True)
+    merged["conn"] = np.arange(len(merged), dtype=np.int64)
+    places = merged[["shard", "local", "resent"]].copy()
+    places.index = merged["conn"].to_numpy()
+    return merged.drop(columns=["first_frame", "resent", "shard", "local"]), places
+
+
+def _table_only_trace(path: Path, result: PcapReadResult, table: pd.DataFrame,
+                      places: pd.DataFrame) -> Trace:
+    from tcptrace_viz.store import file_meta
+
+    trace = Trace.build(meta=file_meta(path, result))
+    resent = frozenset(int(conn) for conn in places.index[places["resent"].to_numpy()])
+    trace.whole = WholeCapture(table, resent, int(table["first_ts_ns"].min()))
+    return trace

@@ -1,0 +1,206 @@
+"""A capture too big to hold, read shard by shard, tells exactly what the whole file tells.
+
+The thresholds are lowered so that small captures are spread over many shards; every answer
+(the connection table, the drawn connections' packets, the reports) must be the one the
+capture gives when it is held whole.  The shard folder never outlives the command.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from builders import (
+    Wire,
+    close_then_write,
+    connect_refused,
+    linger0,
+    merge,
+    normal_close,
+    pcap_file,
+    retransmission,
+    simultaneous_close,
+    wire_bytes,
+)
+from click.testing import CliRunner
+
+from tcptrace_viz import big_capture
+from tcptrace_viz.analysis import infer_all_states
+from tcptrace_viz.analysis.connection_table import capture_connections, connections
+from tcptrace_viz.big_capture import open_capture
+from tcptrace_viz.cli import main
+from tcptrace_viz.errors import TcptraceVizError
+from tcptrace_viz.model import Trace
+from tcptrace_viz.pcap.reader import read_pcap
+from tcptrace_viz.pcap.shards import Spread, read_shard
+from tcptrace_viz.store import read_capture
+
+REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
+SHARDED_REALWORLD = ("zeek__echo-connections.pcap.gz", "zeek__http__1000-requests-one-dropped-"
+                     "response.pcap.gz.gunzipped.pcap", "tcpdump__kday4.pcap")
+
+
+def _wires() -> list[Wire]:
+    """Sixty conversations of every kind, interleaved in time, on IPv4 and IPv6, with a 4-tuple
+    used twice (a new connection once the first has closed)."""
+    kinds = (normal_close, close_then_write, linger0, connect_refused, simultaneous_close,
+             retransmission)
+    wires = []
+    for number in range(60):
+        v6 = number % 7 == 3
+        client = ("2001:db8::1" if v6 else "10.0.0.1", 40000 + number % 50)
+        server = ("2001:db8::2" if v6 else "10.0.0.2", 80)
+        wire = Wire(client, server, isn_c=1000 + number, start_us=number * 3.0)
+        if kinds[number % len(kinds)] is normal_close:
+            wires.append(normal_close(wire))
+            continue
+        built = kinds[number % len(kinds)]()  # the builders' own endpoints: move them
+        built.ends, built.isn = wire.ends, {"client": 1000 + number, "server": 5000 + number}
+        built.rows = [{**row, "ts_ns": row["ts_ns"] + int(number * 3000),
+                       "src": wire.ends[_side(row, built)][0],
+                       "sport": wire.ends[_side(row, built)][1],
+                       "dst": wire.ends[_other(row, built)][0],
+                       "dport": wire.ends[_other(row, built)][1],
+                       "ip_version": 6 if v6 else 4} for row in built.rows]
+        wires.append(built)
+    return wires
+
+
+def _side(row: dict[str, object], wire: Wire) -> str:
+    return "client" if row["want_dir"] == "c2s" else "server"
+
+
+def _other(row: dict[str, object], wire: Wire) -> str:
+    return "server" if row["want_dir"] == "c2s" else "client"
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = merge(*_wires())
+    path = tmp_path_factory.mktemp("big") / "many.pcap"
+    path.write_bytes(pcap_file(wire_bytes(frame), frame["ts_ns"].tolist()))
+    return path
+
+
+@pytest.fixture()
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder the shards go to, watched for leftovers."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _captures(many: Path) -> list[Path]:
+    found = [REALWORLD / name for name in SHARDED_REALWORLD if (REALWORLD / name).is_file()]
+    return [many, *found]
+
+
+def test_the_test_capture_has_what_the_shards_must_keep_together(many: Path) -> None:
+    table = connections(read_capture(many).packets)
+    assert len(table) > 60 - 10  # ports reused: some 4-tuples carry two connections
+    assert table["close_kind"].isin(["FIN", "RST", "simultaneous"]).all()
+    assert table["refused"].any() and (table["retransmissions"] > 0).any()
+    assert table["client"].str.startswith("[2001:db8::1]").any()
+
+
+@pytest.mark.parametrize("hold, per_shard", [(40, 25), (1, 3), (200, 1000)])
+def test_spread_reading_gives_the_whole_files_connection_table(
+        many: Path, private_tmp: Path, hold: int, per_shard: int) -> None:
+    for path in _captures(many):
+        whole = read_capture(path)
+        with open_capture(path, hold=hold, rows_per_shard=per_shard) as capture:
+            assert capture.spread == (len(whole.packets) > hold)
+            pd.testing.assert_frame_equal(capture_connections(capture.trace),
+                                          connections(whole.packets))
+            assert capture.trace.origin_ns == whole.origin_ns
+        assert not list(private_tmp.iterdir()), "shard files left behind"
+
+
+def test_the_drawn_connections_packets_are_the_whole_files_rows(many: Path,
+                                                                private_tmp: Path) -> None:
+    for path in _captures(many):
+        whole = read_capture(path)
+        last = int(whole.packets["conn"].max())
+        wanted = sorted({0, last // 2, last})
+        with open_capture(path, hold=5, rows_per_shard=20) as capture:
+            assert capture.spread
+            trace = capture.with_packets_of(wanted)
+        rows = whole.packets[whole.packets["conn"].isin(wanted)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(trace.packets, rows)
+        inferred = Trace.build(states=infer_all_states(whole.packets, wanted)).states
+        pd.testing.assert_frame_equal(trace.states.drop(columns="t"),
+                                      inferred.drop(columns="t"))
+        assert trace.origin_ns == whole.origin_ns
+
+
+def test_every_row_lands_in_one_shard_once(many: Path, tmp_path: Path) -> None:
+    result = read_pcap(many, spread=Spread(tmp_path, hold=10, rows_per_shard=30))
+    whole = read_pcap(many).packets
+    assert result.rows == len(whole) and not len(result.packets) and len(result.shards) > 2
+    rows = pd.concat([pd.DataFrame(read_shard(path)) for path in result.shards])
+    assert sorted(rows["frame"]) == sorted(whole["frame"])
+    for path in result.shards:  # both directions of a 4-tuple in one shard
+        shard = pd.DataFrame(read_shard(path))
+        ends = set(zip(shard["src"], shard["sport"], strict=True))
+        assert ends == set(zip(shard["dst"], shard["dport"], strict=True))
+
+
+def test_a_small_capture_is_read_whole_and_leaves_no_folder(many: Path,
+                                                             private_tmp: Path) -> None:
+    with open_capture(many) as capture:
+        assert not capture.spread and capture.trace.whole is None
+        assert capture.with_packets_of([0]) is capture.trace
+    assert not list(private_tmp.iterdir())
+
+
+@pytest.mark.parametrize("arguments", [
+    ["-f", "html"], ["-f", "md"], ["-f", "txt"], ["-f", "txt", "--rst"],
+    ["-f", "md", "--all-connections"], ["-f", "txt", "-c", "7", "-c", "2", "--absolute-time"],
+])
+def test_a_spread_report_is_the_whole_files_report(many: Path, private_tmp: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    arguments: list[str]) -> None:
+    runner = CliRunner()
+    command = ["report", str(many), "-o", "-", *arguments]
+    whole = runner.invoke(main, command)
+    assert whole.exit_code == 0, whole.output
+    monkeypatch.setattr(big_capture, "HOLD_ROWS", 50)
+    monkeypatch.setattr(big_capture, "ROWS_PER_SHARD", 40)
+    spread = runner.invoke(main, command)
+    assert spread.exit_code == 0, spread.output
+    assert spread.stdout == whole.stdout
+    assert not list(private_tmp.iterdir())
+
+
+def test_the_connections_command_lists_the_same_from_shards(many: Path, private_tmp: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    runner = CliRunner()
+    for fmt in ("txt", "csv"):
+        whole = runner.invoke(main, ["connections", str(many), "-f", fmt, "--refused"])
+        with monkeypatch.context() as patched:
+            patched.setattr(big_capture, "HOLD_ROWS", 10)
+            spread = runner.invoke(main, ["connections", str(many), "-f", fmt, "--refused"])
+        assert whole.exit_code == spread.exit_code == 0
+        assert spread.stdout == whole.stdout
+    assert not list(private_tmp.iterdir())
+
+
+def test_ctrl_c_while_spreading_leaves_no_shard_behind(many: Path, private_tmp: Path) -> None:
+    def interrupted(done: int, total: int) -> None:
+        if list(private_tmp.glob("*/shard-*")):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        open_capture(many, interrupted, hold=1, rows_per_shard=1)
+    assert not list(private_tmp.iterdir())
+
+
+def test_no_temporary_folder_is_one_sentence(many: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(TcptraceVizError, match="set TMPDIR"):
+        open_capture(many, hold=1)
