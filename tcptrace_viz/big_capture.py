@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -82,13 +82,8 @@ class OpenCapture:
         (status or _quiet)(f"loading the packets of {len(wanted):,} connection"
                            + ("s" if len(wanted) != 1 else ""))
         places = self._places.loc[wanted]
-        parts = []
-        for shard, rows in places.groupby("shard", sort=True):
-            packets = _annotated_shard(self._shards[int(str(shard))])
-            global_of = pd.Series(rows.index.to_numpy(), index=rows["local"].to_numpy())
-            kept = packets[packets["conn"].isin(global_of.index)].copy()
-            kept["conn"] = global_of.loc[kept["conn"].to_numpy()].to_numpy()
-            parts.append(kept)
+        parts = [_numbered_shard(self._shards[int(str(shard))], rows)
+                 for shard, rows in places.groupby("shard", sort=True)]
         packets = (pd.concat(parts, ignore_index=True) if parts
                    else _annotated_shard(None))
         order = np.lexsort((packets["frame"].to_numpy(), packets["ts_ns"].to_numpy()))
@@ -99,6 +94,39 @@ class OpenCapture:
         for frame in (trace.packets, trace.states, trace.syscalls):
             frame["t"] = (frame["ts_ns"] - trace.origin_ns).astype("float64") / 1e9
         return trace
+
+
+class SpreadPackets:
+    """Every packet of a capture spread over shards, a shard at a time (for ``export``)."""
+
+    def __init__(self, shards: list[Path], places: pd.DataFrame) -> None:
+        self._shards, self._places = shards, places
+
+    @property
+    def connections(self) -> int:
+        """Connections in the capture."""
+        return len(self._places)
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """Each shard's packets, annotated, their connections numbered as in the whole file
+        (rows in file order within a shard; a connection's rows all in one frame)."""
+        for shard, rows in self._places.groupby("shard", sort=True):
+            yield _numbered_shard(self._shards[int(str(shard))], rows)
+
+
+def spread_packets(result: PcapReadResult, status: _Status | None = None) -> SpreadPackets:
+    """The packets of ``result`` (read with a ``Spread`` into shards), shard by shard."""
+    return SpreadPackets(result.shards, _connections_by_shard(result, status or _quiet)[1])
+
+
+def _numbered_shard(path: Path, places: pd.DataFrame) -> pd.DataFrame:
+    """The annotated rows of the connections ``places`` names in the shard at ``path``, with
+    their whole-file connection numbers (``places``: index the global number, ``local``)."""
+    packets = _annotated_shard(path)
+    global_of = pd.Series(places.index.to_numpy(), index=places["local"].to_numpy())
+    kept = packets[packets["conn"].isin(global_of.index)].copy()
+    kept["conn"] = global_of.loc[kept["conn"].to_numpy()].to_numpy()
+    return kept
 
 
 def _quiet(_text: str) -> None:
@@ -125,7 +153,7 @@ def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
         raise BadInputError(f"{path} does not exist")
     if capture_folder_of(path) is not None:
         return OpenCapture(read_capture(path))
-    folder = _private_folder()
+    folder = private_folder()
     try:
         result = read_pcap(path, reading, Spread(folder, hold or HOLD_ROWS,
                                                  rows_per_shard or ROWS_PER_SHARD))
@@ -160,7 +188,8 @@ def _start_with_the_states(capture: OpenCapture) -> None:
         capture.trace.whole = dataclasses.replace(whole, origin_ns=origin)
 
 
-def _private_folder() -> Path:
+def private_folder() -> Path:
+    """A new private temporary folder for a big capture's shards (the caller removes it)."""
     try:
         return Path(tempfile.mkdtemp(prefix="tcptrace-viz-shards-"))
     except OSError as error:

@@ -6,9 +6,11 @@ capture at a time.  A capture that cannot be read is one sentence on stderr and 
 still go; the caller exits non-zero at the end when any failed.
 
 Memory: the reader streams each file's bytes (compressed ones too) in fixed windows, and the
-Parquet files are written ``ROW_GROUP_ROWS`` rows at a time; what is held at once is one
-capture's decoded packet table (about 600 bytes per TCP segment in pandas: 0.6 GB for a
-million), because the connection table is computed over all of a capture's packets.
+Parquet files are written ``ROW_GROUP_ROWS`` rows at a time.  A capture of up to
+``big_capture.HOLD_ROWS`` TCP segments is held whole (about 600 bytes per segment in pandas:
+0.6 GB for a million); a bigger one is spread by 4-tuple over shard files as it is read and
+its packets and connections are made and written a shard at a time, so memory stays bounded
+by the shard size and the number of connections, whatever the file size.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import contextlib
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
@@ -29,9 +31,13 @@ from tcptrace_viz.parquet_tables import (
     CAPTURE_COLUMNS,
     CONNECTION_COLUMN_TEXT,
     PACKET_COLUMNS,
+    Frames,
     write_partitions,
 )
 from tcptrace_viz.progress import Progress
+
+if TYPE_CHECKING:
+    from tcptrace_viz.pcap.reader import PcapReadResult
 
 _CAPTURE_MAGICS: Final = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d",
                           b"\x4d\x3c\xb2\xa1", b"\x0a\x0d\x0d\x0a")
@@ -56,9 +62,11 @@ class ExportSummary:
 
 @dataclasses.dataclass(frozen=True)
 class _Tables:
-    packets: pd.DataFrame
-    connections: pd.DataFrame
+    packets: Frames
+    connections: Frames
     capture: pd.DataFrame
+    packet_rows: int
+    connection_rows: int
 
 
 def _looks_like_a_capture(path: Path) -> bool:
@@ -131,12 +139,13 @@ def _named(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     return named
 
 
-def _read(path: Path, progress: Progress) -> _Tables:
-    """The three tables of one capture."""
-    from tcptrace_viz.analysis import annotate_packets
-    from tcptrace_viz.analysis.teardown_table import teardown_table
+def _read(path: Path, progress: Progress, folder: Path) -> _Tables:
+    """The three tables of one capture; a capture too big to hold is spread over shard files
+    in ``folder`` and its tables are made (and written) a shard at a time."""
+    from tcptrace_viz.big_capture import HOLD_ROWS, ROWS_PER_SHARD
     from tcptrace_viz.pcap import read_pcap
     from tcptrace_viz.pcap.compressed import compression_of
+    from tcptrace_viz.pcap.shards import Spread
     from tcptrace_viz.store import PCAPNG_NAME, capture_folder_of
 
     def reading(done: int, total: int) -> None:
@@ -144,28 +153,53 @@ def _read(path: Path, progress: Progress) -> _Tables:
 
     # A capture folder's packets are those of its trace.pcapng (its states and system calls
     # have no table here).
-    folder = capture_folder_of(path)
-    source = folder / PCAPNG_NAME if folder is not None and _is_capture_folder(folder) else path
+    capture_folder = capture_folder_of(path)
+    source = (capture_folder / PCAPNG_NAME
+              if capture_folder is not None and _is_capture_folder(capture_folder) else path)
     if source.is_dir():
         raise BadInputError(f"{path} holds no capture files")
-    result = read_pcap(source, progress=reading)
-    file_format, frames = result.file_format, result.frames_total
-    partial, problem = result.partial, result.problem
-    packets = annotate_packets(result.packets)
-    del result  # its packet table: one copy of the capture in memory at a time, not two
-    if list(packets.columns) != list(PACKET_COLUMNS):
-        packets = packets[list(PACKET_COLUMNS)]
-    packets = packets.reset_index(drop=True)
+    result = read_pcap(source, progress=reading,
+                       spread=Spread(folder, HOLD_ROWS, ROWS_PER_SHARD))
     with source.open("rb") as stream:
         compression = compression_of(stream.read(4))
-    connections = teardown_table(packets)
+    packets, connections, count = _packets_and_connections(result, progress)
     capture = pd.DataFrame([{
-        "source": str(path), "file_format": file_format, "compression": compression,
-        "frames": int(frames or 0), "tcp_segments": len(packets),
-        "connections": len(connections), "partial": bool(partial), "problem": problem or "",
+        "source": str(path), "file_format": result.file_format, "compression": compression,
+        "frames": int(result.frames_total or 0), "tcp_segments": result.rows,
+        "connections": count, "partial": bool(result.partial),
+        "problem": result.problem or "",
     }]).astype({"frames": "int64", "tcp_segments": "int64", "connections": "int64",
                 "partial": "bool"})
-    return _Tables(packets, connections, capture)
+    return _Tables(packets, connections, capture, result.rows, count)
+
+
+def _packets_and_connections(result: PcapReadResult,
+                             progress: Progress) -> tuple[Frames, Frames, int]:
+    """The packets and connections tables (or, for a capture spread over shards, the frames
+    that make them, computed as they are written), and the number of connections."""
+    from tcptrace_viz.analysis import annotate_packets
+    from tcptrace_viz.analysis.teardown_table import teardown_table
+    from tcptrace_viz.big_capture import spread_packets
+
+    if not result.shards:
+        packets = annotate_packets(result.packets)
+        result.packets = packets.iloc[:0]  # one copy of the capture in memory at a time
+        packets = packets[list(PACKET_COLUMNS)].reset_index(drop=True)
+        connections = teardown_table(packets)
+        return packets, connections, len(connections)
+    spread = spread_packets(result, progress.phase)
+    endings: list[pd.DataFrame] = []
+
+    def packet_frames() -> Iterator[pd.DataFrame]:
+        for number, frame in enumerate(spread.frames(), start=1):
+            progress.phase(f"writing the packets of shard {number} of {len(result.shards)}")
+            endings.append(teardown_table(frame))
+            yield frame[list(PACKET_COLUMNS)].reset_index(drop=True)
+
+    def connection_frames() -> Iterator[pd.DataFrame]:  # once every shard has gone by
+        yield pd.concat(endings).sort_values("conn").reset_index(drop=True)
+
+    return packet_frames, connection_frames, spread.connections
 
 
 def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
@@ -181,12 +215,13 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
     for number, (path, name) in enumerate(captures, start=1):
         lead = f"[{number}/{len(captures)}] {path}"
         try:
-            tables = _read(path, progress)
-            write_partitions(out_dir, name, {
-                "packets": (tables.packets, PACKET_COLUMNS),
-                "connections": (tables.connections, CONNECTION_COLUMN_TEXT),
-                "captures": (tables.capture, CAPTURE_COLUMNS),
-            })
+            with _shard_folder() as folder:
+                tables = _read(path, progress, folder)
+                write_partitions(out_dir, name, {
+                    "packets": (tables.packets, PACKET_COLUMNS),
+                    "connections": (tables.connections, CONNECTION_COLUMN_TEXT),
+                    "captures": (tables.capture, CAPTURE_COLUMNS),
+                })
         except TcptraceVizError as error:
             progress.close()
             summary.failed.append(error.message)
@@ -200,14 +235,28 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
             continue
         progress.close()
         summary.exported += 1
-        summary.packets += len(tables.packets)
-        summary.connections += len(tables.connections)
+        summary.packets += tables.packet_rows
+        summary.connections += tables.connection_rows
         problem = str(tables.capture["problem"].iloc[0])
         summary.partial += bool(tables.capture["partial"].iloc[0])
-        say(f"{lead} -> capture={name}: {len(tables.packets):,} packets, "
-            f"{len(tables.connections):,} connections" + (f" (partial: {problem})"
+        say(f"{lead} -> capture={name}: {tables.packet_rows:,} packets, "
+            f"{tables.connection_rows:,} connections" + (f" (partial: {problem})"
                                                           if problem else ""))
     return summary
+
+
+@contextlib.contextmanager
+def _shard_folder() -> Iterator[Path]:
+    """A private folder for one capture's shards, removed afterwards (Ctrl-C included)."""
+    import shutil
+
+    from tcptrace_viz.big_capture import private_folder
+
+    folder = private_folder()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def summary_text(summary: ExportSummary, out_dir: Path) -> str:

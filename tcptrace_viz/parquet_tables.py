@@ -9,8 +9,9 @@ temporary name and renamed once complete: a reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
 
 ROW_GROUP_ROWS: Final = 1 << 16
+Frames = pd.DataFrame | Callable[[], Iterable[pd.DataFrame]]
+"""A table to write: one frame, or a function giving its frames one after another."""
 """Rows per Parquet row group: a table is converted and written this many rows at a time."""
 PART_NAME: Final = "part-0.parquet"
 
@@ -89,30 +92,36 @@ def arrow_schema(frame: pd.DataFrame) -> pa.Schema:
     return pa.schema(fields)
 
 
-def write_table(frame: pd.DataFrame, path: Path, descriptions: Mapping[str, str]) -> None:
-    """Write ``frame`` to ``path`` as Parquet, one row group of ``ROW_GROUP_ROWS`` at a time.
+def write_table(frames: Frames, path: Path, descriptions: Mapping[str, str]) -> None:
+    """Write ``frames`` to ``path`` as Parquet, one row group of ``ROW_GROUP_ROWS`` at a time.
 
-    ``descriptions`` become the columns' field metadata (``description``), so the schema
-    documents itself in any Parquet reader.  A failure removes the half-written file.
+    ``frames`` is one DataFrame, or a function giving the table's frames one after another
+    (all with the same columns and dtypes), so a table bigger than memory is written as it is
+    made.  ``descriptions`` become the columns' field metadata (``description``), so the
+    schema documents itself in any Parquet reader.  A failure removes the half-written file.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+    pieces = iter([frames]) if isinstance(frames, pd.DataFrame) else iter(frames())
+    first = next(pieces)
     schema = pa.schema([field.with_metadata({"description": descriptions.get(field.name, "")})
-                        for field in arrow_schema(frame)])
+                        for field in arrow_schema(first)])
     try:
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-            for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
-                piece = frame.iloc[start:start + ROW_GROUP_ROWS]
-                writer.write_table(pa.Table.from_pandas(piece, schema=schema,
-                                                        preserve_index=False))
+            for frame in itertools.chain([first], pieces):
+                for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
+                    piece = frame.iloc[start:start + ROW_GROUP_ROWS]
+                    if len(piece) or not len(first):
+                        writer.write_table(pa.Table.from_pandas(piece, schema=schema,
+                                                                preserve_index=False))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
 
 
 def write_partitions(out_dir: Path, capture: str,
-                     tables: Mapping[str, tuple[pd.DataFrame, Mapping[str, str]]]) -> None:
+                     tables: Mapping[str, tuple[Frames, Mapping[str, str]]]) -> None:
     """Write each of ``tables`` (name: frame and column meanings) to
     ``out_dir/<name>/capture=<capture>/part-0.parquet``, all or none.
 

@@ -204,3 +204,48 @@ def test_no_temporary_folder_is_one_sentence(many: Path, tmp_path: Path,
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     with pytest.raises(TcptraceVizError, match="set TMPDIR"):
         open_capture(many, hold=1)
+
+
+def test_the_html_lists_a_capped_table_and_says_so(many: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcptrace_viz.render import capture_table
+
+    monkeypatch.setattr(capture_table, "HTML_TABLE_ROWS", 10)
+    result = CliRunner().invoke(main, ["report", str(many), "-o", "-", "-f", "html",
+                                       "-c", "42"])
+    assert result.exit_code == 0, result.output
+    total = len(connections(read_capture(many).packets))
+    page = result.stdout
+    assert f"10 of {total} connections</h2>" in page
+    assert f"10 of {total} connections are listed: those drawn" in page
+    assert page.count("<tr data-conn=") == 10 and '<tr data-conn="42"' in page
+
+
+def test_a_spread_export_writes_the_whole_files_tables(many: Path, tmp_path: Path,
+                                                       private_tmp: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packets and connections made and written a shard at a time: the same rows as the
+    export of the file held whole (packets in another order: shard by shard)."""
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from tcptrace_viz.export_parquet import export_parquet
+    from tcptrace_viz.progress import Progress
+
+    def export(out: Path) -> dict[str, pd.DataFrame]:
+        summary = export_parquet([many], out, Progress(sys.stderr, False), lambda _line: None)
+        assert summary.exported == 1 and not summary.failed
+        return {name: pq.read_table(out / name / "capture=many.pcap" / "part-0.parquet")
+                .to_pandas() for name in ("packets", "connections", "captures")}
+
+    whole = export(tmp_path / "whole")
+    monkeypatch.setattr(big_capture, "HOLD_ROWS", 30)
+    monkeypatch.setattr(big_capture, "ROWS_PER_SHARD", 40)
+    spread = export(tmp_path / "spread")
+    pd.testing.assert_frame_equal(
+        spread["packets"].sort_values("frame").reset_index(drop=True), whole["packets"])
+    assert not spread["packets"]["frame"].is_monotonic_increasing  # it really was spread
+    pd.testing.assert_frame_equal(spread["connections"], whole["connections"])
+    pd.testing.assert_frame_equal(spread["captures"], whole["captures"])
+    assert not list(private_tmp.iterdir())

@@ -15,7 +15,7 @@ import math
 from html import escape
 from typing import TYPE_CHECKING, Any, Final
 
-from tcptrace_viz.analysis.triage import Filters, matching, summary_line
+from tcptrace_viz.analysis.triage import Filters, matching, summary_line, telling_first
 from tcptrace_viz.vocabulary import duration_text
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ COLUMNS: Final[tuple[tuple[str, str, bool], ...]] = (
 )
 """Columns of ``analysis.connections()`` shown, their headings, and whether they are numbers
 (sorted by value, largest first on the first click)."""
+HTML_TABLE_ROWS: Final = 25_000
+"""The HTML lists at most this many connections (those drawn, then the telling ones): a page
+of a hundred thousand rows is too slow to sort and filter in a browser."""
 TUNNEL_COLUMN: Final = ("tunnel", "via", False)
 """Added when any connection came through VLANs or a tunnel (its outer addresses)."""
 
@@ -121,10 +124,15 @@ def capture_analysis(trace: Trace, selection: Selection, drawn: tuple[int, ...] 
         found += [{"kind": "call", "text": text, "frame": "", "ref": ""}
                   for text in call_findings(trace)]
     marked = {*drawn, *([shown] if shown is not None else [])}
-    rows = connection_rows(table, marked)
+    listed = telling_first(table, HTML_TABLE_ROWS, marked)
+    rows = connection_rows(listed, marked)
+    capped = (f"{len(listed):,} of {len(table):,} connections are listed: those drawn, then "
+              "resets, refusals and the like before ordinary ones; `tcptrace-viz connections "
+              f"{trace.meta.file or 'FILE'}` lists them all." if len(listed) < len(table) else "")
     buttons = [(flag, words, rows.flag_counts[flag]) for flag, words, _ in FLAGS]
     return {"columns": [(title, number) for _, title, number in shown_columns(table)],
             "rows": rows,
             "buttons": buttons, "findings": found, "shown": shown,
             "why": why or selection.why, "summary": summary_line(table),
-            "above": rows.count <= ABOVE_THE_LADDER, "file": str(trace.meta.file or "FILE")}
+            "above": rows.count <= ABOVE_THE_LADDER, "file": str(trace.meta.file or "FILE"),
+            "total": len(table), "capped": capped}
