@@ -2,6 +2,7 @@
 
     python benchmarks/bench_capture_file.py                 # the 1M-packet pcap, best of 3
     python benchmarks/bench_capture_file.py --size 100k --repeat 1
+    python benchmarks/bench_capture_file.py --size 10M --repeat 1 --contenders report,tcptrace
 
 Each contender runs as a fresh process under ``/usr/bin/time -v`` (wall clock and peak RSS of the
 whole process, interpreter start and imports included), all on the same generated pcap:
@@ -10,6 +11,8 @@ whole process, interpreter start and imports included), all on the same generate
 - ``read_capture``: ``tcptrace_viz.read_capture(FILE)`` (packets, connections, relative
   numbers, inferred states);
 - ``report``: ``tcptrace-viz report FILE -o x.html``;
+- ``connections``: ``tcptrace-viz connections FILE -f csv`` (``--contenders`` to add it);
+- ``export``: ``tcptrace-viz export FILE --parquet DIR`` (``--contenders`` to add it);
 - ``dpkt``: dpkt decoding every TCP segment into a pandas DataFrame;
 - ``tshark``: ``tshark -T fields`` parsed into a pandas DataFrame;
 - ``tcptrace``: ``tcptrace -n -l FILE``.
@@ -73,6 +76,8 @@ def commands(pcap: Path, out: Path) -> dict[str, list[str]]:
         "reader": [sys.executable, "-c", READER, str(pcap)],
         "read_capture": [sys.executable, "-c", READ_CAPTURE, str(pcap)],
         "report": [*report, "report", str(pcap), "-o", str(out / "x.html")],
+        "connections": [*report, "connections", str(pcap), "-f", "csv"],
+        "export": [*report, "export", str(pcap), "--parquet", str(out / "parquet")],
         "dpkt": [sys.executable, "-c", DPKT, str(pcap)],
         "tshark": [sys.executable, "-c", TSHARK, str(pcap), *TSHARK_FIELDS],
         "tcptrace": ["tcptrace", "-n", "-l", str(pcap)],
@@ -108,11 +113,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1M", choices=sorted(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--contenders", default="reader,read_capture,report,dpkt,tshark,tcptrace",
+                        help="comma-separated, from: reader, read_capture, report, connections, "
+                             "export, dpkt, tshark, tcptrace")
     args = parser.parse_args()
     pcap = ensure_capture(args.size)
     best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as out:
-        lines = commands(pcap, Path(out))
+        wanted = args.contenders.split(",")
+        lines = {name: line for name, line in commands(pcap, Path(out)).items() if name in wanted}
         for _ in range(args.repeat):
             for name, command in lines.items():
                 result = timed(command)

@@ -13,10 +13,8 @@ import pandas as pd
 import pytest
 
 from tcptrace_viz.capture.segment_drops import RULE_REASON, UNTRACED_RULE, segment_drops
-from tcptrace_viz.capture.tracefs import KernelEvent, kfree_skb_filter
+from tcptrace_viz.capture.tracefs import KernelEvent, kfree_skb_filter, tracefs_root
 from tcptrace_viz.kernel.segment_loss import LossRule, LossRuleError, parse_rule, ruleset
-
-FORMAT = Path("/sys/kernel/tracing/events/skb/kfree_skb/format")
 
 
 def test_a_rule_is_side_flags_and_which_one() -> None:
@@ -56,9 +54,15 @@ def test_the_ruleset_counts_only_matching_segments() -> None:
     assert "tcp dport 5555 tcp flags & (psh) == psh numgen inc mod 1000000000 >= 1" in script
 
 
-@pytest.mark.skipif(not FORMAT.exists(), reason="no tracefs skb:kfree_skb format here")
+@pytest.mark.root
 def test_the_drop_filter_leaves_out_frees_that_are_not_drops() -> None:
-    text = kfree_skb_filter(FORMAT.read_text())
+    """On the running kernel's own event format (tracefs mounted if it is not yet)."""
+    root = tracefs_root()
+    assert root is not None, "tracefs cannot be mounted"
+    format_file = Path(root) / "events" / "skb" / "kfree_skb" / "format"
+    if not format_file.exists():
+        pytest.skip("this kernel has no skb:kfree_skb event")
+    text = kfree_skb_filter(format_file.read_text())
     assert text.startswith("(protocol == 2048 || protocol == 34525)")
     assert text.count("reason != ") == 3
     assert kfree_skb_filter("no reasons here") == "(protocol == 2048 || protocol == 34525)"
