@@ -2,7 +2,8 @@
 
 A :class:`ShardSink` takes the reader's batches like a ``ColumnSink``.  Up to ``hold`` rows it
 keeps them in memory (most captures end there, and are read exactly as without it); past that
-it writes every row so far, and each later batch, into one of several shard files (Arrow IPC
+(or once the reader expects more than that) it writes every row so far, and each later batch,
+into one of several shard files (Arrow IPC
 streams) chosen by a hash of the row's unordered 4-tuple.  Both directions of a 4-tuple, and so
 every connection on it, land in the same shard, so each shard can be analysed on its own and
 gives the same connections as the whole file would (see ``big_capture``).
@@ -35,9 +36,9 @@ class Spread:
 
     folder: Path
     """Where the shard files go (the caller creates it and removes it)."""
-    hold: int = 1_500_000
+    hold: int
     """Rows kept in memory before spreading begins."""
-    rows_per_shard: int = 500_000
+    rows_per_shard: int
     """About how many rows each shard should get (from the reader's estimate of the total)."""
     most_shards: int = 256
     """At most this many shard files (each is an open file while the capture is read)."""
@@ -76,7 +77,9 @@ class ShardSink:
         # Never grow the in-memory arrays past what they may hold (object columns are written
         # with None when allocated: a ten-million-row estimate would cost 560 MB at once).
         self._memory.append(columns, min(expected_total, self._spread.hold + count))
-        if self._memory.size > self._spread.hold:
+        # Spread as soon as the reader expects more than ``hold`` rows (it extrapolates from
+        # the bytes read so far), not only once they have all been held.
+        if max(self._memory.size, expected_total) > self._spread.hold:
             held, self._memory = self._memory.finish(), None
             wanted = math.ceil(max(expected_total, self.size) * 1.25 / self._spread.rows_per_shard)
             self._open(min(max(2, wanted), self._spread.most_shards))
