@@ -1,4 +1,4 @@
-"""A capture too big to hold: its connections found shard by shard, the drawn ones loaded alone.
+"""A big capture: its connections found shard by shard, the drawn ones' packets loaded alone.
 
 ``report`` and ``connections`` open a user's capture with :func:`open_capture`.  A file of up to
 :data:`HOLD_ROWS` TCP segments is read into one Trace, as ``read_capture`` reads it.  A bigger
@@ -33,9 +33,10 @@ from tcptrace_viz.whole_capture import WholeCapture
 if TYPE_CHECKING:
     from tcptrace_viz.pcap.reader import PcapReadResult
 
-HOLD_ROWS: Final = 1_200_000
-"""TCP segments held in memory before a capture is spread over shards (a report of that many
-held whole peaks at about 550 MB)."""
+HOLD_ROWS: Final = 250_000
+"""TCP segments held in memory before a capture is spread over shards.  Past this, shards are
+both leaner and quicker: a million-segment report takes half the memory and less time spread
+(states are inferred for the drawn connections only), see ``benchmarks/README.md``."""
 ROWS_PER_SHARD: Final = 125_000
 """About how many segments each shard gets."""
 

@@ -188,9 +188,12 @@ def _stream(stream: CaptureStream, parser: _Parser, head: bytes, *, pos: int,
         filled, eof, failure = _fill(stream, buf, filled, target, base, eof)
         buf[filled:filled + PAD] = 0
         step = parser.parse(buf, pos, filled, base, eof)
-        # The whole file's TCP rows, extrapolated from those so far (2% to spare).
-        done = stream.consumed() if stream.compression else base
-        expected = (totals.sink.size * size // done * 51 // 50 if done else 0) + len(step.frame)
+        # The whole file's TCP rows, extrapolated from those so far and this window's frames
+        # (2% to spare): right from the first window, so memory is sized (or the rows spread
+        # over shards) once.
+        done = stream.consumed() if stream.compression else base + step.stop
+        rows = totals.sink.size + len(step.frame)
+        expected = max(rows, rows * size // done * 51 // 50) if done else rows
         totals.add(buf, step, expected)
         if progress is not None:
             progress(stream.consumed() if stream.compression else base + step.stop, size)
