@@ -15,6 +15,7 @@ included.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -192,13 +193,22 @@ def _start_with_the_states(capture: OpenCapture) -> None:
 
 
 def private_folder() -> Path:
-    """A new private temporary folder for a big capture's shards (the caller removes it)."""
+    """A new private temporary folder for a big capture's shards (the caller removes it).
+
+    Its name holds the process id, so the folders of a process killed outright (SIGKILL,
+    power loss) are recognised and removed by the next one."""
+    prefix = "tcptrace-viz-shards-"
     try:
-        return Path(tempfile.mkdtemp(prefix="tcptrace-viz-shards-"))
+        folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     except OSError as error:
         raise TcptraceVizError(f"no temporary folder can be made for a big capture's shards: "
                                f"{error.strerror or error} (set TMPDIR to a writable folder)"
                                ) from None
+    for stale in folder.parent.glob(f"{prefix}*-*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    return folder
 
 
 def _annotated_shard(path: Path | None) -> pd.DataFrame:

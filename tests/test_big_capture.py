@@ -7,6 +7,8 @@ capture gives when it is held whole.  The shard folder never outlives the comman
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -249,3 +251,21 @@ def test_a_spread_export_writes_the_whole_files_tables(many: Path, tmp_path: Pat
     pd.testing.assert_frame_equal(spread["connections"], whole["connections"])
     pd.testing.assert_frame_equal(spread["captures"], whole["captures"])
     assert not list(private_tmp.iterdir())
+
+
+def test_a_killed_commands_shards_are_removed_by_the_next(many: Path, private_tmp: Path) -> None:
+    dead_pid = _exited_pid()
+    stale = private_tmp / f"tcptrace-viz-shards-{dead_pid}-x1y2"
+    (stale / "shard-000.arrows").parent.mkdir()
+    (stale / "shard-000.arrows").write_bytes(b"left by a killed report")
+    alive = private_tmp / f"tcptrace-viz-shards-{os.getppid()}-keep"  # a live process's
+    alive.mkdir()
+    with open_capture(many, hold=5):
+        pass
+    assert not stale.exists() and alive.exists()
+
+
+def _exited_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
