@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 HOLD_ROWS: Final = 250_000
 """TCP segments held in memory before a capture is spread over shards.  Past this, shards are
-both leaner and quicker: a million-segment report takes half the memory and less time spread
-(states are inferred for the drawn connections only), see ``benchmarks/README.md``."""
+leaner and as quick: a million-segment report takes half the memory spread, in about the same
+time (states are inferred for the drawn connections only); see ``benchmarks/README.md``."""
 ROWS_PER_SHARD: Final = 125_000
 """About how many segments each shard gets."""
 
