@@ -151,12 +151,16 @@ def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
     """
     from tcptrace_viz.pcap.reader import read_pcap
     from tcptrace_viz.pcap.shards import Spread
+    from tcptrace_viz.pcap.trace_block import find_trace_document
     from tcptrace_viz.store import capture_folder_of, read_capture, trace_of_file
 
     if not path.exists():
         raise BadInputError(f"{path} does not exist")
-    if capture_folder_of(path) is not None:
-        return OpenCapture(read_capture(path))
+    found = find_trace_document(path)
+    if capture_folder_of(path) is not None or found.document is not None:
+        # A capture folder, or this project's own pcapng, which carries its whole Trace
+        # (traced states, system calls): read whole, as read_capture reads it.
+        return OpenCapture(read_capture(path, reading, status))
     folder = private_folder()
     try:
         result = read_pcap(path, reading, Spread(folder, hold or HOLD_ROWS,
@@ -165,12 +169,12 @@ def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
             shutil.rmtree(folder, ignore_errors=True)
             return OpenCapture(trace_of_file(path, result, status))
         table, places = _connections_by_shard(result, status or _quiet)
+        capture = OpenCapture(_table_only_trace(path, result, table, places, found.problem),
+                              result.shards, places, folder)
+        _start_with_the_states(capture)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    capture = OpenCapture(_table_only_trace(path, result, table, places), result.shards,
-                          places, folder)
-    _start_with_the_states(capture)
     return capture
 
 
@@ -179,12 +183,13 @@ def _start_with_the_states(capture: OpenCapture) -> None:
     states begin up to 2 ns before its first packet, so those of the connections starting that
     close to the capture's first packet (and among those whose states are inferred) may come
     first."""
+    from tcptrace_viz.analysis.states import INFERRED_LEAD_NS
     from tcptrace_viz.store import MAX_INFERRED_CONNECTIONS
 
     whole = capture.trace.whole
     assert whole is not None
     table = whole.connections
-    early = table["conn"][(table["first_ts_ns"] <= whole.origin_ns + 2)
+    early = table["conn"][(table["first_ts_ns"] <= whole.origin_ns + INFERRED_LEAD_NS)
                           & (table["conn"] < MAX_INFERRED_CONNECTIONS)]
     states = capture.with_packets_of(early.tolist()).states
     if len(states):
@@ -293,10 +298,10 @@ def _merged(tables: list[Any], dtypes: dict[str, str]) -> tuple[pd.DataFrame, pd
 
 
 def _table_only_trace(path: Path, result: PcapReadResult, table: pd.DataFrame,
-                      places: pd.DataFrame) -> Trace:
+                      places: pd.DataFrame, block_problem: str) -> Trace:
     from tcptrace_viz.store import file_meta
 
-    trace = Trace.build(meta=file_meta(path, result))
+    trace = Trace.build(meta=file_meta(path, result, block_problem))
     resent = frozenset(int(conn) for conn in places.index[places["resent"].to_numpy()])
     trace.whole = WholeCapture(table, resent, int(table["first_ts_ns"].min()))
     return trace

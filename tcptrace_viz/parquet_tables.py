@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
 
 ROW_GROUP_ROWS: Final = 1 << 16
+"""Rows per Parquet row group: a table is converted and written this many rows at a time."""
 Frames = pd.DataFrame | Callable[[], Iterable[pd.DataFrame]]
 """A table to write: one frame, or a function giving its frames one after another."""
-"""Rows per Parquet row group: a table is converted and written this many rows at a time."""
 PART_NAME: Final = "part-0.parquet"
 
 #: What each column of the ``packets`` table holds.

@@ -201,7 +201,7 @@ def test_a_reused_4_tuples_later_connection_lends_no_states_to_the_first() -> No
     packets = annotate_packets(merge(normal_close(Wire()), later))
     assert packets["conn"].nunique() == 2
     trace = Trace.build(packets=packets, states=infer_all_states(packets),
-                        meta={"source": "file"})
+                        meta={"source": "file", "state_source": "inferred"})
     for conn in (0, 1):
         shown = select(trace, conn).trace
         span = shown.packets["ts_ns"]

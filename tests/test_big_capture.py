@@ -269,3 +269,47 @@ def _exited_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_this_projects_own_pcapng_gives_its_whole_trace_however_big(tmp_path: Path,
+                                                                    private_tmp: Path) -> None:
+    """Its traced states and system calls come with it: never spread into inferred ones."""
+    from builders import captured_trace
+
+    from tcptrace_viz.store import pcapng_bytes
+
+    trace, frames, times = captured_trace()
+    path = tmp_path / "renamed.pcapng"
+    path.write_bytes(pcapng_bytes(trace, frames, times))
+    with open_capture(path, hold=1, rows_per_shard=1) as capture:
+        assert not capture.spread
+        assert capture.trace.meta.state_source == "tracepoint"
+        assert capture.trace == read_capture(path) and len(capture.trace.syscalls)
+    assert not list(private_tmp.iterdir())
+
+
+def test_a_connection_past_those_inferred_at_load_is_drawn_with_its_states(
+        many: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held whole, only the first connections' states are inferred as the file is read; the
+    drawn one gets its own either way, so whole and spread draw the same."""
+    from tcptrace_viz import store
+
+    monkeypatch.setattr(store, "MAX_INFERRED_CONNECTIONS", 3)
+    runner = CliRunner()
+    command = ["report", str(many), "-o", "-", "-f", "txt", "-c", "40"]
+    whole = runner.invoke(main, command)
+    monkeypatch.setattr(big_capture, "HOLD_ROWS", 50)
+    spread = runner.invoke(main, command)
+    assert whole.exit_code == spread.exit_code == 0
+    assert "ESTABLISHED" in whole.stdout and spread.stdout == whole.stdout
+
+
+def test_ctrl_c_after_the_shards_are_tabled_leaves_no_shard_behind(
+        many: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(capture: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(big_capture, "_start_with_the_states", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        open_capture(many, hold=1, rows_per_shard=20)
+    assert not list(private_tmp.iterdir())

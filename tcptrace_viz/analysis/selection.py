@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.errors import BadInputError
-from tcptrace_viz.model import Trace
+from tcptrace_viz.model import STATE_COLUMNS, Trace, conform
 from tcptrace_viz.vocabulary import endpoint
 
 if TYPE_CHECKING:
@@ -109,13 +109,19 @@ def select(trace: Trace, connection: int | None = None, *,
                bare_endpoint(endpoint(r.dst, r.dport)))
               for r in rows_of(pkts[["src", "sport", "dst", "dport"]].drop_duplicates())}
     states = trace.states
-    if len(states):
-        keep = np.asarray([(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
-                           for loc, rem in zip(states["local"], states["remote"], strict=True)],
-                          dtype=bool)
-        if len(pkts):  # a 4-tuple used again later: the other connection's inferred states
-            keep &= ~_inferred_outside(states, pkts)
-        states = states[keep].reset_index(drop=True)
+    if trace.meta.state_source == "inferred" and len(pkts):
+        # Inferred from the packets: inferred again from this connection's alone, so another
+        # connection on the same 4-tuple lends it none (and one past the first
+        # MAX_INFERRED_CONNECTIONS, inferred at load, gets its own).
+        from tcptrace_viz.analysis.states import infer_all_states
+
+        states = conform(infer_all_states(pkts, [chosen]), STATE_COLUMNS)
+        states = states.sort_values("ts_ns", kind="stable").reset_index(drop=True)  # as built
+        states["t"] = (states["ts_ns"] - trace.origin_ns).astype("float64") / 1e9
+    elif len(states):
+        keep = [(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
+                for loc, rem in zip(states["local"], states["remote"], strict=True)]
+        states = states[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     syscalls = trace.syscalls
     if len(syscalls) and len(pkts):
         lo = int(pkts["ts_ns"].min()) - SPAN_MARGIN_NS
@@ -126,18 +132,6 @@ def select(trace: Trace, connection: int | None = None, *,
     origin = trace.origin_ns
     return Selection(sub, origin if absolute_time else sub.origin_ns, conns, chosen, why,
                      capture_origin_ns=origin)
-
-
-def _inferred_outside(states: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
-    """States inferred from the packets (not traced) that lie outside the span of
-    ``packets``, one connection's: they were inferred for another connection."""
-    from tcptrace_viz.analysis.states import INFERRED_LEAD_NS
-
-    ts = states["ts_ns"].to_numpy(dtype=np.int64)
-    outside = ((ts < int(packets["ts_ns"].min()) - INFERRED_LEAD_NS)
-               | (ts > int(packets["ts_ns"].max()) + 1))
-    inferred: np.ndarray = outside & (states["source"].to_numpy(dtype=object) == "inferred")
-    return inferred
 
 
 def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:

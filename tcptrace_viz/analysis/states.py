@@ -27,8 +27,7 @@ from tcptrace_viz.model import STATE_COLUMNS, conform, empty_frame
 
 INFERRED_LEAD_NS: Final = 2
 """An inferred state comes at most this long before its connection's first packet (a side
-already ESTABLISHED when the capture starts mid-connection), and at most 1 ns after its
-last (the receiver's change as it takes the segment in)."""
+already ESTABLISHED when the capture starts mid-connection)."""
 
 MID_CONNECTION: Final = "capture starts mid-connection"
 _GONE: Final = ("", "CLOSE")  # no socket, or not yet known to exist
