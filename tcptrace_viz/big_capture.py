@@ -15,13 +15,14 @@ included.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ class OpenCapture:
     def close(self) -> None:
         """Remove the shard files."""
         if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            remove_folder(self._folder)
             self._folder = None
 
     @property
@@ -166,14 +167,14 @@ def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
         result = read_pcap(path, reading, Spread(folder, hold or HOLD_ROWS,
                                                  rows_per_shard or ROWS_PER_SHARD))
         if not result.shards:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_folder(folder)
             return OpenCapture(trace_of_file(path, result, status))
         table, places = _connections_by_shard(result, status or _quiet)
         capture = OpenCapture(_table_only_trace(path, result, table, places, found.problem),
                               result.shards, places, folder)
         _start_with_the_states(capture)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(folder)
         raise
     return capture
 
@@ -197,23 +198,51 @@ def _start_with_the_states(capture: OpenCapture) -> None:
         capture.trace.whole = dataclasses.replace(whole, origin_ns=origin)
 
 
-def private_folder() -> Path:
-    """A new private temporary folder for a big capture's shards (the caller removes it).
+_PREFIX: Final = "tcptrace-viz-shards-"
+_LOCK_NAME: Final = ".in-use"
+_locks: dict[Path, IO[bytes]] = {}  # each folder's lock, held until the folder is removed
 
-    Its name holds the process id, so the folders of a process killed outright (SIGKILL,
-    power loss) are recognised and removed by the next one."""
-    prefix = "tcptrace-viz-shards-"
+
+def private_folder() -> Path:
+    """A new private temporary folder for a big capture's shards; remove it with
+    :func:`remove_folder`.
+
+    It holds a lock file, locked (``flock``) while the folder is in use: the folders of a
+    process killed outright (SIGKILL, power loss), whose lock the kernel has released, are
+    removed by the next process to make one, and never those of a live process, even one in
+    another PID namespace sharing the temporary folder."""
     try:
-        folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+        folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+        lock = (folder / _LOCK_NAME).open("wb")
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
         raise TcptraceVizError(f"no temporary folder can be made for a big capture's shards: "
                                f"{error.strerror or error} (set TMPDIR to a writable folder)"
                                ) from None
-    for stale in folder.parent.glob(f"{prefix}*-*"):
-        pid = stale.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+    _locks[folder] = lock
+    for stale in folder.parent.glob(f"{_PREFIX}*"):
+        if stale != folder and _abandoned(stale):
             shutil.rmtree(stale, ignore_errors=True)
     return folder
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a folder :func:`private_folder` made, and let go of its lock."""
+    shutil.rmtree(folder, ignore_errors=True)
+    lock = _locks.pop(folder, None)
+    if lock is not None:
+        lock.close()
+
+
+def _abandoned(folder: Path) -> bool:
+    """True when no process holds ``folder``'s lock (one just being made has no lock file yet:
+    left alone)."""
+    try:
+        with (folder / _LOCK_NAME).open("rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # locked by a live process, or no lock file yet, or not ours to open
+        return False
+    return True
 
 
 def _annotated_shard(path: Path | None) -> pd.DataFrame:

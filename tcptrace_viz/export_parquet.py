@@ -248,15 +248,13 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
 @contextlib.contextmanager
 def _shard_folder() -> Iterator[Path]:
     """A private folder for one capture's shards, removed afterwards (Ctrl-C included)."""
-    import shutil
-
-    from tcptrace_viz.big_capture import private_folder
+    from tcptrace_viz.big_capture import private_folder, remove_folder
 
     folder = private_folder()
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(folder)
 
 
 def summary_text(summary: ExportSummary, out_dir: Path) -> str:

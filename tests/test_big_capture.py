@@ -7,8 +7,6 @@ capture gives when it is held whole.  The shard folder never outlives the comman
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -254,21 +252,23 @@ def test_a_spread_export_writes_the_whole_files_tables(many: Path, tmp_path: Pat
 
 
 def test_a_killed_commands_shards_are_removed_by_the_next(many: Path, private_tmp: Path) -> None:
-    dead_pid = _exited_pid()
-    stale = private_tmp / f"tcptrace-viz-shards-{dead_pid}-x1y2"
-    (stale / "shard-000.arrows").parent.mkdir()
+    """A folder whose lock no process holds is removed; a locked one (a live command's) and
+    one still being made (no lock file yet) are left alone."""
+    import fcntl
+
+    stale = private_tmp / "tcptrace-viz-shards-999999-x1y2"
+    stale.mkdir()
+    (stale / ".in-use").write_bytes(b"")
     (stale / "shard-000.arrows").write_bytes(b"left by a killed report")
-    alive = private_tmp / f"tcptrace-viz-shards-{os.getppid()}-keep"  # a live process's
+    alive = private_tmp / "tcptrace-viz-shards-1-keep"
     alive.mkdir()
-    with open_capture(many, hold=5):
-        pass
-    assert not stale.exists() and alive.exists()
-
-
-def _exited_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
+    with (alive / ".in-use").open("wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        new = private_tmp / "tcptrace-viz-shards-2-new"
+        new.mkdir()
+        with open_capture(many, hold=5):
+            pass
+        assert not stale.exists() and alive.exists() and new.exists()
 
 
 def test_this_projects_own_pcapng_gives_its_whole_trace_however_big(tmp_path: Path,
