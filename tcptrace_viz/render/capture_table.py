@@ -127,8 +127,8 @@ def capture_analysis(trace: Trace, selection: Selection, drawn: tuple[int, ...] 
     listed = telling_first(table, HTML_TABLE_ROWS, marked)
     rows = connection_rows(listed, marked)
     capped = (f"{len(listed):,} of {len(table):,} connections are listed: those drawn, then "
-              "resets, refusals and the like before ordinary ones; `tcptrace-viz connections "
-              f"{trace.meta.file or 'FILE'}` lists them all." if len(listed) < len(table) else "")
+              "resets, refusals and the like before ordinary ones;" if len(listed) < len(table)
+              else "")  # the template adds the command that lists them all
     buttons = [(flag, words, rows.flag_counts[flag]) for flag, words, _ in FLAGS]
     return {"columns": [(title, number) for _, title, number in shown_columns(table)],
             "rows": rows,
