@@ -13,7 +13,7 @@ __all__ = ["SERVER_PORT", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN", "UNU
            "CallOutcome", "LossRule", "Moment", "Outcome", "Parameter", "RawTcp",
            "ScenarioContext", "SeenSegment", "SocketEntry", "Trace", "__version__",
            "fork_child", "join_child", "load_scenario_file", "read_capture", "scenario",
-           "set_loopback_up", "unload_scenario_file"]
+           "set_loopback_up", "unload_scenario_file", "wait_for_tick_start"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         join_child,
         scenario,
         set_loopback_up,
+        wait_for_tick_start,
     )
     from tcptrace_viz.scenarios.files import load_scenario_file, unload_scenario_file
 
@@ -47,7 +48,7 @@ _SCENARIO_API = frozenset({"CallOutcome", "LossRule", "Moment", "Outcome", "Para
                            "RawTcp", "SERVER_PORT", "ScenarioContext", "SeenSegment",
                            "SocketEntry", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN",
                            "UNUSED_PORT", "fork_child", "join_child", "scenario",
-                           "set_loopback_up"})
+                           "set_loopback_up", "wait_for_tick_start"})
 """The scenario-writing API (:mod:`tcptrace_viz.scenarios.api`), imported on first use."""
 
 

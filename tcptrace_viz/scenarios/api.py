@@ -13,8 +13,9 @@ the built-ins import these very names from here, so a scenario file has every to
 - :func:`fork_child` / :func:`join_child` run steps in a process of their own;
 - :class:`LossRule` loses chosen segments on purpose (``losses=`` of :func:`scenario`), and
   ``sysctls=`` sets per-namespace TCP settings for the run;
-- :data:`SERVER_PORT`, :data:`UNUSED_PORT`, :class:`SocketEntry` and :func:`set_loopback_up`
-  for the rarer cases (a refused connection, the socket table, holding ``lo`` down);
+- :data:`SERVER_PORT`, :data:`UNUSED_PORT`, :class:`SocketEntry`, :func:`set_loopback_up` and
+  :func:`wait_for_tick_start` for the rarer cases (a refused connection, the socket table,
+  holding ``lo`` down, arming two kernel timers in one tick);
 - ``ctx.raw_tcp()`` (a :class:`RawTcp`: every TCP segment received, as :class:`SeenSegment`)
   and ``ctx.inject`` with the ``TH_*`` flag bits send a segment no socket would (an old
   duplicate).
@@ -26,6 +27,7 @@ from tcptrace_viz.kernel.netns import set_loopback_up
 from tcptrace_viz.kernel.raw_tcp import RawTcp, SeenSegment
 from tcptrace_viz.kernel.segment_loss import LossRule
 from tcptrace_viz.kernel.sockettable import SocketEntry
+from tcptrace_viz.kernel.ticks import wait_for_tick_start
 from tcptrace_viz.scenarios.context import (
     SERVER_PORT,
     UNUSED_PORT,
@@ -42,4 +44,4 @@ from tcptrace_viz.tcp import TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN
 __all__ = ["SERVER_PORT", "TH_ACK", "TH_FIN", "TH_PSH", "TH_RST", "TH_SYN", "UNUSED_PORT",
            "CallOutcome", "LossRule", "Moment", "Outcome", "Parameter", "RawTcp",
            "ScenarioContext", "SeenSegment", "SocketEntry", "fork_child", "join_child",
-           "scenario", "set_loopback_up"]
+           "scenario", "set_loopback_up", "wait_for_tick_start"]

@@ -11,6 +11,7 @@ from tcptrace_viz.scenarios.api import (
     SocketEntry,
     scenario,
     set_loopback_up,
+    wait_for_tick_start,
 )
 
 
@@ -21,8 +22,8 @@ from tcptrace_viz.scenarios.api import (
         "When both ends close before either FIN arrives, each receives the other's FIN while "
         "its own is unacknowledged: both go FIN_WAIT1 -> CLOSING -> TIME_WAIT, and both hold "
         "TIME_WAIT. Loopback delivers a segment before send() returns, so the run holds lo "
-        "down while both sides call close(); the kernel's probe timer then sends both FINs "
-        "in the same instant."
+        "down while both sides call close() within one timer tick; the two probe timers then "
+        "expire together and send both FINs before either is delivered."
     ),
     steps="lo down; C close(); S close(); lo up; both FINs leave together",
     outcomes=(Outcome(
@@ -44,6 +45,7 @@ def simultaneous_close(ctx: ScenarioContext) -> None:
     client_port = client.getsockname()[1]
     set_loopback_up(False)
     try:
+        wait_for_tick_start()  # both probe timers armed in one tick fire in one softirq pass
         ctx.close("client", client)
         ctx.close("server", server)
     finally:
