@@ -76,8 +76,10 @@ def _meaningful(trace: Trace) -> list[tuple[str, str]]:
 
 
 def _moves(trace: Trace) -> set[tuple[str, str, str]]:
+    """Each side's state changes; FIN_WAIT2 -> FIN_WAIT2 (the socket handed to its timewait
+    form, which happens or not by timing: CI saw it in one built-in run) is not a change."""
     return {(str(row.side), str(row.old), str(row.new))
-            for row in trace.states.itertuples(index=False)}
+            for row in trace.states.itertuples(index=False) if row.old != row.new}
 
 
 @pytest.mark.parametrize("language", ["python", "c"])
