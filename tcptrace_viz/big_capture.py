@@ -22,14 +22,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 
-from tcptrace_viz.analysis.connection_table import CONNECTION_COLUMNS
 from tcptrace_viz.errors import BadInputError, TcptraceVizError
 from tcptrace_viz.model import Trace
+from tcptrace_viz.shard_tables import annotated_shard
 from tcptrace_viz.whole_capture import WholeCapture
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class OpenCapture:
         parts = [_numbered_shard(self._shards[int(str(shard))], rows)
                  for shard, rows in places.groupby("shard", sort=True)]
         packets = (pd.concat(parts, ignore_index=True) if parts
-                   else _annotated_shard(None))
+                   else annotated_shard(None))
         order = np.lexsort((packets["frame"].to_numpy(), packets["ts_ns"].to_numpy()))
         packets = packets.iloc[order].reset_index(drop=True)
         trace = Trace.build(packets=packets, states=infer_all_states(packets, wanted),
@@ -127,7 +127,7 @@ def spread_packets(result: PcapReadResult, status: _Status | None = None) -> Spr
 def _numbered_shard(path: Path, places: pd.DataFrame) -> pd.DataFrame:
     """The annotated rows of the connections ``places`` names in the shard at ``path``, with
     their whole-file connection numbers (``places``: index the global number, ``local``)."""
-    packets = _annotated_shard(path)
+    packets = annotated_shard(path)
     global_of = pd.Series(places.index.to_numpy(), index=places["local"].to_numpy())
     kept = packets[packets["conn"].isin(global_of.index)].copy()
     kept["conn"] = global_of.loc[kept["conn"].to_numpy()].to_numpy()
@@ -245,85 +245,11 @@ def _abandoned(folder: Path) -> bool:
     return True
 
 
-def _annotated_shard(path: Path | None) -> pd.DataFrame:
-    from tcptrace_viz.analysis import annotate_packets
-    from tcptrace_viz.pcap.decode import to_dataframe
-    from tcptrace_viz.pcap.decode_columns import DECODED_COLUMNS
-    from tcptrace_viz.pcap.shards import read_shard
-
-    columns = (read_shard(path) if path is not None else
-               {name: np.empty(0, dtype=dtype) for name, dtype in DECODED_COLUMNS.items()})
-    return annotate_packets(to_dataframe(columns))
-
-
 def _connections_by_shard(result: PcapReadResult,
                           status: _Status) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The connection table over all shards, numbered in the order of each connection's first
-    packet (time, then frame), with a row per connection saying where its packets are."""
-    from tcptrace_viz.analysis.connection_table import connections
-    from tcptrace_viz.analysis.fields import in_time_order
-    from tcptrace_viz.analysis.triage import fin_resent
+    from tcptrace_viz.shard_tables import connections_by_shard
 
-    tables, dtypes = [], {}
-    for shard, path in enumerate(result.shards):
-        status(f"finding the connections of {result.rows:,} TCP segments: shard {shard + 1} "
-               f"of {len(result.shards)}")
-        packets = _annotated_shard(path)
-        if not len(packets):
-            continue
-        table = connections(packets)
-        firsts = in_time_order(packets).groupby("conn", sort=True)["frame"].first()
-        table["first_frame"] = firsts.loc[table["conn"]].to_numpy()
-        table["resent"] = table["conn"].isin(fin_resent(packets))
-        table["shard"], table["local"] = shard, table["conn"]
-        tables.append(_off_the_heap(table))
-        dtypes = {str(name): str(dtype) for name, dtype in table.dtypes.items()}
-        del packets, table
-    return _merged(tables, dtypes)
-
-
-def _off_the_heap(table: pd.DataFrame) -> Any:
-    """``table`` as an Arrow table: its texts in a few buffers outside Python's heap.
-
-    Kept as pandas, each shard's thousands of connection texts would sit among the shard's
-    freed packet texts and keep their memory from being reused: 1 KB per connection instead
-    of 0.4."""
-    import pyarrow as pa  # type: ignore[import-untyped]
-
-    return pa.Table.from_pandas(table, preserve_index=False)
-
-
-def _merged(tables: list[Any], dtypes: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Arrow tables of :func:`_off_the_heap` as one connection table, renumbered in the
-    order of each connection's first packet (time, then frame), with the dtypes they had
-    (texts as ``object``); and where each connection is (its shard and number there)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
-    joined = pa.concat_tables(tables)
-    del tables[:]
-    order = np.lexsort((joined.column("first_frame").to_numpy(),
-                        joined.column("first_ts_ns").to_numpy()))
-
-    def column(name: str) -> np.ndarray:
-        """One column in the new order; in a column of few distinct texts (``close_kind``),
-        each made into one shared object."""
-        chunked = joined.column(name)
-        if (pa.types.is_string(chunked.type) and not chunked.null_count
-                and pc.count_distinct(chunked).as_py() * 4 < len(chunked)):
-            encoded = chunked.combine_chunks().dictionary_encode()
-            texts = encoded.dictionary.to_numpy(zero_copy_only=False)
-            shared: np.ndarray = texts[encoded.indices.to_numpy()]
-            return shared[order]
-        values: np.ndarray = chunked.to_numpy()
-        return values[order]
-
-    numbers = np.arange(len(order), dtype=np.int64)
-    places = pd.DataFrame({name: column(name) for name in ("shard", "local", "resent")},
-                          index=numbers)
-    columns = {name: pd.Series(numbers if name == "conn" else column(name), dtype=dtypes[name],
-                               copy=False) for name in CONNECTION_COLUMNS}
-    return pd.DataFrame(columns, copy=False), places
+    return connections_by_shard(result.shards, result.rows, status)
 
 
 def _table_only_trace(path: Path, result: PcapReadResult, table: pd.DataFrame,

@@ -30,8 +30,10 @@ _LENGTH = struct.Struct("=Q")
 class ForkedCall(Generic[T]):
     """``function()`` running in a forked child; :meth:`result` waits for what it returned."""
 
-    def __init__(self, function: Callable[[], T]) -> None:
-        """Fork the child and start ``function`` there (signals are held while forking)."""
+    def __init__(self, function: Callable[[], T], doing: str = "drawing the reports") -> None:
+        """Fork the child and start ``function`` there (signals are held while forking);
+        ``doing`` names its work in errors ("drawing the reports")."""
+        self._doing = doing
         reader, writer = os.pipe()
         parent = os.getpid()
         with interrupts.deferred():
@@ -65,14 +67,14 @@ class ForkedCall(Generic[T]):
         this one, which inherited the pipe (the owner still closes it)."""
         data = self._read(timeout_s)
         if not data:
-            raise TcptraceVizError("a report process died without a result")
+            raise TcptraceVizError(f"the process {self._doing} died without a result")
         ok, value = pickle.loads(data)
         if ok:
             returned: T = value
             return returned
         if isinstance(value, TcptraceVizError):
             raise value
-        raise TcptraceVizError(f"drawing the reports failed: {value}")
+        raise TcptraceVizError(f"{self._doing} failed: {value}")
 
     def _read(self, timeout_s: float) -> bytes:
         chunks: list[bytes] = []
@@ -80,7 +82,8 @@ class ForkedCall(Generic[T]):
         while True:
             remaining = deadline - time.monotonic()
             if not select.select([self._reader], [], [], max(remaining, 0))[0]:
-                raise TcptraceVizError(f"a report process did not finish within {timeout_s:.0f} s")
+                raise TcptraceVizError(f"the process {self._doing} did not finish within "
+                                       f"{timeout_s:.0f} s")
             chunk = os.read(self._reader, 1 << 20)
             if not chunk:
                 break

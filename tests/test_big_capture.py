@@ -313,3 +313,46 @@ def test_ctrl_c_after_the_shards_are_tabled_leaves_no_shard_behind(
     with pytest.raises(KeyboardInterrupt):
         open_capture(many, hold=1, rows_per_shard=20)
     assert not list(private_tmp.iterdir())
+
+
+def test_shards_tabled_in_children_give_what_one_process_gives(many: Path,
+                                                                private_tmp: Path) -> None:
+    from tcptrace_viz.shard_tables import connections_by_shard
+
+    result = read_pcap(many, None, Spread(private_tmp, 1, 4))
+    assert len(result.shards) > 8
+    said: list[str] = []
+    alone = connections_by_shard(result.shards, result.rows, lambda _text: None, workers=1)
+    forked = connections_by_shard(result.shards, result.rows, said.append, workers=3)
+    for one, other in zip(alone, forked, strict=True):
+        pd.testing.assert_frame_equal(one, other)
+    assert said[-1].endswith(f"shard {len(result.shards)} of {len(result.shards)}")
+
+
+def test_ctrl_c_while_the_shards_are_tabled_leaves_no_child_behind(
+        many: Path, private_tmp: Path) -> None:
+    from tcptrace_viz.shard_tables import connections_by_shard
+
+    def children() -> set[str]:
+        return {pid for task in Path("/proc/self/task").iterdir()
+                for pid in (task / "children").read_text().split()}
+
+    result = read_pcap(many, None, Spread(private_tmp, 1, 4))
+    before = children()
+
+    def interrupted(text: str) -> None:
+        if not text.endswith(" 0 of " + str(len(result.shards))):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        connections_by_shard(result.shards, result.rows, interrupted, workers=2)
+    assert children() == before  # every child killed and reaped
+
+
+def test_a_shard_that_cannot_be_tabled_is_one_sentence(many: Path, private_tmp: Path) -> None:
+    from tcptrace_viz.shard_tables import connections_by_shard
+
+    result = read_pcap(many, None, Spread(private_tmp, 1, 4))
+    result.shards[3].write_bytes(b"not an arrow stream")
+    with pytest.raises(TcptraceVizError, match=r"^tabling the connections of a shard failed: "):
+        connections_by_shard(result.shards, result.rows, lambda _text: None, workers=2)

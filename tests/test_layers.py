@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),  # the Trace
     ("kernel", "pcap", "analysis"),  # what the kernel offers; reading captures; analysing Traces
     ("forked",),  # a function run in a forked child
+    ("shard_tables",),  # the connection table of a capture spread over shards
     ("scenarios", "store"),  # the close scenarios; capture folders
     ("big_capture",),  # a capture too big to hold, read shard by shard
     ("capture",),  # a scenario run into a Trace

@@ -30,7 +30,6 @@ generator's ``finally`` or :func:`interrupts.release_all`.
 from __future__ import annotations
 
 import dataclasses
-import os
 import select
 import socket
 import time
@@ -83,10 +82,9 @@ class RunResult:
 
 def default_jobs() -> int:
     """How many runs at once by default: the CPUs this process may use."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except (AttributeError, OSError):
-        return max(os.cpu_count() or 1, 1)
+    from tcptrace_viz.kernel.process import usable_cpus
+
+    return usable_cpus()
 
 
 @dataclasses.dataclass

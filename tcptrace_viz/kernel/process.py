@@ -17,6 +17,14 @@ def fork_sharing_heap() -> int:
     return os.fork()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
 def die_with_parent(parent: int | None = None) -> None:
     """Ask the kernel to kill this process if its parent dies (nothing is left behind).
 
