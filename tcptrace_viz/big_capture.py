@@ -29,7 +29,7 @@ import pandas as pd
 
 from tcptrace_viz.errors import BadInputError, TcptraceVizError
 from tcptrace_viz.model import Trace
-from tcptrace_viz.shard_tables import annotated_shard
+from tcptrace_viz.shard_tables import annotated_shard, connections_by_shard
 from tcptrace_viz.whole_capture import WholeCapture
 
 if TYPE_CHECKING:
@@ -121,7 +121,8 @@ class SpreadPackets:
 
 def spread_packets(result: PcapReadResult, status: _Status | None = None) -> SpreadPackets:
     """The packets of ``result`` (read with a ``Spread`` into shards), shard by shard."""
-    return SpreadPackets(result.shards, _connections_by_shard(result, status or _quiet)[1])
+    places = connections_by_shard(result.shards, result.rows, status or _quiet)[1]
+    return SpreadPackets(result.shards, places)
 
 
 def _numbered_shard(path: Path, places: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +170,7 @@ def open_capture(path: Path, reading: Callable[[int, int], None] | None = None,
         if not result.shards:
             remove_folder(folder)
             return OpenCapture(trace_of_file(path, result, status))
-        table, places = _connections_by_shard(result, status or _quiet)
+        table, places = connections_by_shard(result.shards, result.rows, status or _quiet)
         capture = OpenCapture(_table_only_trace(path, result, table, places, found.problem),
                               result.shards, places, folder)
         _start_with_the_states(capture)
@@ -243,13 +244,6 @@ def _abandoned(folder: Path) -> bool:
     except OSError:  # locked by a live process, or no lock file yet, or not ours to open
         return False
     return True
-
-
-def _connections_by_shard(result: PcapReadResult,
-                          status: _Status) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from tcptrace_viz.shard_tables import connections_by_shard
-
-    return connections_by_shard(result.shards, result.rows, status)
 
 
 def _table_only_trace(path: Path, result: PcapReadResult, table: pd.DataFrame,

@@ -1,7 +1,8 @@
 """A function run in a forked child, its result (or its error) pickled back through a pipe.
 
 Drawing reports is CPU work in Python and matplotlib, one core each; a forked child draws one
-scenario's reports while the parent goes on (the next capture, the next report).  The child
+scenario's reports while the parent goes on (the next capture, the next report); children
+table a big capture's shards side by side (``shard_tables``).  The child
 shares the parent's memory as it was at the fork (the Trace is not copied), asks the kernel to
 kill it should the parent die, and never returns into the parent's code.  The parent registers
 every child with :mod:`tcptrace_viz.interrupts`, so Ctrl-C kills and reaps it.
