@@ -6,7 +6,7 @@ segment reads the same everywhere.  They are plain text: renderers escape them f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 NEVER_REACHED_TCP = frozenset({"NETFILTER_DROP", "dropped by the loss rule (no tracer: the "
                                "kernel's reason not seen)", "IP_INHDR", "IP_CSUM",
@@ -47,6 +47,20 @@ def describe_state(row: Any) -> str:
     return text
 
 
+SIGNAL_ACTIONS: Final = {"killed": "killed the process", "handled": "handled",
+                         "ignored": "ignored"}
+"""What a signal raised by a call did, as a label says it (``SIGPIPE (killed the process)``)."""
+
+
+def signal_words(row: Any, short: bool = False) -> str:
+    """The signal a call raised and, when traced, what it did: ``SIGPIPE (ignored)``;
+    ``short`` says ``killed`` for ``killed the process``."""
+    action = str(getattr(row, "signal_action", "") or "")
+    if action not in SIGNAL_ACTIONS:
+        return str(row.signal)
+    return f"{row.signal} ({action if short else SIGNAL_ACTIONS[action]})"
+
+
 def describe_syscall(row: Any) -> str:
     """``send(b'123') = 3``, ``send(b'456') -> EPIPE``, ``write(...) killed by SIGPIPE``; a
     program's call (``run``) names its process: ``curl 7407: sendto(fd 5, 78 bytes) = 78``."""
@@ -56,7 +70,7 @@ def describe_syscall(row: Any) -> str:
         text = f"{getattr(row, 'comm', '') or 'pid'} {int(pid)}: {text}"
     if row.signal:
         return f"{text} killed by {row.signal}" if not row.ret and not row.errno else (
-            f"{text} -> {row.errno or row.ret}, {row.signal}")
+            f"{text} -> {row.errno or row.ret}, {signal_words(row)}")
     if row.errno:
         return f"{text} -> {row.errno}"
     if row.ret != "":

@@ -72,9 +72,12 @@ SYSCALL_COLUMNS: Final[dict[str, str]] = {
     "ret": "object",  # text of the return value ("3", "0", "POLLIN|POLLRDHUP"), "" on error
     "errno": "object",  # errno name ("EPIPE"), "" on success
     "signal": "object",  # signal that hit the caller ("SIGPIPE"), ""
+    "signal_action": "object",  # what it did: "killed", "handled", "ignored", "" not known
     "duration_ns": "int64",
     "pid": "int64",  # the calling process (tcptrace-viz run), 0 for a scenario's own step
     "comm": "object",  # its command name, as the kernel keeps it ("curl"), ""
+    "local": "object",  # the socket's own endpoint ("127.0.0.1:5555"), "" when not known
+    "remote": "object",  # its peer's; "" for a listener, an unconnected socket, or unknown
 }
 
 _TEXT_DEFAULT: Final = ""

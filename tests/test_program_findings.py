@@ -18,10 +18,15 @@ def test_sigpipe_that_killed_the_process_is_told_as_such() -> None:
 
 
 def test_sigpipe_a_program_ignores_is_not_said_to_kill_it() -> None:
-    trace = make_trace(syscalls=[{**BASE, "ret": "", "errno": "EPIPE", "signal": "SIGPIPE"}])
+    trace = make_trace(syscalls=[{**BASE, "ret": "", "errno": "EPIPE", "signal": "SIGPIPE",
+                                  "signal_action": "ignored"}])
     found = call_findings(trace)
     assert found[0].startswith("The client's sendto() failed with EPIPE")
-    assert found[1] == (
-        "The client's sendto() raised SIGPIPE and the process lived on (it ignores or handles "
-        "SIGPIPE, as Python does): the call returned EPIPE instead of the default action, "
-        "killing the process.")
+    assert found[1] == ("The client's sendto() raised SIGPIPE and the process lived on (ignores "
+                        "it, as Python does): the call returned EPIPE.")
+
+
+def test_a_signal_whose_fate_was_not_traced_is_not_given_one() -> None:
+    trace = make_trace(syscalls=[{**BASE, "ret": "", "errno": "EPIPE", "signal": "SIGPIPE"}])
+    said = call_findings(trace)[1]
+    assert "lived on" not in said and "the trace does not say" in said

@@ -20,11 +20,13 @@ import pytest
 from builders import own_leftovers, unmeasured_env
 from capturing import capture
 
+from tcptrace_viz.analysis.selection import select
 from tcptrace_viz.capture import program_session
 from tcptrace_viz.capture.program_run import ProgramPlan
 from tcptrace_viz.capture.program_session import ProgramResult, run_program
 from tcptrace_viz.capture.worker_process import TracerPlan
 from tcptrace_viz.model import Trace
+from tcptrace_viz.render.program_facts import call_findings
 from tcptrace_viz.scenarios import get
 from tcptrace_viz.scenarios.expectation import outcome_problem
 
@@ -133,6 +135,38 @@ def test_a_program_killed_by_sigpipe(compiled: Path) -> None:
     writes = trace.syscalls[trace.syscalls["call"] == "write"]
     assert list(writes["ret"]) == ["3", ""] and list(writes["errno"]) == ["", "EPIPE"]
     assert list(writes["signal"]) == ["", "SIGPIPE"]
+
+
+@pytest.mark.parametrize("fate, action, exit_code", [
+    ("ignore", "ignored", 0), ("handler", "handled", 0),
+    ("default", "killed", 128 + signal.SIGPIPE)])
+def test_what_sigpipe_did_is_the_kernel_s_word(fate: str, action: str, exit_code: int) -> None:
+    ran = _run(sys.executable, str(PROGRAMS / "sigpipe_fates.py"), fate)
+    trace = ran.capture.trace
+    assert ran.exit_code == exit_code
+    raised = trace.syscalls[trace.syscalls["signal"] == "SIGPIPE"]
+    assert list(raised["errno"]) == ["EPIPE"] and list(raised["signal_action"]) == [action]
+    said = [text for text in call_findings(trace) if "SIGPIPE" in text]
+    assert ("killed the process" in said[0]) == (action == "killed"), said
+    assert ("lived on" in said[0]) == (action != "killed"), said
+
+
+def test_each_connection_s_ladder_has_its_own_calls() -> None:
+    trace = _run(sys.executable, str(PROGRAMS / "two_connections.py")).capture.trace
+    pairs = {(str(local), str(remote)) for local, remote in zip(
+        trace.syscalls["local"], trace.syscalls["remote"], strict=True) if remote}
+    assert len(set(trace.packets["conn"])) == 2 and len(pairs) == 4, pairs  # both ends, twice
+    errors = []
+    for conn in (0, 1):
+        calls = select(trace, conn).trace.syscalls
+        ports = {str(row.sport) for row in trace.packets[trace.packets["conn"] == conn]
+                 .itertuples()}
+        named = calls[calls["remote"] != ""]
+        # every call that names a connection names this one
+        assert all(str(local).rpartition(":")[2] in ports for local in named["local"])
+        assert list(calls["call"]).count("accept4") == 1, calls
+        errors.append([str(e) for e in calls["errno"] if e])
+    assert errors == [[], ["ECONNRESET"]]
 
 
 def test_without_tracefs_the_states_are_sampled_and_the_calls_said_unavailable(

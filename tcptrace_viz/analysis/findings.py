@@ -62,9 +62,12 @@ def _after_fins(conv: Conversation, explained: set[int]) -> list[Finding]:
                                  & (conv.from_client == closer_is_client))
         resets = [int(j) for j in replies if conv.rst[j]]
         data_end = max(conv.seq_end(int(j)) for j in data)
-        acked = any(conv.ack[j] and conv.rel_ack[j] >= data_end for j in replies)
+        answer_end = resets[0] if resets else len(conv)
+        # acknowledged before any RST: taken in (a later RST is another story, told below)
+        acked = any(conv.ack[j] and conv.rel_ack[j] >= data_end for j in replies
+                    if j < answer_end)
         lead = f"The {peer} sent {_plural(sent, 'byte')} after the {closer}'s FIN"
-        if resets:
+        if resets and not acked:
             explained.add(resets[0])
             found.append(_at(conv, first, "data-after-fin",
                              f"{lead}; the {closer} answered with RST (frame "
@@ -144,9 +147,11 @@ def _closing(conv: Conversation, facts: pd.Series[Any],
         fin = min(first_fin.values())
         for rst in resets:
             if rst > fin and rst not in explained:
+                whose = "its own" if conv.side(rst) == conv.side(fin) else \
+                    f"the {conv.side(fin)}'s"
                 found.append(_at(conv, rst, "rst-after-fin",
                                  f"The {conv.side(rst)} sent RST (frame {conv.frame[rst]}) "
-                                 f"after the {conv.side(fin)}'s FIN (frame {conv.frame[fin]}): "
+                                 f"after {whose} FIN (frame {conv.frame[fin]}): "
                                  f"the orderly close ended abortively."))
                 break
     return found

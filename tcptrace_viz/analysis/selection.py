@@ -1,7 +1,7 @@
 """Choosing what one ladder or report shows: one connection of a trace, and its timeline.
 
 A trace read from a user's capture may hold many connections; a ladder draws one.  States are
-matched to the connection by their addresses; syscalls, which carry none, by time.
+matched to the connection by their addresses; syscalls by the socket they name, else by time.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def select(trace: Trace, connection: int | None = None, *,
 
     With ``connection=None`` a trace with several connections shows the most telling one
     (:func:`tcptrace_viz.analysis.triage.most_telling`: a reset, a refusal, retransmissions...),
-    and the note says why.  States are matched to the connection by their addresses; syscalls,
-    which carry none, by time when there is more than one connection.
+    and the note says why.  States are matched to the connection by their addresses; syscalls
+    by their socket's (:func:`connection_calls`) when there is more than one connection.
 
     Raises:
         BadInputError: ``connection`` is not one of the trace's connections.
@@ -122,16 +122,40 @@ def select(trace: Trace, connection: int | None = None, *,
         keep = [(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
                 for loc, rem in zip(states["local"], states["remote"], strict=True)]
         states = states[np.asarray(keep, dtype=bool)].reset_index(drop=True)
-    syscalls = trace.syscalls
-    if len(syscalls) and len(pkts):
-        lo = int(pkts["ts_ns"].min()) - SPAN_MARGIN_NS
-        hi = int(pkts["ts_ns"].max()) + SPAN_MARGIN_NS
-        syscalls = syscalls[(syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)]
-        syscalls = syscalls.reset_index(drop=True)
+    syscalls = connection_calls(trace.syscalls, pkts, tuples)
     sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
     origin = trace.origin_ns
     return Selection(sub, origin if absolute_time else sub.origin_ns, conns, chosen, why,
                      capture_origin_ns=origin)
+
+
+def connection_calls(syscalls: pd.DataFrame, packets: pd.DataFrame,
+                     tuples: set[tuple[str, str]]) -> pd.DataFrame:
+    """The rows of ``syscalls`` about the connection of ``packets`` (its ``(local, remote)``
+    endpoint pairs, both ways, in ``tuples``).
+
+    A call that names its socket's connection belongs to the one it names; one on a socket
+    with only its own endpoint (a listener, an unconnected socket) to a connection on that
+    port during the connection's packets (with :data:`SPAN_MARGIN_NS` either side); a call
+    naming no socket (an old capture, a wait on several) by that time alone."""
+    if not len(syscalls) or not len(packets):
+        return syscalls
+    lo = int(packets["ts_ns"].min()) - SPAN_MARGIN_NS
+    hi = int(packets["ts_ns"].max()) + SPAN_MARGIN_NS
+    during = ((syscalls["ts_ns"] >= lo) & (syscalls["ts_ns"] <= hi)).to_numpy()
+    local = [bare_endpoint(str(text)) for text in syscalls["local"]]
+    remote = [bare_endpoint(str(text)) for text in syscalls["remote"]]
+    ports = {pair[0].rpartition(":")[2] for pair in tuples}
+    keep = np.zeros(len(syscalls), dtype=bool)
+    for row, (own, peer) in enumerate(zip(local, remote, strict=True)):
+        port = own.rpartition(":")[2]
+        if own and peer:
+            keep[row] = (own, peer) in tuples
+        elif own and port != "0":
+            keep[row] = bool(during[row]) and port in ports
+        else:
+            keep[row] = bool(during[row])
+    return syscalls[keep].reset_index(drop=True)
 
 
 def timeline(selection: Selection, limit: int | None = None) -> pd.DataFrame:

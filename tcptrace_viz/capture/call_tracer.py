@@ -2,7 +2,8 @@
 
 ``tcptrace-viz run`` traces a user's program without ptrace: a second private tracefs instance
 enables the ``syscalls:sys_enter_*``/``sys_exit_*`` tracepoints of the calls that touch a
-socket, plus ``sched:sched_process_fork``/``exec``/``exit`` and ``signal:signal_generate``, and
+socket, plus ``sched:sched_process_fork``/``exec``/``exit`` and
+``signal:signal_generate``/``signal_deliver`` (what a signal did: ignored, handled, killed), and
 records only the program's own threads: ``set_event_pid`` holds the program's first pid and the
 ``event-fork`` option adds every child it forks (threads included) as it is forked, so the
 whole process tree is traced from its first instruction and nothing else on the machine is.
@@ -33,7 +34,8 @@ CALLS = (
 )
 """The system calls traced (a kernel without one of them skips it)."""
 PROCESS_EVENTS = ("sched/sched_process_fork", "sched/sched_process_exec",
-                  "sched/sched_process_exit", "signal/signal_generate")
+                  "sched/sched_process_exit", "signal/signal_generate",
+                  "signal/signal_deliver")
 CALL_BUFFER_KB = 16384
 """Per CPU: a 10,000-request loop makes a few hundred thousand events."""
 

@@ -58,6 +58,11 @@ class Sock:
     """A listener's connections that reached ESTABLISHED: (ns, local, remote), oldest first."""
 
 
+WAIT_UNKNOWN: Sock = Sock()
+"""What a wait on several sockets is about until :func:`_woken_for` says (the tracepoints show
+the fds it waited on only as a pointer)."""
+
+
 @dataclasses.dataclass
 class _Call:
     enter: KernelEvent
@@ -66,6 +71,7 @@ class _Call:
     ret: int | None = None
     exit_ns: int | None = None
     signal: str = ""
+    signal_action: str = ""
 
 
 @dataclasses.dataclass
@@ -75,6 +81,9 @@ class _Row:
     fd: int
     text: str
     """The arguments, without the socket's addresses (added once they are known)."""
+    about: Sock | None = None
+    """The socket whose connection the call is about, when not ``sock``: the connection an
+    ``accept()`` took; a bare ``Sock()`` when that is not known (a wait on several)."""
 
 
 @dataclasses.dataclass
@@ -169,7 +178,7 @@ class _Follower:
                 table[ret] = accepted
                 if name == "accept4" and len(args) > 3 and args[3] & SOCK_CLOEXEC:
                     self.cloexec.setdefault(process, set()).add(ret)
-            self.rows.append(_Row(call, listener, fd, f"fd {fd}"))
+            self.rows.append(_Row(call, listener, fd, f"fd {fd}", accepted))
             return
         if name in ("sendfile64", "splice"):
             out = args[1 if name == "sendfile64" else 2] if len(args) > 2 else -1
@@ -180,7 +189,9 @@ class _Follower:
         if name in WAIT_CALLS:
             if table and ret != 0:
                 sock = next(iter(table.values()))
-                self.rows.append(_Row(call, sock, -1, wait_text(name, args)))
+                only = len({id(held) for held in table.values()}) == 1
+                self.rows.append(_Row(call, sock, -1, wait_text(name, args),
+                                      None if only else WAIT_UNKNOWN))
             return
         if name not in FD_CALLS or fd not in table:
             return
@@ -241,7 +252,7 @@ def follow_calls(calls: Iterable[KernelEvent], states: Iterable[KernelEvent],
             follower.fork(event)
         elif name == "sched_process_exec":
             follower.exec(event)
-        elif name == "signal_generate":
+        elif name in ("signal_generate", "signal_deliver"):
             signals.append(event)
         elif name.startswith("sys_") and not event.returned:
             running[event.pid] = _Call(event, name[4:], [
@@ -256,10 +267,19 @@ def follow_calls(calls: Iterable[KernelEvent], states: Iterable[KernelEvent],
     return _records(follower, until_ns)
 
 
+SIG_DFL, SIG_IGN = 0, 1
+"""``sa_handler`` values in ``signal_deliver``: the default action, ignored."""
+TRACE_SIGNAL_IGNORED = 1
+"""``signal_generate``'s ``res`` for a signal dropped because its target ignores it."""
+
+
 def _attach_signals(rows: list[_Row], signals: list[KernelEvent]) -> None:
     """A signal sent to a thread while one of its calls ran (SIGPIPE by a write, a Ctrl-C
-    during a blocked accept) is written on that call."""
-    for event in signals:
+    during a blocked accept) is written on that call, with what it did (see
+    :func:`signal_action`)."""
+    generated = [event for event in signals if event.event == "signal_generate"]
+    delivered = [event for event in signals if event.event == "signal_deliver"]
+    for event in generated:
         try:
             signum, target = int(event.fields.get("sig", "0")), int(event.fields.get("pid", "0"))
             name = signal.Signals(signum).name
@@ -272,8 +292,34 @@ def _attach_signals(rows: list[_Row], signals: list[KernelEvent]) -> None:
             end = call.exit_ns if call.exit_ns is not None else None
             if call.enter.pid == target and call.enter.ts_ns <= event.ts_ns and (
                     end is None or event.ts_ns <= end + 1000):
-                call.signal = call.signal or name
+                if not call.signal:
+                    call.signal = name
+                    call.signal_action = signal_action(event, delivered)
                 break
+
+
+def signal_action(generated: KernelEvent, delivered: list[KernelEvent]) -> str:
+    """What a signal did to its thread, as the kernel's ``signal_generate`` and
+    ``signal_deliver`` tracepoints tell it: ``ignored`` (dropped on generation), ``handled``
+    (a handler ran), ``killed`` (the default action ended the process: delivered with no
+    handler, or turned into the group's SIGKILL), ``""`` when the trace does not say."""
+    fields = generated.fields
+    if fields.get("res", "") == str(TRACE_SIGNAL_IGNORED):
+        return "ignored"
+    signum, target = fields.get("sig", ""), int(fields.get("pid", "0") or 0)
+    for event in delivered:
+        if event.ts_ns < generated.ts_ns or event.pid != target:
+            continue
+        sig, handler = event.fields.get("sig", ""), event.fields.get("sa_handler", "")
+        try:
+            action = int(handler, 16)
+        except ValueError:
+            return ""
+        if sig == str(int(signal.SIGKILL)) or (sig == signum and action == SIG_DFL):
+            return "killed"
+        if sig == signum:
+            return "ignored" if action == SIG_IGN else "handled"
+    return ""
 
 
 def _name(event: KernelEvent, programs: dict[int, str]) -> str:
@@ -294,8 +340,33 @@ def _side_names(rows: list[_Row], programs: dict[int, str]) -> tuple[str, str]:
     return "client", "server"  # one program plays both (its name is in the report)
 
 
+def _woken_for(rows: list[_Row]) -> None:
+    """A wait on several sockets (``poll``, ``epoll_wait``...) is taken to be about the socket
+    its thread used next (Python's ``recv`` with a timeout polls its own fd, an event loop
+    serves the fd that woke it), else the one it used last."""
+    last: dict[int, _Row] = {}
+    waiting: dict[int, list[_Row]] = {}
+    for row in rows:
+        thread = row.call.enter.pid
+        if row.about is WAIT_UNKNOWN:
+            waiting.setdefault(thread, []).append(row)
+            continue
+        if row.fd < 0:
+            continue
+        for wait in waiting.pop(thread, []):
+            wait.sock, wait.about = row.sock, None
+        last[thread] = row
+    for thread, waits in waiting.items():
+        for wait in waits:
+            if thread in last:
+                wait.sock, wait.about = last[thread].sock, None
+            else:
+                wait.about = Sock()
+
+
 def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
     rows = sorted(follower.rows, key=lambda row: row.call.enter.ts_ns)
+    _woken_for(rows)
     programs = follower.programs
     sides = _side_names(rows, programs)
     role_of_process: dict[int, str] = {}
@@ -316,9 +387,11 @@ def _records(follower: _Follower, until_ns: int) -> ProgramCalls:
             text += " [no return seen]"
         ret, err = call_result(call.ret)
         end = call.exit_ns if call.exit_ns is not None else until_ns
+        about = row.about or sock
         records.append(SyscallRecord(call.enter.ts_ns, sides[role == "server"], call.name, text,
                                      ret, err, call.signal, max(end - call.enter.ts_ns, 0),
-                                     process, _name(call.enter, programs)))
+                                     process, _name(call.enter, programs),
+                                     about.local, about.remote, call.signal_action))
         key = (process, row.fd, id(sock))
         if row.fd >= 0 and key not in seen and (sock.local or sock.remote):
             seen.add(key)

@@ -72,6 +72,12 @@ class SyscallRecord:
     pid: int = 0
     """The calling process, when the kernel's tracepoints saw the call (``run``)."""
     comm: str = ""
+    local: str = ""
+    """The socket's own endpoint, when known: which connection the call was about."""
+    remote: str = ""
+    """Its peer's endpoint (``""`` for a listener or a socket not yet connected)."""
+    signal_action: str = ""
+    """What ``signal`` did: ``killed``, ``handled``, ``ignored``, ``""`` not known."""
 
 
 @dataclasses.dataclass
@@ -97,6 +103,7 @@ class SyscallLog:
         self.sampled: list[SampledState] = []
         self._watched: list[tuple[socket.socket, str, str, str]] = []
         self._last_state: dict[int, str] = {}
+        self._endpoints: dict[int, tuple[socket.socket, str, str]] = {}
         self.on_record: Callable[[], None] | None = None
         """Called after each new record (a forked child streams its records to its parent)."""
 
@@ -111,8 +118,16 @@ class SyscallLog:
         self._sample()
 
     def call(self, side: str, name: str, function: Callable[..., T], *args: Any,
-             shown_args: str | None = None, show: Callable[[T], str] = str) -> T | None:
-        """Run ``function(*args)``, record the outcome and return its result (None on error)."""
+             shown_args: str | None = None, show: Callable[[T], str] = str,
+             sock: socket.socket | None = None) -> T | None:
+        """Run ``function(*args)``, record the outcome and return its result (None on error).
+
+        The row names the socket the call is about (``sock``, else the socket whose method
+        ``function`` is; for ``accept`` the socket it returned), so a ladder of one connection
+        of several shows its own calls."""
+        owner = sock if sock is not None else getattr(function, "__self__", None)
+        about = owner if isinstance(owner, socket.socket) else None
+        before = self._addresses(about) if about is not None else ("", "")
         start = time.time_ns()
         started = time.perf_counter_ns()
         result: T | None = None
@@ -124,11 +139,37 @@ class SyscallLog:
             err = errno_name(exc.errno)
         duration = time.perf_counter_ns() - started
         text = shown_args if shown_args is not None else ", ".join(repr(arg) for arg in args)
-        self.records.append(SyscallRecord(start, side, name, text, ret, err, "", duration))
+        if isinstance(result, tuple) and result and isinstance(result[0], socket.socket):
+            local, remote = self._addresses(result[0])  # accept(): the new connection's
+        elif about is not None:
+            local, remote = before if before[1] else self._addresses(about)
+        else:
+            local, remote = "", ""
+        self.records.append(SyscallRecord(start, side, name, text, ret, err, "", duration,
+                                          local=local, remote=remote))
         self._sample()
         if self.on_record is not None:
             self.on_record()
         return result
+
+    def _addresses(self, sock: socket.socket) -> tuple[str, str]:
+        """``sock``'s own and peer endpoints (peer ``""`` until connected), asked of the kernel
+        until both are known, remembered for after ``close()``."""
+        known = self._endpoints.get(id(sock))
+        if known is not None and known[0] is sock and (known[2] or sock.fileno() < 0):
+            return known[1], known[2]
+        if sock.fileno() < 0:
+            return "", ""
+        try:
+            local = socket_endpoint(sock.getsockname())
+        except OSError:
+            return "", ""
+        try:
+            remote = socket_endpoint(sock.getpeername())
+        except OSError:
+            remote = ""
+        self._endpoints[id(sock)] = (sock, local, remote)
+        return local, remote
 
     def add(self, record: SyscallRecord) -> None:
         """Add a record made elsewhere (a child process, a signal)."""

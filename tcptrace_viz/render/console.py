@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tcptrace_viz.render import RenderOptions, prepare, render
-from tcptrace_viz.render.program_facts import is_program, run_lines
+from tcptrace_viz.render.program_facts import is_program
 from tcptrace_viz.render.text import WIDTH
 from tcptrace_viz.render.wording import settings_text
 
@@ -30,9 +30,7 @@ def console_summary(trace: Trace | Prepared, written: Sequence[Path] = ()) -> st
     ladder = render(prepared, "txt", RenderOptions(verdict=False))
     verdict = str(meta.verdict).upper() or "?"
     lines = [ladder.rstrip(), ""]
-    if is_program(meta):
-        lines += [line for head, text in run_lines(prepared) for line in _item(head, text)]
-    else:
+    if not is_program(meta):  # a program's ladder ends with how it ended and its findings
         lines.append(f"verdict: {verdict}")
     lines += [line for item in meta.expected for line in _item("  expected  ", item)]
     lines += [line for item in meta.observed for line in _item("  observed  ", item)]

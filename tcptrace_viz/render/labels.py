@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from tcptrace_viz.event_text import signal_words
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -57,7 +59,7 @@ def short_syscall(row: Any, has_wire: bool = True) -> str:
         else:
             text += f" = {ret}"
     if row.signal:
-        text += f", {row.signal}"
+        text += f", {signal_words(row, short=True)}"
     return text
 
 

@@ -15,6 +15,7 @@ from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
 from tcptrace_viz.render.data_loss import data_loss
 from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.mermaid import mermaid_text
+from tcptrace_viz.render.program_facts import is_program, run_lines
 from tcptrace_viz.render.safe_text import printable
 from tcptrace_viz.render.text import KEEP_EACH_END, MAX_EVENTS, ladder_text
 from tcptrace_viz.render.wording import as_list, verdict_word
@@ -96,6 +97,9 @@ def markdown_report(prepared: Prepared, options: RenderOptions | None = None) ->
     out += [f"- {label}: {md_text(text)}" for label, text in file_comment_items(meta)]
     if file_comment_items(meta):
         out.append("")
+    if is_program(meta):
+        out += [f"- **{head.strip().rstrip(':')}**: {md_text(text)}"
+                for head, text in run_lines(prepared)] + [""]
     if meta.partial:
         problem = str(meta.problem or "reading stopped early").rstrip(".")
         out += [f"**Partial trace:** {md_text(problem)}.",

@@ -65,21 +65,29 @@ def call_findings(trace: Trace) -> list[str]:
                         f"{NOTABLE_ERRNOS[errno]}.")
         if signal and signal not in seen:
             seen.add(signal)
-            said.append(_signal_finding(str(row.side), str(row.call), signal, errno, str(row.ret)))
+            said.append(_signal_finding(str(row.side), str(row.call), signal, errno,
+                                        str(row.ret), str(row.signal_action)))
     return said
 
 
-def _signal_finding(side: str, call: str, signal: str, errno: str, ret: str) -> str:
-    """What a signal raised by a call did: the call never returned (the process was killed),
-    or it returned all the same (the program ignores or handles the signal)."""
+def _signal_finding(side: str, call: str, signal: str, errno: str, ret: str,
+                    action: str) -> str:
+    """What a signal raised by a call did, as far as the kernel's tracepoints said: it killed
+    the process (before the call returned, or on its way back), a handler caught it, it was
+    ignored; without their word, only that it was raised."""
     if not errno and not ret:
         return (f"The {side}'s {call}() raised {signal}, which killed the process before "
                 "the call returned.")
-    if signal == "SIGPIPE":
-        return (f"The {side}'s {call}() raised SIGPIPE and the process lived on (it ignores "
-                f"or handles SIGPIPE, as Python does): the call returned {errno or ret} "
-                "instead of the default action, killing the process.")
-    return f"The {side}'s {call}() raised {signal} and returned {errno or ret}."
+    returned = errno or ret
+    if action == "killed":
+        return (f"The {side}'s {call}() returned {returned} and raised {signal}, whose default "
+                "action killed the process.")
+    if action in ("ignored", "handled"):
+        how = "ignores it, as Python does" if action == "ignored" else "a handler caught it"
+        return (f"The {side}'s {call}() raised {signal} and the process lived on ({how}): "
+                f"the call returned {returned}.")
+    return (f"The {side}'s {call}() raised {signal} and returned {returned} (the trace does "
+            "not say whether the signal killed the process).")
 
 
 def run_lines(prepared: Prepared) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 from tcptrace_viz.render.capture_triage import findings_lines, triage_lines
 from tcptrace_viz.render.file_comments import file_comment_items
 from tcptrace_viz.render.ladder_model import Event, Ladder
+from tcptrace_viz.render.program_facts import is_program, run_lines
 from tcptrace_viz.render.safe_text import printable, truncate, without_window
 from tcptrace_viz.render.text_columns import Columns, columns_for, wrap_text
 from tcptrace_viz.render.wording import (
@@ -55,6 +56,11 @@ class TextLadder:
         connections and findings, for a user's capture)."""
         ladder = prepared.ladder(MAX_EVENTS, KEEP_EACH_END)
         text = ladder_text(ladder, prepared.trace.meta, verdict=options.verdict)
+        if is_program(prepared.trace.meta):  # how it ended, what it found, which fd was which
+            text += "\n" + "".join(
+                "\n".join(wrap_text(printable(head + value), WIDTH,
+                                    indent=" " * len(head))) + "\n"
+                for head, value in run_lines(prepared))
         triage = triage_lines(prepared, "txt", options)
         if not triage:
             return text

@@ -113,9 +113,12 @@ class ScenarioContext:
 
     # --- logged calls --------------------------------------------------------------------------
     def call(self, side: str, name: str, function: Callable[..., Any], *args: Any,
-             shown_args: str | None = None, show: Callable[[Any], str] = str) -> Any:
-        """Run one system call and log it (see :meth:`SyscallLog.call`)."""
-        return self.log.call(side, name, function, *args, shown_args=shown_args, show=show)
+             shown_args: str | None = None, show: Callable[[Any], str] = str,
+             sock: socket.socket | None = None) -> Any:
+        """Run one system call and log it (see :meth:`SyscallLog.call`): ``sock`` names the
+        socket it is about when ``function`` is not one of that socket's methods."""
+        return self.log.call(side, name, function, *args, shown_args=shown_args, show=show,
+                             sock=sock)
 
     def send(self, side: str, sock: socket.socket, data: bytes,
              flags: int = socket.MSG_NOSIGNAL) -> int | None:
@@ -162,7 +165,8 @@ class ScenarioContext:
             ready = poller.poll(int(self.timeout_s * 1000))
             return ready[0][1] if ready else 0
 
-        mask: int = self.call(side, "poll", poll_once, shown_args=wanted, show=poll_flags_to_str)
+        mask: int = self.call(side, "poll", poll_once, shown_args=wanted, show=poll_flags_to_str,
+                              sock=sock)
         if not mask:
             raise ScenarioError(f"{self.name}: the {side} waited {self.timeout_s:.0f} s for "
                                 f"{what} and it never came")
