@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -35,6 +36,7 @@ from tcptrace_viz.parquet_tables import (
     write_partitions,
 )
 from tcptrace_viz.progress import Progress
+from tcptrace_viz.vocabulary import counted
 
 if TYPE_CHECKING:
     from tcptrace_viz.pcap.reader import PcapReadResult
@@ -103,23 +105,33 @@ def _walk(folder: Path) -> Iterable[Path]:
 
 def find_captures(arguments: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
     """Each capture the arguments name, with its partition name (safe and unique), and a
-    sentence for each argument that does not exist.
+    sentence for each argument that does not exist or names a capture already found.
 
     A file is taken as given; a capture folder (``trace.json`` and ``trace.pcapng``) is one
-    capture; any other folder is walked for capture files and capture folders.
+    capture; any other folder is walked for capture files and capture folders.  A partition
+    is named after the path as given (a symbolic link by its own name, not its target's),
+    and a file reached twice (a link beside its target, a folder named twice) is exported
+    once.
     """
     found: list[tuple[Path, str]] = []
-    missing = []
+    notes = []
+    seen: dict[Path, Path] = {}
     for argument in arguments:
         if not argument.exists():
-            missing.append(f"{argument} does not exist")
-        elif argument.is_dir() and not _is_capture_folder(argument):
-            base = argument.resolve()
-            found += [(path, path.resolve().relative_to(base).as_posix())
-                      for path in _walk(argument)]
+            notes.append(f"{argument} does not exist")
+            continue
+        if argument.is_dir() and not _is_capture_folder(argument):
+            named = [(path, path.relative_to(argument).as_posix()) for path in _walk(argument)]
         else:
-            found.append((argument, argument.resolve().name))
-    return _named(found), missing
+            named = [(argument, argument.name or argument.resolve().name)]
+        for path, name in named:
+            real = path.resolve()
+            if real in seen:
+                notes.append(f"{path} is {seen[real]} again: exported once")
+                continue
+            seen[real] = path
+            found.append((path, name))
+    return _named(found), notes
 
 
 def _named(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -206,10 +218,10 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
                    say: Callable[[str], None]) -> ExportSummary:
     """Export every capture the arguments name to ``out_dir``; ``say`` gets one line per
     capture (written, partial, or why it failed)."""
-    captures, missing = find_captures(arguments)
-    summary = ExportSummary(failed=missing)
-    for sentence in missing:
-        say(f"failed: {sentence}")
+    captures, notes = find_captures(arguments)
+    summary = ExportSummary(failed=[note for note in notes if note.endswith("does not exist")])
+    for sentence in notes:
+        say(f"failed: {sentence}" if sentence in summary.failed else f"skipped: {sentence}")
     if not captures:
         raise BadInputError("found no capture files in " + ", ".join(map(str, arguments)))
     for number, (path, name) in enumerate(captures, start=1):
@@ -222,16 +234,13 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
                     "connections": (tables.connections, CONNECTION_COLUMN_TEXT),
                     "captures": (tables.capture, CAPTURE_COLUMNS),
                 })
-        except TcptraceVizError as error:
+        except (TcptraceVizError, OSError) as error:
             progress.close()
-            summary.failed.append(error.message)
-            say(f"{lead}: failed: {error.message}")
-            continue
-        except OSError as error:
-            progress.close()
-            sentence = f"{path} cannot be exported: {error.strerror or error}"
+            sentence = error.message if isinstance(error, TcptraceVizError) else \
+                f"{path} cannot be exported: {error.strerror or error}"
             summary.failed.append(sentence)
             say(f"{lead}: failed: {sentence}")
+            _record_failure(out_dir, name, path, sentence)
             continue
         progress.close()
         summary.exported += 1
@@ -239,10 +248,22 @@ def export_parquet(arguments: Sequence[Path], out_dir: Path, progress: Progress,
         summary.connections += tables.connection_rows
         problem = str(tables.capture["problem"].iloc[0])
         summary.partial += bool(tables.capture["partial"].iloc[0])
-        say(f"{lead} -> capture={name}: {tables.packet_rows:,} packets, "
-            f"{tables.connection_rows:,} connections" + (f" (partial: {problem})"
-                                                          if problem else ""))
+        say(f"{lead} -> capture={name}: {counted(tables.packet_rows, 'packet')}, "
+            f"{counted(tables.connection_rows, 'connection')}"
+            + (f" (partial: {problem})" if problem else ""))
     return summary
+
+
+def _record_failure(out_dir: Path, name: str, path: Path, sentence: str) -> None:
+    """A capture that could not be exported still has its ``captures`` row (no frames, partial,
+    the reason as its problem), and no packets or connections left from an earlier export."""
+    for table in ("packets", "connections"):
+        shutil.rmtree(out_dir / table / f"capture={name}", ignore_errors=True)
+    row = pd.DataFrame([{"source": str(path), "file_format": "", "compression": "",
+                         "frames": 0, "tcp_segments": 0, "connections": 0, "partial": True,
+                         "problem": f"not exported: {sentence}"}])
+    with contextlib.suppress(OSError):  # the folder itself may be what failed
+        write_partitions(out_dir, name, {"captures": (row, CAPTURE_COLUMNS)})
 
 
 @contextlib.contextmanager
@@ -259,8 +280,9 @@ def _shard_folder() -> Iterator[Path]:
 
 def summary_text(summary: ExportSummary, out_dir: Path) -> str:
     """The closing line: what was written where, and how many failed."""
-    text = (f"exported {summary.exported:,} captures ({summary.packets:,} packets, "
-            f"{summary.connections:,} connections) to {out_dir}")
+    text = (f"exported {counted(summary.exported, 'capture')} "
+            f"({counted(summary.packets, 'packet')}, "
+            f"{counted(summary.connections, 'connection')}) to {out_dir}")
     if summary.partial:
         text += f"; {summary.partial:,} partial"
     if summary.failed:

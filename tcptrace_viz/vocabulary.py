@@ -17,6 +17,11 @@ FLAG_NAMES: Final = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", ".": "ACK"}
 """tcpdump's flag letters, named."""
 
 
+def counted(count: int, word: str) -> str:
+    """``1 connection``, ``1,512 connections``: a count and its noun, plural by ``s``."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
 def endpoint(address: object, port: object) -> str:
     """``127.0.0.1:5555``, ``[fd00::1]:5555``; IPv4-mapped IPv6 written as IPv4."""
     return f"{_host_text(str(address))}:{port}"

@@ -136,9 +136,13 @@ def test_a_bad_capture_is_one_sentence_and_the_others_still_go(tmp_path: Path) -
                          " WHERE capture = 'cut.pcap.gz'").fetchall()
     assert partial[0][0] and "cut.pcap.gz" in partial[0][1]
     assert not (tmp_path / "out" / "packets" / "capture=broken.pcap").exists()
+    failed = duckdb.sql(f"SELECT partial, tcp_segments, problem FROM "
+                        f"'{tmp_path}/out/captures/*/*.parquet' WHERE capture = 'broken.pcap'"
+                        ).fetchall()  # a fleet's query sees what could not be exported
+    assert failed[0][:2] == (True, 0) and failed[0][2].startswith("not exported: ")
 
 
-def test_a_capture_that_cannot_be_written_leaves_no_partition(tmp_path: Path) -> None:
+def test_a_capture_that_cannot_be_written_leaves_only_its_failure(tmp_path: Path) -> None:
     path = tmp_path / "one.pcap"
     path.write_bytes(_pcap(close_then_write()))
     out = tmp_path / "out"
@@ -146,9 +150,30 @@ def test_a_capture_that_cannot_be_written_leaves_no_partition(tmp_path: Path) ->
     (out / "connections" / "capture=one.pcap").write_text("in the way")  # a file, not a folder
     done = _export(path, "--parquet", out, cwd=tmp_path)
     assert done.returncode == 2 and "one.pcap cannot be exported" in done.stderr
-    assert not [path for path in out.rglob("*") if path.is_file()
-                and path.name != "capture=one.pcap"]
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*")
+                  if path.is_file()) == ["captures/capture=one.pcap/part-0.parquet",
+                                         "connections/capture=one.pcap"]
     assert not (out / "packets" / "capture=one.pcap").exists()
+    problem = pq.read_table(out / "captures").to_pandas()["problem"].iloc[0]
+    assert problem.startswith("not exported: ") and "one.pcap cannot be exported" in problem
+
+
+def test_links_are_named_as_given_and_a_file_reached_twice_goes_once(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "real.pcap").write_bytes(_pcap(close_then_write()))
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    (fleet / "ticket-42.pcap").symlink_to(elsewhere / "real.pcap")
+    (fleet / "also.pcap").symlink_to(elsewhere / "real.pcap")
+    named, notes = find_captures([fleet, elsewhere / "real.pcap"])
+    assert [name for _path, name in named] == ["also.pcap"]
+    assert len(notes) == 2 and all("again: exported once" in note for note in notes)
+    named, notes = find_captures([fleet / "ticket-42.pcap"])
+    assert [name for _path, name in named] == ["ticket-42.pcap"] and not notes
+    done = _export(fleet, "--parquet", tmp_path / "out", cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "skipped:" in done.stderr and "exported 1 capture (" in done.stdout
 
 
 def test_rows_are_written_a_row_group_at_a_time(tmp_path: Path, monkeypatch) -> None:

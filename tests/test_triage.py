@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from builders import (
     Wire,
@@ -71,6 +72,15 @@ def test_filters_keep_what_they_say() -> None:
     assert len(table[matching(table, Filters(host="10.9.9.9"))]) == 0
     assert len(table[matching(table, Filters(rst=True, port=41002))]) == 0
     assert Filters(rst=True, port=80).describe() == "with an RST, port 80"
+
+
+@pytest.mark.parametrize("host", ["fd00::2", "FD00:0000::0002", "[fd00:0:0::2]",
+                                  "::ffff:10.0.0.2"])
+def test_a_host_matches_however_its_address_is_written(host: str) -> None:
+    table = pd.DataFrame({"client": ["[fd00::1]:5000", "10.0.0.1:5000"],
+                          "server": ["[fd00::2]:80", "10.0.0.2:80"]})
+    expected = [1] if "10.0.0.2" in host else [0]
+    assert table.index[matching(table, Filters(host=host))].tolist() == expected
 
 
 def test_the_most_telling_connection_is_the_reset_after_a_fin_not_the_first() -> None:

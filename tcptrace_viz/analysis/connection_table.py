@@ -13,7 +13,7 @@ from tcptrace_viz.analysis.connection_arrays import ensure_annotated
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
 from tcptrace_viz.analysis.fields import in_time_order
 from tcptrace_viz.analysis.frame_memo import last_frame_memo
-from tcptrace_viz.vocabulary import duration_text, endpoint
+from tcptrace_viz.vocabulary import counted, duration_text, endpoint
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -35,9 +35,6 @@ def format_duration(seconds: float) -> str:
     ``duration_s`` column written for people, in the summaries and the report's table)."""
     return duration_text(seconds)
 
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def summarise(row: Mapping[Hashable, Any]) -> str:
@@ -63,13 +60,13 @@ def summarise(row: Mapping[Hashable, Any]) -> str:
     if kind in ("FIN", "simultaneous") and rst_from:
         text += "; then " + ("both sides" if rst_from == "both" else f"the {rst_from}") \
             + " sent RST"
-    text += (f"; {_plural(int(row['packets']), 'packet')}, {row['bytes_c2s']} bytes to the "
+    text += (f"; {counted(int(row['packets']), 'packet')}, {row['bytes_c2s']} bytes to the "
              f"server and {row['bytes_s2c']} back, over {format_duration(row['duration_s'])}")
     extras = []
     if row["retransmissions"]:
-        extras.append(_plural(int(row["retransmissions"]), "retransmission"))
+        extras.append(counted(int(row["retransmissions"]), "retransmission"))
     if row["zero_window"]:
-        extras.append(_plural(int(row["zero_window"]), "zero-window segment"))
+        extras.append(counted(int(row["zero_window"]), "zero-window segment"))
     if extras:
         text += " (" + ", ".join(extras) + ")"
     return text + "."

@@ -13,6 +13,7 @@ from tcptrace_viz.analysis.connection_arrays import Conversation, conversation, 
 from tcptrace_viz.analysis.counters import retransmitted, zero_window
 from tcptrace_viz.analysis.fields import in_time_order
 from tcptrace_viz.analysis.states import infer_states
+from tcptrace_viz.vocabulary import counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +35,6 @@ class Finding:
 def _other(side: str) -> str:
     return "server" if side == "client" else "client"
 
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _at(conv: Conversation, i: int, kind: str, text: str) -> Finding:
@@ -66,7 +64,7 @@ def _after_fins(conv: Conversation, explained: set[int]) -> list[Finding]:
         # acknowledged before any RST: taken in (a later RST is another story, told below)
         acked = any(conv.ack[j] and conv.rel_ack[j] >= data_end for j in replies
                     if j < answer_end)
-        lead = f"The {peer} sent {_plural(sent, 'byte')} after the {closer}'s FIN"
+        lead = f"The {peer} sent {counted(sent, 'byte')} after the {closer}'s FIN"
         if resets and not acked:
             explained.add(resets[0])
             found.append(_at(conv, first, "data-after-fin",
@@ -96,10 +94,10 @@ def _lost_data(conv: Conversation, rst: int) -> str:
     side, peer = conv.side(rst), _other(conv.side(rst))
     notes = []
     if received:
-        notes.append(f" The {side} had received {_plural(received, 'byte')} from the {peer} "
+        notes.append(f" The {side} had received {counted(received, 'byte')} from the {peer} "
                      f"(unread data makes close() send RST).")
     if unacked > 0:
-        notes.append(f" {_plural(unacked, 'byte')} the {side} had sent were never acknowledged "
+        notes.append(f" {counted(unacked, 'byte')} the {side} had sent were never acknowledged "
                      f"by the {peer}: the RST threw them away.")
     return "".join(notes)
 
@@ -167,7 +165,7 @@ def _counted(conv: Conversation, rows: pd.DataFrame) -> list[Finding]:
         if len(hits):
             i = int(hits[0])
             found.append(_at(conv, i, "retransmission",
-                             f"The {side} retransmitted {_plural(len(hits), 'segment')} (first "
+                             f"The {side} retransmitted {counted(len(hits), 'segment')} (first "
                              f"at frame {conv.frame[i]}: seq {conv.rel_seq[i]}:"
                              f"{conv.rel_seq[i] + conv.length[i]}), so some segment or its ACK "
                              f"was lost or late."))
@@ -176,7 +174,7 @@ def _counted(conv: Conversation, rows: pd.DataFrame) -> list[Finding]:
             i = int(hits[0])
             found.append(_at(conv, i, "zero-window",
                              f"The {side} advertised a zero window (frame {conv.frame[i]}; "
-                             f"{_plural(len(hits), 'segment')} in all): its receive buffer was "
+                             f"{counted(len(hits), 'segment')} in all): its receive buffer was "
                              f"full, so the {_other(side)} had to stop sending."))
     return found
 

@@ -122,7 +122,8 @@ def select(trace: Trace, connection: int | None = None, *,
         keep = [(bare_endpoint(str(loc)), bare_endpoint(str(rem))) in tuples
                 for loc, rem in zip(states["local"], states["remote"], strict=True)]
         states = states[np.asarray(keep, dtype=bool)].reset_index(drop=True)
-    syscalls = connection_calls(trace.syscalls, pkts, tuples)
+    moments = {moment.ts_ns for moment in trace.meta.key_moments if moment.kind == "syscall"}
+    syscalls = connection_calls(trace.syscalls, pkts, tuples, moments)
     sub = Trace(pkts, states.copy(), syscalls.copy(), dataclasses.replace(trace.meta))
     origin = trace.origin_ns
     return Selection(sub, origin if absolute_time else sub.origin_ns, conns, chosen, why,
@@ -130,14 +131,17 @@ def select(trace: Trace, connection: int | None = None, *,
 
 
 def connection_calls(syscalls: pd.DataFrame, packets: pd.DataFrame,
-                     tuples: set[tuple[str, str]]) -> pd.DataFrame:
+                     tuples: set[tuple[str, str]], moments: set[int] | None = None
+                     ) -> pd.DataFrame:
     """The rows of ``syscalls`` about the connection of ``packets`` (its ``(local, remote)``
     endpoint pairs, both ways, in ``tuples``).
 
     A call that names its socket's connection belongs to the one it names; one on a socket
     with only its own endpoint (a listener, an unconnected socket) to a connection on that
     port during the connection's packets (with :data:`SPAN_MARGIN_NS` either side); a call
-    naming no socket (an old capture, a wait on several) by that time alone."""
+    naming no socket (an old capture, a wait on several) by that time alone.  A call that
+    returned at one of ``moments`` (a scenario's key moments: its lesson spans connections,
+    as a second client filling an accept queue) is kept whichever connection it names."""
     if not len(syscalls) or not len(packets):
         return syscalls
     lo = int(packets["ts_ns"].min()) - SPAN_MARGIN_NS
@@ -155,6 +159,10 @@ def connection_calls(syscalls: pd.DataFrame, packets: pd.DataFrame,
             keep[row] = bool(during[row]) and port in ports
         else:
             keep[row] = bool(during[row])
+    if moments:
+        returned = (syscalls["ts_ns"].to_numpy(dtype=np.int64)
+                    + np.maximum(syscalls["duration_ns"].to_numpy(dtype=np.int64), 0))
+        keep |= np.isin(returned, np.fromiter(moments, dtype=np.int64))
     return syscalls[keep].reset_index(drop=True)
 
 

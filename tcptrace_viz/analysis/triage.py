@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tcptrace_viz.analysis.frame_memo import last_frame_memo
+from tcptrace_viz.vocabulary import endpoint, host_of
 
 if TYPE_CHECKING:
     from tcptrace_viz.model import Trace
@@ -82,7 +83,7 @@ def matching(table: pd.DataFrame, filters: Filters) -> pd.Series:
     if filters.port is not None:
         keep &= (_port(table["client"]) == filters.port) | (_port(table["server"]) == filters.port)
     if filters.host:
-        host = filters.host.strip("[]")
+        host = host_of(endpoint(filters.host, 0))  # as the table writes it: FD00:0::1 is fd00::1
         keep &= (_address(table["client"]) == host) | (_address(table["server"]) == host)
     return keep
 
