@@ -21,6 +21,7 @@ from tcptrace_viz._version import __version__
 from tcptrace_viz.command_errors import user_errors
 from tcptrace_viz.command_options import (
     connection_filters,
+    load_files,
     report_choices,
     scenario_names,
     scenario_options,
@@ -33,19 +34,6 @@ from tcptrace_viz.render import FORMATS
 from tcptrace_viz.scenario_choice import chosen, run_chosen
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _load_files(ctx: click.Context, param: click.Parameter,
-                paths: tuple[Path, ...]) -> list[str]:
-    """--file: run each scenario file now (before --scenario names are checked); the names
-    of the scenarios they registered."""
-    from tcptrace_viz.scenarios.files import load_scenario_file
-
-    loaded: list[str] = []
-    with user_errors():
-        for path in paths:
-            loaded += [name for name in load_scenario_file(path) if name not in loaded]
-    return loaded
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +62,7 @@ def main() -> None:
 
 @main.command("list")
 @click.option("--file", "file_scenarios", multiple=True, is_eager=True, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path), callback=_load_files,
+              type=click.Path(dir_okay=False, path_type=Path), callback=load_files,
               help="Also list a scenario file's scenarios (repeatable).")
 def list_command(file_scenarios: list[str]) -> None:
     """List the close scenarios with a one-line summary each, and the --set parameters.
@@ -101,7 +89,7 @@ def _echoes() -> tuple[Callable[[str], None], Callable[[str], None]]:
 
 
 @main.command("capture")
-@scenario_options(_load_files)
+@scenario_options(load_files)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("captures"), show_default=True,
               help="Where capture folders are written.")
@@ -147,7 +135,7 @@ def capture_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
 
 
 @main.command("check")
-@scenario_options(_load_files)
+@scenario_options(load_files)
 @click.option("--verbose", "-v", is_flag=True,
               help="Print each scenario's text ladder and full verdict, as capture does.")
 def check_command(scenarios: tuple[str, ...], run_all: bool, ipv6: bool,
@@ -281,18 +269,24 @@ def report_command(path: Path, fmt: str | None, output: Path | None, connection:
               help="Output format (default: from -o's suffix, else txt).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
-def diff_command(first: Path, second: Path, fmt: str | None, output: Path | None) -> None:
+@click.option("--connection", "-c", "connections", type=click.IntRange(min=0), multiple=True,
+              metavar="N", help="The connection compared (default: each file's most telling); "
+                                "given twice: A's, then B's.")
+def diff_command(first: Path, second: Path, fmt: str | None, output: Path | None,
+                 connections: tuple[int, ...]) -> None:
     """Compare two runs (capture folders or pcaps): where the wire, the TCP states and the
     system call results differ. Exits 1 when they differ, so it can guard a kernel upgrade.
+    Of a capture with several connections one is compared, and the output says which.
 
     \b
     Examples:
       tcptrace-viz diff captures/linger0/20261201T100000Z captures/linger0/20261202T100000Z
       tcptrace-viz diff before.pcapng after.pcapng -o diff.html
+      tcptrace-viz diff before.pcap after.pcap -c 3 -c 5    # A's connection 3, B's 5
     """
     from tcptrace_viz.diff_command import run_diff
 
-    sys.exit(int(run_diff(first, second, fmt, output)))
+    sys.exit(int(run_diff(first, second, fmt, output, connections)))
 
 
 @main.command("connections")

@@ -1,4 +1,5 @@
-"""Option groups several commands share: which connections, and how the reports are drawn.
+"""Option groups several commands share: which connections, how the reports are drawn, and
+the scenario files to load.
 
 Each function adds its options to a click command (a decorator); the command receives them as
 keyword arguments.
@@ -12,7 +13,22 @@ from typing import Any, TypeVar
 
 import click
 
+from tcptrace_viz.command_errors import user_errors
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_files(ctx: click.Context, param: click.Parameter,
+                paths: tuple[Path, ...]) -> list[str]:
+    """``--file``'s callback: run each scenario file now (before ``--scenario`` names are
+    checked); the names of the scenarios they registered."""
+    from tcptrace_viz.scenarios.files import load_scenario_file
+
+    loaded: list[str] = []
+    with user_errors():
+        for path in paths:
+            loaded += [name for name in load_scenario_file(path) if name not in loaded]
+    return loaded
 
 
 def report_choices(function: F) -> F:

@@ -20,6 +20,7 @@ from tcptrace_viz.errors import BadInputError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from tcptrace_viz.analysis.selection import Selection
     from tcptrace_viz.analysis.triage import Filters
     from tcptrace_viz.big_capture import OpenCapture
     from tcptrace_viz.model import Trace
@@ -257,18 +258,32 @@ def drawn_connections(trace: Trace, drawing: Drawing) -> list[int]:
 
 
 def diff_output(a: Trace, b: Trace, names: tuple[str, str], fmt: str,
-                choices: tuple[str, bool] = ("default", False)) -> tuple[str, bool]:
-    """``diff``'s output for ``a`` and ``b`` (each its most telling connection) and whether
-    they differ; ``choices``: the ladders' style and time scale (HTML)."""
+                choices: tuple[str, bool] = ("default", False),
+                connections: tuple[int | None, int | None] = (None, None)) -> tuple[str, bool]:
+    """``diff``'s output for ``a`` and ``b`` (each the connection ``connections`` names, else
+    its most telling one: each name then says which was compared and why) and whether they
+    differ; ``choices``: the ladders' style and time scale (HTML)."""
     from tcptrace_viz.analysis.compare import compare
     from tcptrace_viz.render import prepare
     from tcptrace_viz.render.diff_report import diff_report
 
     style, proportional = choices
-    left = prepare(a, style=style, proportional=proportional)
-    right = prepare(b, style=style, proportional=proportional)
+    left = prepare(a, connections[0], style=style, proportional=proportional)
+    right = prepare(b, connections[1], style=style, proportional=proportional)
     differences = compare(left.selection.trace, right.selection.trace)
-    return diff_report(left, right, names, differences, fmt), bool(differences)
+    named = tuple(_compared(name, prepared.selection)
+                  for name, prepared in zip(names, (left, right), strict=True))
+    return diff_report(left, right, (named[0], named[1]), differences, fmt), bool(differences)
+
+
+def _compared(name: str, selection: Selection) -> str:
+    """``a.pcap, connection 3 of 12 (it was reset; choose with --connection N)``; the name
+    alone for a trace of one connection."""
+    if selection.connection is None or len(selection.connections) < 2:
+        return name
+    why = f"{selection.why}; " if selection.why else ""
+    return (f"{name}, connection {selection.connection} of {len(selection.connections):,} "
+            f"({why}choose with --connection N)")
 
 
 _M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter (malloc.h)

@@ -304,11 +304,10 @@ class Trace:
                 continue
             picked = frame.iloc[rows[where]].itertuples(index=False)
             for place, row in zip(where, picked, strict=True):
-                sides[place] = (_packet_sender(row, self.sides) if kind == "packet"
-                                else str(row.side))
+                sides[place] = (sender(str(row.dir), self.sides, row.src, row.sport)
+                                if kind == "packet" else str(row.side))
                 texts[place] = (describe_packet(row, int(rows[place]) in injected)
                                 if kind == "packet" else describe(row))
-
         return sides, texts
 
     def equals(self, other: Trace) -> bool:
@@ -348,6 +347,3 @@ def call_moments(syscalls: pd.DataFrame, *event_ns: np.ndarray,
                                                                         side="right")
     return start, end, inside > 0
 
-
-def _packet_sender(row: Any, sides: list[str]) -> str:
-    return sender(row.dir, sides, row.src, row.sport)
