@@ -115,8 +115,8 @@ def _scenario_options(function: F, on_file: Callable[..., list[str]]) -> F:
     function = click.option("--drop", "drops", multiple=True, metavar="SIDE:FLAGS[#N]",
                             help="Lose one segment once, in the run's namespace (repeatable): "
                                  "server:F loses the server's first FIN, client:P#2 the "
-                                 "client's second PSH segment (tcpdump's letters F S R P and "
-                                 "., every one given must be set; . alone: a bare ACK). Its "
+                                 "client's second PSH segment (tcpdump's letters F S R P . U E "
+                                 "W, every one given must be set; . alone: a bare ACK). Its "
                                  "retransmission is then on the wire; the lost copy is drawn "
                                  "where it died, with the kernel's drop reason. Needs the nft "
                                  "tool.")(function)

@@ -10,45 +10,17 @@ does for a scenario, prints the console summary and returns the exit code: the p
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tcptrace_viz.capture.program_run import default_name, safe_name
 from tcptrace_viz.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
     from tcptrace_viz.capture.program_run import ProgramPlan
     from tcptrace_viz.render.options import ReportChoices
-
-INTERPRETERS = re.compile(r"(python[\d.]*|pypy[\d.]*|perl|ruby|node|bash|sh|dash|zsh)")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def default_name(argv: Sequence[str]) -> str:
-    """A report name from a command: ``./server`` -> ``server``, ``python3 echo.py`` ->
-    ``echo``, ``python3 -m http.server`` -> ``http.server``."""
-    name = Path(argv[0]).name
-    if INTERPRETERS.fullmatch(name):
-        rest = iter(argv[1:])
-        for arg in rest:
-            if arg == "-m":
-                name = next(rest, name)
-                break
-            if arg == "-c":
-                break
-            if not arg.startswith("-"):
-                name = Path(arg).stem
-                break
-    return safe_name(name)
-
-
-def safe_name(name: str) -> str:
-    """``name`` as a file stem: runs of other characters become ``-``."""
-    cleaned = _UNSAFE.sub("-", name).strip("-.")
-    return cleaned or "program"
-
 
 def check_program(argv: Sequence[str], role: str) -> None:
     """BadInputError, one sentence, unless ``argv[0]`` can be executed."""

@@ -23,7 +23,8 @@ GLOSSES: Final[dict[str, str]] = {
     "TCP_ACK_UNSENT_DATA": "the segment acknowledged data that was never sent",
     "TCP_FLAGS": "the segment's flags are not allowed in this state",
     "TCP_OLD_ACK": "a stale ACK arrived for a connection still being set up",
-    "TCP_ABORT_ON_DATA": "data arrived for a socket its program had already closed",
+    "TCP_ABORT_ON_DATA": "data arrived for a socket whose program had closed it (or shut it down "
+                         "both ways), so nothing could ever read it",
     "TCP_TIMEWAIT_SOCKET": "a segment arrived that a connection in TIME_WAIT cannot accept; "
                            "the TIME_WAIT entry answers with RST and is removed",
     "INVALID_SYN": "a SYN arrived on a connection that is already open",

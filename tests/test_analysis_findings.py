@@ -80,7 +80,7 @@ def test_abortive_close_counts_unread_and_unacknowledged_bytes() -> None:
     assert "The client had received 100 bytes from the server" in text
     assert "never acknowledged" not in text
     text = by_kind(linger0_data_loss())["abortive-close"].text
-    assert "2000 bytes the client had sent were never acknowledged by the server" in text
+    assert "2,000 bytes the client had sent were never acknowledged by the server" in text
     assert "had received" not in text
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import close_then_write as ctw_wire
 from builders import Wire, merge, normal_close, pcap_file, wire_bytes
+from builders import close_then_write as ctw_wire
 from factory import close_then_write, linger0
 
 from tcptrace_viz.analysis.compare import compare, sequences

@@ -202,6 +202,9 @@ def test_a_server_and_a_client_are_each_named_after_their_program(tmp_path: Path
     document = json.loads(next((tmp_path / "captures" / "web").glob("*/trace.json"))
                           .read_text())["meta"]
     assert document["source"] == "run" and len(document["programs"]) == 2
+    sides = json.loads(next((tmp_path / "captures" / "web").glob("*/trace.json"))
+                       .read_text())["syscalls"]
+    assert {row["side"] for row in sides} == {"client", "http.server"}  # not python3
     assert "killed by SIGTERM" in document["programs"][0]  # the server, ended after the client
     html = (tmp_path / "reports" / "web.html").read_text()
     index = (tmp_path / "reports" / "index.html").read_text()

@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,34 @@ OPEN_STATES = frozenset({"SYN_RECV", "ESTABLISHED", "CLOSE_WAIT"})
 """States in which a socket still waits for its program to close it."""
 
 
+INTERPRETERS = re.compile(r"(python[\d.]*|pypy[\d.]*|perl|ruby|node|bash|sh|dash|zsh)")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_name(argv: Sequence[str]) -> str:
+    """A report name from a command: ``./server`` -> ``server``, ``python3 echo.py`` ->
+    ``echo``, ``python3 -m http.server`` -> ``http.server``."""
+    name = Path(argv[0]).name
+    if INTERPRETERS.fullmatch(name):
+        rest = iter(argv[1:])
+        for arg in rest:
+            if arg == "-m":
+                name = next(rest, name)
+                break
+            if arg == "-c":
+                break
+            if not arg.startswith("-"):
+                name = Path(arg).stem
+                break
+    return safe_name(name)
+
+
+def safe_name(name: str) -> str:
+    """``name`` as a file stem: runs of other characters become ``-``."""
+    cleaned = _UNSAFE.sub("-", name).strip("-.")
+    return cleaned or "program"
+
+
 @dataclasses.dataclass(frozen=True)
 class ProgramPlan:
     """What ``tcptrace-viz run`` runs: one command, or a server and then a client."""
@@ -55,6 +85,18 @@ class ProgramPlan:
         if self.command:
             return [("command", self.command)]
         return [("server", self.server), ("client", self.client)]
+
+    @property
+    def side_names(self) -> tuple[str, str] | None:
+        """The lifelines' names of a ``--server``/``--client`` run, from their commands
+        (``curl``, ``http.server``: not the interpreter's ``python3``, which ``python3 -c``
+        leaves as ``client``); None for one command or when both would be named alike."""
+        if self.command:
+            return None
+        client, server = (name if not INTERPRETERS.fullmatch(name) else role
+                          for name, role in ((default_name(self.client), "client"),
+                                             (default_name(self.server), "server")))
+        return (client, server) if client != server else None
 
     @property
     def shown(self) -> str:

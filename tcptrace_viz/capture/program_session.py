@@ -71,10 +71,12 @@ class _Refinement:
     """The program's syscalls and sides, once its Trace's packets are decoded."""
 
     def __init__(self, calls: TracerResult | None, traced: TracerResult | None,
-                 until_ns: int) -> None:
+                 until_ns: int, names: tuple[str, str] | None = None) -> None:
         self.calls = calls
         self.traced = traced
         self.until_ns = until_ns
+        self.names = names
+        """The lifelines' names from ``--server``/``--client`` (None: from the calls)."""
         self.found: ProgramCalls | None = None
 
     def __call__(self, packets: pd.DataFrame, rows: list[dict[str, Any]]
@@ -90,6 +92,11 @@ class _Refinement:
                                       self.traced.events if self.traced else [], self.until_ns)
             sides, records = self.found.sides, self.found.records
             clients |= self.found.client_endpoints
+            if self.names is not None:  # curl and http.server, not curl and python3
+                renamed = dict(zip(sides, self.names, strict=True))
+                records = [dataclasses.replace(record, side=renamed.get(record.side, record.side))
+                           for record in records]
+                sides = self.names
         return keep_program_states(rows, wire, clients, sides), records, sides
 
 
@@ -118,7 +125,8 @@ def run_program(plan: ProgramPlan, family: int = socket.AF_INET,
             with interrupts.forwarded(lambda signum: _stop(worker.pid)):
                 raw = worker.result(None)
             calls_seen = calls.stop() if calls is not None and raw.get("ok") else None
-            refine = _Refinement(calls_seen, raw.get("traced"), int(raw.get("end_ns", 0)))
+            refine = _Refinement(calls_seen, raw.get("traced"), int(raw.get("end_ns", 0)),
+                                 plan.side_names)
             captured = assemble(scenario, family, raw, started_at, {}, refine)
             worker.finish()
         finally:

@@ -39,7 +39,7 @@ class LossRuleError(ValueError):
 class LossRule:
     """Lose segments sent by ``side`` whose TCP flags include ``flags``.
 
-    ``flags`` uses tcpdump's letters (``F``, ``S``, ``R``, ``P``, ``.``): every letter given must
+    ``flags`` uses tcpdump's letters (``F S R P . U E W``): every letter given must
     be set, so ``F`` is any FIN (``F.``, ``FP.``) and ``S`` from the server is its SYN-ACK; ``.``
     alone means a bare ACK (ACK and no other flag).  ``nth``: the first one lost is the
     ``nth`` such segment (1-based, retransmissions count); ``count``: how many are lost from

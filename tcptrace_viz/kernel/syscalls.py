@@ -120,7 +120,9 @@ class SyscallLog:
     def call(self, side: str, name: str, function: Callable[..., T], *args: Any,
              shown_args: str | None = None, show: Callable[[T], str] = str,
              sock: socket.socket | None = None) -> T | None:
-        """Run ``function(*args)``, record the outcome and return its result (None on error).
+        """Run ``function(*args)``, record the outcome (``show(result)``; ``0`` for a
+        ``None``, as a socket method returns for a call that returned 0) and return its result
+        (None on error).
 
         The row names the socket the call is about (``sock``, else the socket whose method
         ``function`` is; for ``accept`` the socket it returned), so a ladder of one connection
@@ -134,7 +136,8 @@ class SyscallLog:
         ret, err = "", ""
         try:
             result = function(*args)
-            ret = show(result)
+            # a socket method that returns None (setsockopt, bind, shutdown...) returned 0
+            ret = "0" if result is None and show is str else show(result)
         except OSError as exc:
             err = errno_name(exc.errno)
         duration = time.perf_counter_ns() - started

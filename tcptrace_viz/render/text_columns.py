@@ -73,7 +73,8 @@ def wrap_text(text: str, width: int, indent: str = "", max_lines: int = MAX_LINE
               ) -> list[str]:
     """``text`` as lines of at most ``width`` characters, continuation lines starting with
     ``indent``; breaks fall after spaces, ``|``, commas and ``/``, and inside a word only when one
-    word is longer than a line.  No lines for no text."""
+    word is longer than a line (after an ``_`` where one is near the end).  No lines for no
+    text."""
     if len(text) <= width or width <= len(indent) + 1:
         return [text] if text else []
     lines: list[str] = []
@@ -85,8 +86,9 @@ def wrap_text(text: str, width: int, indent: str = "", max_lines: int = MAX_LINE
             current = ""
         current += piece.lstrip(" ") if not current and lines else piece
         while len(current.rstrip()) > (limit := width - (len(indent) if lines else 0)):
-            lines.append(current[:limit])
-            current = current[limit:].lstrip(" ")
+            cut = current.rfind("_", limit // 2, limit) + 1 or limit  # TCP_ABORT_ / ON_DATA
+            lines.append(current[:cut])
+            current = current[cut:].lstrip(" ")
     if current.strip():
         lines.append(current.rstrip())
     lines = [lines[0], *(indent + line for line in lines[1:])]
