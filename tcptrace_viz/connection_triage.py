@@ -95,7 +95,7 @@ def connections_output(trace: Trace, filters: Filters, fmt: str, limit: int) -> 
 
     check_host(filters.host)
     table = capture_connections(trace)
-    summary = summary_line(table)
+    summary = summary_line(table, trace.meta.frames_total)
     kept = table[matching(table, filters)] if filters.active else table
     heading = (f"{len(kept):,} of them {filters.describe()}" if filters.active else "")
     return connection_list(kept, summary, fmt, limit, heading)

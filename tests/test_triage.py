@@ -58,6 +58,8 @@ def test_the_summary_counts_how_connections_ended() -> None:
     assert summary_line(table).startswith("5 connections: ")
     assert "1 refused" in summary_line(table)
     assert summary_line(table.iloc[:0]) == "no TCP connections"
+    assert summary_line(table.iloc[:0], 32).startswith(
+        "no TCP connections: none of the 32 frames read is a TCP segment")
 
 
 def test_filters_keep_what_they_say() -> None:

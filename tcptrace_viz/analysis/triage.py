@@ -88,10 +88,14 @@ def matching(table: pd.DataFrame, filters: Filters) -> pd.Series:
     return keep
 
 
-def summary_line(table: pd.DataFrame) -> str:
-    """``1,512 connections: 1,498 closed with FIN, 9 reset, 5 refused, 3 never closed``."""
+def summary_line(table: pd.DataFrame, frames: int | None = None) -> str:
+    """``1,512 connections: 1,498 closed with FIN, 9 reset, 5 refused, 3 never closed``;
+    with none, how many ``frames`` the capture held (none of them a TCP segment)."""
     total = len(table)
     if not total:
+        if frames:
+            return (f"no TCP connections: none of the {frames:,} frames read is a TCP segment "
+                    "this tool decodes, so there is nothing to draw")
         return "no TCP connections"
     refused = table["refused"].astype(bool)
     unanswered = table["unanswered"].astype(bool)

@@ -133,6 +133,6 @@ def capture_analysis(trace: Trace, selection: Selection, drawn: tuple[int, ...] 
     return {"columns": [(title, number) for _, title, number in shown_columns(table)],
             "rows": rows,
             "buttons": buttons, "findings": found, "shown": shown,
-            "why": why or selection.why, "summary": summary_line(table),
+            "why": why or selection.why, "summary": summary_line(table, trace.meta.frames_total),
             "above": rows.count <= ABOVE_THE_LADDER, "file": str(trace.meta.file or "FILE"),
             "total": len(table), "capped": capped}

@@ -178,7 +178,9 @@ def ladder_text(ladder: Ladder, meta: TraceMeta, width: int = WIDTH, *,
                 out.append(grid.line("", "", "...", "", bar=":"))
                 out += [" " * (time_w + 1) + text
                         for text in _wrapped(label, width - time_w - 1)]
-    if not events:
+    if not events and meta.source == "file":
+        out.append(f"(no TCP segments among the {meta.frames_total:,} frames of this capture)")
+    elif not events:
         out.append("(no packets, state changes or syscalls in this trace)")
     out.append("")
     out.extend(_footer(ladder, meta, width, verdict))
