@@ -48,7 +48,7 @@ def shown_columns(table: pd.DataFrame) -> tuple[tuple[str, str, bool], ...]:
     has_tunnel = "tunnel" in table.columns and bool(table["tunnel"].fillna("").astype(bool).any())
     return (*COLUMNS, TUNNEL_COLUMN) if has_tunnel else COLUMNS
 FLAGS: Final[tuple[tuple[str, str, Filters], ...]] = (
-    ("rst", "reset", Filters(rst=True)), ("refused", "refused", Filters(refused=True)),
+    ("rst", "with an RST", Filters(rst=True)), ("refused", "refused", Filters(refused=True)),
     ("incomplete", "never closed", Filters(incomplete=True)),
     ("retrans", "resent", Filters(retrans=True)),
 )
