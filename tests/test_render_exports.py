@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-from factory import idle_gap, linger0, long_trace, make_trace, pipe, simultaneous_close
+from factory import (
+    close_then_write_rows,
+    idle_gap,
+    linger0,
+    long_trace,
+    make_trace,
+    pipe,
+    simultaneous_close,
+    state,
+)
 
 from tcptrace_viz.render import TextFormat, render
 from tcptrace_viz.render.ladder_layout import build_ladder
@@ -28,6 +37,13 @@ def test_mermaid_has_participants_messages_and_notes() -> None:
     assert "    Note over S: send() -#gt; EPIPE" in lines
     states = [line for line in lines if ": state " in line]
     assert len(states) == len(trace.states)
+
+
+def test_mermaid_says_a_state_handed_to_the_timewait_socket_is_orphaned() -> None:
+    packets, states, calls = close_then_write_rows()
+    states.insert(2, state(116, "client", "FIN_WAIT2", "FIN_WAIT2"))
+    out = text(make_trace(packets, states, calls), "mermaid")
+    assert "    Note over C: state FIN_WAIT2 (orphaned)" in out.splitlines()
 
 
 def test_mermaid_marks_gaps_elisions_and_inferred_states() -> None:

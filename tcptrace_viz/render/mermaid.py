@@ -80,6 +80,8 @@ def mermaid_text(ladder: Ladder) -> str:
             lines.append(f"    {src}{arrow}{dst}: {mermaid_escape(label)}")
         elif event.kind == "state":
             text = event.state if event.observed else f"{event.state} (inferred)"
+            if event.label.endswith(" orphaned"):  # handed over to a timewait mini-socket
+                text += " (orphaned)"
             lines.append(f"    Note over {_IDS[event.lane]}: state {mermaid_escape(text)}")
         elif event.kind == "syscall":
             lines.append(f"    Note over {_IDS[event.lane]}: {mermaid_escape(event.label)}")
