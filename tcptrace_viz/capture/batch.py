@@ -39,6 +39,7 @@ from typing import Any
 from tcptrace_viz import interrupts
 from tcptrace_viz.capture.result import CaptureResult
 from tcptrace_viz.capture.session import (
+    BLOCKED,
     WORKER_TIMEOUT_S,
     CaptureWorker,
     plan_tracer,
@@ -248,7 +249,7 @@ def _wait(running: list[_Run], finishing: list[_Run], timeout_s: float) -> None:
         running.remove(run)
         interrupts.release(run.key)  # kills it
         run.outcome = ScenarioError(f"the capture worker did not finish within "
-                                    f"{timeout_s:g} s")
+                                    f"{timeout_s:g} s{BLOCKED}")
 
 
 def _result(run: _Run, family: int) -> RunResult:

@@ -25,7 +25,7 @@ import signal
 import socket
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tcptrace_viz import interrupts
 from tcptrace_viz.capture.result import CaptureResult
@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     pass
 
 WORKER_TIMEOUT_S = 120.0
+BLOCKED: Final = ("; it was stopped there: a step waited on something that never came (a recv() "
+                  "with no data on its way, an accept() nobody connects to); wait with ctx.poll, "
+                  "ctx.wait_fin or ctx.wait_readable, which give up in time")
+"""What a run that outlived its time most likely did, and the way out."""
 FINISH_TIMEOUT_S = 10.0
 """How long a worker that sent its result may take to remove its socket and instance."""
 _instances = itertools.count()
@@ -169,7 +173,8 @@ class CaptureWorker:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
             ready, _, _ = select.select([self.reader], [], [], remaining)
             if not ready:
-                raise ScenarioError(f"the capture worker did not finish within {timeout_s:.0f} s")
+                raise ScenarioError(f"the capture worker did not finish within "
+                                    f"{timeout_s:.0f} s{BLOCKED}")
             self.feed()
         return self.raw
 
