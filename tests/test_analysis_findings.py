@@ -134,3 +134,18 @@ def test_trace_packets_work_too() -> None:
 def test_deterministic() -> None:
     frame = close_then_write().frame()
     assert findings(frame, 0) == findings(frame.copy(), 0)
+
+
+def test_bytes_the_capture_missed_are_said_and_whether_they_arrived() -> None:
+    wire = Wire().handshake().send("server", "P.", 10)
+    wire.send("server", "P.", 10, seq=21).send("client", ".")  # 11:21 never captured; ACKed
+    gap = by_kind(wire)["capture-gap"]
+    assert gap.text == ("The capture misses 10 bytes the server sent (seq 11:21), before frame "
+                        "5: the client acknowledged them, so they were sent and received but "
+                        "not captured.")
+    unacked = Wire().handshake().send("server", "P.", 10).send("server", "P.", 10, seq=21)
+    assert "they were never captured" in by_kind(unacked)["capture-gap"].text
+    resent = Wire().handshake().send("server", "P.", 10).send("server", "P.", 10, seq=21)
+    resent.send("server", "P.", 10, seq=11)  # the hole filled by a later copy: no gap
+    assert "capture-gap" not in by_kind(resent)
+    assert "capture-gap" not in by_kind(normal_close())

@@ -23,7 +23,7 @@ class Finding:
     kind: str
     """Stable key: ``closed-first``, ``simultaneous-close``, ``half-close``, ``data-after-fin``,
     ``rst-after-fin``, ``abortive-close``, ``refused``, ``retransmission``, ``zero-window``,
-    ``mid-connection``, ``time-wait``."""
+    ``mid-connection``, ``time-wait``, ``capture-gap``."""
     text: str
     """One or two plain sentences, built only from fixed words and numbers (no packet text)."""
     ts_ns: int
@@ -179,6 +179,40 @@ def _counted(conv: Conversation, rows: pd.DataFrame) -> list[Finding]:
     return found
 
 
+def _capture_gaps(conv: Conversation) -> list[Finding]:
+    """Bytes a side sent that the capture never held: a hole between the data segments it
+    holds (the capture point missed them; the sender's own retransmission would have filled
+    it).  One finding per side, at the first segment past its first hole."""
+    found: list[Finding] = []
+    for side in ("client", "server"):
+        mine = conv.from_client == (side == "client")
+        data = np.flatnonzero(mine & (conv.length > 0) & ~conv.rst)
+        if len(data) < 2:
+            continue
+        order = data[np.argsort(conv.rel_seq[data], kind="stable")]
+        covered = int(conv.rel_seq[order[0]] + conv.length[order[0]])
+        holes: list[tuple[int, int, int]] = []
+        for i in order[1:]:
+            start = int(conv.rel_seq[i])
+            if start > covered:
+                holes.append((covered, start, int(i)))
+            covered = max(covered, start + int(conv.length[i]))
+        if not holes:
+            continue
+        first, first_end, after = holes[0]
+        missing = sum(end - begin for begin, end, _ in holes)
+        peer = ~mine & conv.ack
+        acked = bool(peer.any()) and int(conv.rel_ack[peer].max()) >= holes[-1][1]
+        where = (f"seq {first}:{first_end}" if len(holes) == 1 else
+                 f"{len(holes)} holes, the first at seq {first}:{first_end}")
+        fate = (f"the {_other(side)} acknowledged them, so they were sent and received but "
+                "not captured" if acked else "they were never captured")
+        found.append(_at(conv, after, "capture-gap",
+                         f"The capture misses {counted(missing, 'byte')} the {side} sent "
+                         f"({where}), before frame {conv.frame[after]}: {fate}."))
+    return found
+
+
 def _time_wait(packets: pd.DataFrame, conv: Conversation) -> list[Finding]:
     states = infer_states(packets, conv.conn)
     holders = states[states["new"] == "TIME_WAIT"]
@@ -199,7 +233,8 @@ def findings(packets: pd.DataFrame, conn: int) -> list[Finding]:
     Covers: a capture starting mid-connection, a refused connect, who closed first, crossing
     FINs, half-close (data after a FIN delivered and ACKed) versus data after a FIN answered
     with RST (the close-then-write puzzle), an RST ending an orderly close, RST instead of
-    FIN (abortive close), retransmissions, zero windows and who ends in TIME_WAIT.
+    FIN (abortive close), retransmissions, zero windows, bytes the capture missed and who ends
+    in TIME_WAIT.
     """
     packets = ensure_annotated(packets)
     conv = conversation(packets, conn)
@@ -215,5 +250,6 @@ def findings(packets: pd.DataFrame, conn: int) -> list[Finding]:
     found += _after_fins(conv, explained)
     found += _closing(conv, facts, explained)
     found += _counted(conv, rows)
+    found += _capture_gaps(conv)
     found += _time_wait(packets, conv)
     return sorted(found, key=lambda f: (f.ts_ns, f.frame))
